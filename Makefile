@@ -1,0 +1,57 @@
+# leadscore — `make help` lists the targets.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DEMO   ?= data/demo
+ROWS   ?= 20000
+SEED   ?= 7
+export BENTOML_DO_NOT_TRACK = true
+export MLFLOW_DISABLE_TELEMETRY = true
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo train-xeducation score-demo ui test test-all lint format typecheck clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+$(BIN)/leadscore: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/leadscore ## create .venv and install leadscore with its dev tools
+
+demo: install ## generate demo leads, train, log to MLflow (./mlflow.db), register, print the summary
+	$(BIN)/leadscore generate --rows $(ROWS) --seed $(SEED) --out $(DEMO)/leads.csv
+	$(BIN)/leadscore train --data $(DEMO)/leads.csv --spec hubspot
+
+score-demo: install ## score the demo leads with the registered champion
+	$(BIN)/leadscore score --data $(DEMO)/leads.csv --out $(DEMO)/scores.csv
+
+train-xeducation: install ## train on ../shared/data/x-education/Leads.csv with the leak-free spec
+	$(BIN)/leadscore train --data ../shared/data/x-education/Leads.csv --spec x-education \
+		--config training/configs/x-education.yaml --model-name lead-scorer-x-education
+
+ui: install ## open the MLflow UI on the local registry (http://127.0.0.1:5000)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --port 5000
+
+test: install ## run the test suite (slow acceptance tests excluded)
+	$(BIN)/pytest -q
+
+test-all: install ## run every test, including the slow acceptance tests
+	$(BIN)/pytest -q -m ""
+
+lint: install ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install ## ruff format and autofix
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: install ## mypy on the four packages
+	$(BIN)/mypy
+
+clean: ## remove demo data, local MLflow files and caches (keeps .venv)
+	rm -rf $(DEMO) mlflow.db mlartifacts mlruns .pytest_cache .mypy_cache .ruff_cache

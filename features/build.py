@@ -1,0 +1,171 @@
+"""Raw CRM rows → the numeric matrix the models read, the same way in training and serving.
+
+`FeatureEncoder` learns one thing from the training slice: the category → code map
+of each categorical feature (rare categories share the code of "other", as do
+categories first seen at scoring time). Everything else is a fixed reading rule
+from `features.coerce`. Two entry points share those rules: `transform` for a
+DataFrame (batch) and `transform_records` for a few dicts (the service's hot path,
+no pandas).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.coerce import DERIVATIONS, CoercionError, to_boolean, to_category, to_number
+from features.errors import LeadscoreError
+from features.spec import DatasetSpec, FeatureSpec, FeatureType
+
+OTHER = "(other)"
+
+Reader = Callable[[Any, str, Collection[str]], Any]
+
+
+def reader_for(feature: FeatureSpec) -> Reader:
+    """The scalar function that reads a raw value of this feature."""
+    if feature.derive is not None:
+        return DERIVATIONS[feature.derive.value]
+    if feature.type is FeatureType.numeric:
+        return to_number
+    if feature.type is FeatureType.boolean:
+        return to_boolean
+    return to_category
+
+
+def read_column(feature: FeatureSpec, values: pd.Series, missing: Collection[str]) -> pd.Series:
+    """Read a raw column into typed values (float for numeric/boolean, str/None for categories)."""
+    column = feature.source
+    if feature.type is FeatureType.numeric and feature.derive is None:
+        if pd.api.types.is_numeric_dtype(values.dtype):
+            numbers = values.astype("float64")
+        else:
+            numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+            failed = numbers.isna() & values.notna()
+            if failed.any():
+                fallback = {v: to_number(v, column, missing) for v in pd.unique(values[failed])}
+                numbers[failed] = values[failed].map(fallback).astype("float64")
+        if np.isinf(numbers.to_numpy()).any():
+            raise CoercionError(column, float("inf"), "a finite number")
+        return numbers
+    read = reader_for(feature)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    mapped = [read(u, column, missing) for u in uniques]
+    out = [mapped[c] if c >= 0 else read(None, column, missing) for c in codes]
+    return pd.Series(out, index=values.index, dtype="float64" if feature.type is not
+                     FeatureType.categorical else "object")
+
+
+class FeatureEncoder:
+    """Encodes raw CRM rows into a float matrix (NaN = missing), one column per spec feature.
+
+    Parameters
+    ----------
+    spec: the dataset spec whose features are encoded, in `spec.features` order.
+    min_category_count: categories seen fewer times than this in training share the
+        "other" code with categories never seen before.
+    max_categories: at most this many categories per feature get their own code.
+    """
+
+    def __init__(self, spec: DatasetSpec, min_category_count: int = 10,
+                 max_categories: int = 60) -> None:
+        self.spec = spec
+        self.min_category_count = min_category_count
+        self.max_categories = max_categories
+
+    # -- fitting -----------------------------------------------------------------------------
+    def fit(self, frame: pd.DataFrame) -> FeatureEncoder:
+        """Learn the category codes from a training frame of raw rows."""
+        check_columns(frame, self.spec.feature_columns, "data")
+        missing = self.spec.missing_tokens
+        self.categories_: dict[str, list[str]] = {}
+        for feature in self.spec.features:
+            if feature.type is not FeatureType.categorical:
+                continue
+            counts = read_column(feature, frame[feature.source], missing).value_counts()
+            kept = counts[counts >= self.min_category_count].index[: self.max_categories]
+            self.categories_[feature.name] = sorted(str(c) for c in kept)
+        self._prepare()
+        return self
+
+    def _prepare(self) -> None:
+        self.feature_names_ = [f.name for f in self.spec.features]
+        self._codes = {name: {c: float(i) for i, c in enumerate(cats)}
+                       for name, cats in self.categories_.items()}
+        missing = self.spec.missing_tokens
+        self._plan: list[tuple[str, str, Reader, dict[str, float] | None]] = [
+            (f.source, f.name, reader_for(f), self._codes.get(f.name)) for f in self.spec.features
+        ]
+        self._missing = missing
+
+    @property
+    def categorical_indices(self) -> list[int]:
+        return [i for i, f in enumerate(self.spec.features) if f.type is FeatureType.categorical]
+
+    def other_code(self, name: str) -> float:
+        return float(len(self.categories_[name]))
+
+    def decode(self, name: str, code: float) -> str | None:
+        """The category a code stands for (None when missing, OTHER for rare/unseen)."""
+        if math.isnan(code):
+            return None
+        categories = self.categories_[name]
+        index = int(code)
+        return categories[index] if index < len(categories) else OTHER
+
+    # -- transforming ------------------------------------------------------------------------
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        """Encode a DataFrame of raw rows (every spec column must be present)."""
+        check_columns(frame, self.spec.feature_columns, "data")
+        out = np.empty((len(frame), len(self._plan)), dtype=np.float64)
+        for j, feature in enumerate(self.spec.features):
+            values = read_column(feature, frame[feature.source], self._missing)
+            codes = self._codes.get(feature.name)
+            if codes is None:
+                out[:, j] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+            else:
+                known = values.map(codes).to_numpy(dtype=np.float64, na_value=np.nan)
+                out[:, j] = np.where(values.isna().to_numpy(), math.nan,
+                                     np.where(np.isnan(known), float(len(codes)), known))
+        return out
+
+    def transform_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Encode a few raw rows given as dicts; absent keys are missing values."""
+        out = np.empty((len(records), len(self._plan)), dtype=np.float64)
+        missing = self._missing
+        for i, record in enumerate(records):
+            for j, (column, _name, read, codes) in enumerate(self._plan):
+                value = read(record.get(column), column, missing)
+                if codes is None:
+                    out[i, j] = value
+                else:
+                    out[i, j] = math.nan if value is None else codes.get(value, float(len(codes)))
+        return out
+
+    # -- persistence -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "min_category_count": self.min_category_count,
+            "max_categories": self.max_categories,
+            "categories": self.categories_,
+        }
+
+    @classmethod
+    def from_dict(cls, spec: DatasetSpec, data: Mapping[str, Any]) -> FeatureEncoder:
+        encoder = cls(spec, data["min_category_count"], data["max_categories"])
+        encoder.categories_ = {k: list(v) for k, v in data["categories"].items()}
+        encoder._prepare()
+        return encoder
+
+
+def check_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    """Raise naming every required column the frame lacks."""
+    absent = [c for c in columns if c not in frame.columns]
+    if absent:
+        raise LeadscoreError(
+            f"{what} is missing column(s) the spec needs: {', '.join(map(repr, absent))}"
+        )

@@ -1,0 +1,148 @@
+"""Turning one raw CRM value into a typed feature value.
+
+CRMs send anything: HubSpot sends every value as a string (numbers, booleans,
+`numemployees` as a range such as ``100-500``), exports mix types, forms use
+placeholders such as ``Select``. These scalar functions are the single
+definition of how a value is read; the batch path applies them to the unique
+values of a column so both paths agree by construction.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Collection
+from typing import Any
+
+from features.errors import LeadscoreError
+
+_RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$")
+_AT_LEAST = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*\+\s*$")
+_TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0", "on"})
+_FALSE = frozenset({"false", "f", "no", "n", "0", "0.0", "off"})
+
+
+class CoercionError(LeadscoreError):
+    """A value that cannot be read as its feature's type."""
+
+    def __init__(self, column: str, value: Any, expected: str) -> None:
+        self.column = column
+        self.value = value
+        self.expected = expected
+        super().__init__(f"column {column!r}: cannot read {value!r} as {expected}")
+
+
+def is_missing(value: Any, missing: Collection[str]) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    if isinstance(value, str):
+        return value.strip() in missing
+    # pandas' NA / NaT compare unequal to themselves
+    return bool(value != value)
+
+
+def to_number(value: Any, column: str, missing: Collection[str]) -> float:
+    """Read a number; accepts numeric strings, ranges (`100-500` → midpoint) and `1000+`."""
+    if is_missing(value, missing):
+        return math.nan
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        number = float(value)
+    else:
+        text = str(value).strip()
+        try:
+            number = float(text)
+        except ValueError:
+            if match := _RANGE.match(text):
+                low, high = float(match.group(1)), float(match.group(2))
+                return (low + high) / 2.0
+            if match := _AT_LEAST.match(text):
+                return float(match.group(1))
+            raise CoercionError(column, value, "a number") from None
+    if math.isinf(number):
+        raise CoercionError(column, value, "a finite number")
+    return number
+
+
+def to_boolean(value: Any, column: str, missing: Collection[str]) -> float:
+    """Read a yes/no value as 1.0 / 0.0 (NaN when missing)."""
+    if is_missing(value, missing):
+        return math.nan
+    if isinstance(value, bool):
+        return float(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return 1.0
+    if text in _FALSE:
+        return 0.0
+    raise CoercionError(column, value, "a boolean (true/false, yes/no, 1/0)")
+
+
+def to_category(value: Any, column: str, missing: Collection[str]) -> str | None:
+    """Read a category as trimmed text; integral numbers are written without `.0`."""
+    if is_missing(value, missing):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dict | list):
+        raise CoercionError(column, value, "a single category value")
+    return str(value).strip()
+
+
+# --- derivations ----------------------------------------------------------------------------
+
+FREE_MAIL_DOMAINS: frozenset[str] = frozenset(
+    {
+        "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "yahoo.de", "yahoo.fr",
+        "outlook.com", "hotmail.com", "hotmail.co.uk", "live.com", "msn.com", "icloud.com",
+        "me.com", "aol.com", "gmx.de", "gmx.net", "gmx.com", "web.de", "t-online.de",
+        "mail.com", "protonmail.com", "proton.me", "yandex.com", "yandex.ru", "mail.ru",
+        "qq.com", "163.com", "rediffmail.com", "zoho.com", "orange.fr", "free.fr", "libero.it",
+    }
+)
+
+
+def email_domain_type(value: Any, column: str, missing: Collection[str]) -> str | None:
+    """`free mail` or `business`, from an email address or a bare domain."""
+    text = to_category(value, column, missing)
+    if text is None:
+        return None
+    domain = text.rsplit("@", 1)[-1].lower()
+    if "." not in domain:
+        return None
+    return "free mail" if domain in FREE_MAIL_DOMAINS else "business"
+
+
+# Ordered: the first pattern that matches a lower-cased title decides.
+_SENIORITY_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("student or intern", re.compile(r"\b(student|intern|trainee|werkstudent|praktikant)\b")),
+    ("C-level or owner", re.compile(
+        r"\b(ceo|cto|cfo|cmo|coo|cro|cio|chief|founder|co-founder|owner|president|"
+        r"managing director|geschäftsführer|partner)\b")),
+    ("VP", re.compile(r"\b(vp|vice president|svp|evp)\b")),
+    ("director or head", re.compile(r"\b(director|head|leiter|leiterin)\b")),
+    ("manager", re.compile(r"\b(manager|lead|supervisor|teamlead)\b")),
+)
+
+
+def seniority(value: Any, column: str, missing: Collection[str]) -> str | None:
+    """A job title bucketed into a seniority level; unmatched titles are individual contributors."""
+    text = to_category(value, column, missing)
+    if text is None:
+        return None
+    title = text.lower()
+    for level, pattern in _SENIORITY_RULES:
+        if pattern.search(title):
+            return level
+    return "individual contributor"
+
+
+DERIVATIONS: dict[str, Callable[[Any, str, Collection[str]], str | None]] = {
+    "seniority": seniority,
+    "email_domain_type": email_domain_type,
+}

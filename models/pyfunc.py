@@ -1,0 +1,81 @@
+"""The scorer bundle as one MLflow pyfunc model.
+
+A custom `PythonModel` with the bundle folder as its one explicit artifact: no
+pickled estimators, no skops trust lists. Loading it needs the leadscore package
+installed (the service and the CLI have it). The input schema is decided on purpose:
+every spec column optional and of any type, because CRMs send numbers as strings
+and the bundle's own readers coerce them (MLflow's type enforcement would reject
+an int column where a double was recorded, or a numeric string).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.models import ModelSignature
+from mlflow.types.schema import AnyType, ColSpec, DataType, Schema
+
+from features.errors import LeadscoreError
+from models.scorer import LeadScorer
+
+BUNDLE_ARTIFACT = "bundle"
+
+
+class LeadScorerModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+    """MLflow wrapper: `predict` takes raw CRM rows and returns id + scores."""
+
+    def load_context(self, context: Any) -> None:
+        self.scorer = LeadScorer.load(context.artifacts[BUNDLE_ARTIFACT])
+
+    def predict(self, context: Any, model_input: pd.DataFrame,
+                params: dict[str, Any] | None = None) -> pd.DataFrame:
+        return self.scorer.score(pd.DataFrame(model_input))
+
+
+def signature_for(scorer: LeadScorer) -> ModelSignature:
+    spec = scorer.spec
+    inputs = Schema(
+        [ColSpec(AnyType(), spec.id, required=False)]
+        + [ColSpec(AnyType(), column, required=False) for column in spec.feature_columns]
+    )
+    outputs = Schema([
+        ColSpec(DataType.string, spec.id, required=False),
+        ColSpec(DataType.double, "probability"),
+        ColSpec(DataType.double, "fit"),
+        ColSpec(DataType.double, "interest"),
+    ])
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def pip_requirements() -> list[str]:
+    """What the logged model needs at load time (explicit: inference picks up test tools)."""
+    from importlib.metadata import version
+
+    packages = ["lightgbm", "numpy", "pandas", "scikit-learn", "pydantic", "pyyaml", "mlflow"]
+    return [f"{name}=={version(name)}" for name in packages]
+
+
+def log_scorer(scorer: LeadScorer, bundle_dir: Path, input_example: pd.DataFrame,
+               name: str = "model", registered_model_name: str | None = None) -> Any:
+    """Log the saved bundle as a pyfunc model in the active run; returns the ModelInfo."""
+    return mlflow.pyfunc.log_model(
+        name=name,
+        python_model=str(Path(__file__).with_name("mlflow_model.py")),
+        artifacts={BUNDLE_ARTIFACT: str(bundle_dir)},
+        signature=signature_for(scorer),
+        input_example=input_example,
+        pip_requirements=pip_requirements(),
+        registered_model_name=registered_model_name,
+    )
+
+
+def load_scorer(model_uri: str) -> LeadScorer:
+    """Load a logged or registered scorer and return the bundle inside it."""
+    model = mlflow.pyfunc.load_model(model_uri)
+    scorer = getattr(model.unwrap_python_model(), "scorer", None)
+    if not isinstance(scorer, LeadScorer):
+        raise LeadscoreError(f"{model_uri} is not a leadscore model")
+    return scorer

@@ -1,0 +1,161 @@
+"""The scorer bundle: everything a prediction needs, in one object that saves to one folder.
+
+A `LeadScorer` holds the dataset spec, the fitted `FeatureEncoder`, three LightGBM
+boosters (fit features only, interest features only, all features), a calibrator
+for each, and metadata (training date, metrics, data fingerprint). It scores raw
+CRM rows — strings, missing values and unseen categories included — into a
+calibrated `probability` (0–1) and `fit` / `interest` scores (0–100: the
+calibrated conversion probability of leads like this one, judged on that feature
+group alone).
+
+Saved as plain files (JSON + LightGBM's text format), never pickled, so a bundle
+can be read by any later version of this code and inspected by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from features.build import FeatureEncoder, check_columns
+from features.coerce import to_category
+from features.errors import LeadscoreError
+from features.spec import DatasetSpec, parse_spec
+from models.calibration import Calibrator
+
+BUNDLE_FORMAT = 1
+SUBMODELS = ("full", "fit", "interest")
+# Below this many rows LightGBM's thread pool costs more than it saves.
+_SMALL_BATCH = 64
+
+
+class SubModel:
+    """One booster on a subset of the encoded columns, plus its calibrator."""
+
+    def __init__(self, name: str, features: list[str], indices: list[int],
+                 booster: lgb.Booster, calibrator: Calibrator) -> None:
+        self.name = name
+        self.features = features
+        self.indices = np.asarray(indices, dtype=np.intp)
+        self.booster = booster
+        self.calibrator = calibrator
+
+    def columns(self, matrix: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(matrix[:, self.indices])
+
+    def margin(self, matrix: np.ndarray) -> np.ndarray:
+        threads = 1 if len(matrix) <= _SMALL_BATCH else 0
+        return np.asarray(self.booster.predict(self.columns(matrix), raw_score=True,
+                                               num_threads=threads), dtype=np.float64)
+
+    def probability(self, matrix: np.ndarray) -> np.ndarray:
+        return self.calibrator.predict(self.margin(matrix))
+
+    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+        """Exact TreeSHAP values in raw-margin units; the last column is the baseline."""
+        return np.asarray(self.booster.predict(self.columns(matrix), pred_contrib=True),
+                          dtype=np.float64)
+
+
+class LeadScorer:
+    """Scores raw CRM rows into probability, fit and interest."""
+
+    def __init__(self, spec: DatasetSpec, encoder: FeatureEncoder,
+                 models: Mapping[str, SubModel], metadata: dict[str, Any] | None = None) -> None:
+        missing = [name for name in SUBMODELS if name not in models]
+        if missing:
+            raise ValueError(f"a scorer needs the sub-models {SUBMODELS}, missing {missing}")
+        self.spec = spec
+        self.encoder = encoder
+        self.models = dict(models)
+        self.metadata = dict(metadata or {})
+
+    # -- scoring -----------------------------------------------------------------------------
+    def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.encoder.transform(frame)
+
+    def score_matrix(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
+        """Scores of already-encoded rows: probability 0–1, fit and interest 0–100."""
+        return {
+            "probability": self.models["full"].probability(matrix),
+            "fit": 100.0 * self.models["fit"].probability(matrix),
+            "interest": 100.0 * self.models["interest"].probability(matrix),
+        }
+
+    def score(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Score a DataFrame of raw CRM rows; keeps the id column when the frame has it."""
+        check_columns(frame, self.spec.feature_columns, "data")
+        scores = self.score_matrix(self.encode(frame))
+        out = pd.DataFrame(scores, index=frame.index)
+        if self.spec.id in frame.columns:
+            ids = [to_category(v, self.spec.id, ()) for v in frame[self.spec.id]]
+            out.insert(0, self.spec.id, ids)
+        return out
+
+    def score_records(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Score a few leads given as dicts (no pandas on this path); absent keys are missing."""
+        if not records:
+            return []
+        scores = self.score_matrix(self.encoder.transform_records(records))
+        return [
+            {name: float(values[i]) for name, values in scores.items()}
+            for i in range(len(records))
+        ]
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the bundle to a new folder: bundle.json and one booster file per sub-model."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=False)
+        for name, model in self.models.items():
+            model.booster.save_model(str(path / f"{name}.lgb.txt"))
+        manifest = {
+            "format": BUNDLE_FORMAT,
+            "spec": self.spec.model_dump(mode="json"),
+            "encoder": self.encoder.to_dict(),
+            "models": {
+                name: {"features": m.features, "indices": m.indices.tolist(),
+                       "calibrator": m.calibrator.to_dict(), "booster": f"{name}.lgb.txt"}
+                for name, m in self.models.items()
+            },
+            "metadata": self.metadata,
+        }
+        (path / "bundle.json").write_text(json.dumps(manifest, indent=2, default=_jsonable),
+                                          encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> LeadScorer:
+        path = Path(path)
+        manifest_path = path / "bundle.json"
+        if not manifest_path.is_file():
+            raise LeadscoreError(f"not a leadscore bundle (no bundle.json): {path}")
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest.get("format") != BUNDLE_FORMAT:
+            raise LeadscoreError(
+                f"bundle {path} has format {manifest.get('format')!r}, this code reads "
+                f"format {BUNDLE_FORMAT}"
+            )
+        spec = parse_spec(manifest["spec"], f"{manifest_path}:spec")
+        encoder = FeatureEncoder.from_dict(spec, manifest["encoder"])
+        models = {
+            name: SubModel(name, entry["features"], entry["indices"],
+                           lgb.Booster(model_file=str(path / entry["booster"])),
+                           Calibrator.from_dict(entry["calibrator"]))
+            for name, entry in manifest["models"].items()
+        }
+        return cls(spec, encoder, models, manifest.get("metadata", {}))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)

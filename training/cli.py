@@ -1,0 +1,300 @@
+"""The `leadscore` command line: generate demo data, train, score.
+
+A user's mistake (bad file, column, key, value) prints one line naming it and exits
+with code 2, before any MLflow run starts and without touching the registry.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from features.errors import LeadscoreError
+
+app = typer.Typer(help="leadscore: fit / interest lead scoring with MLflow and BentoML.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_MODEL_NAME = "lead-scorer"
+
+
+def user_errors(command: F) -> F:
+    """Turn a LeadscoreError into one clear line on stderr and exit code 2."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except LeadscoreError as error:
+            err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log details")] = False
+         ) -> None:
+    # MLflow's artifact progress bars would interleave with ours.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+@user_errors
+def generate(
+    out: Annotated[Path, typer.Option(help="output file, .csv or .parquet")],
+    rows: Annotated[int, typer.Option(min=100, help="number of leads")] = 20_000,
+    seed: Annotated[int, typer.Option(help="random seed")] = 7,
+) -> None:
+    """Write HubSpot-style demo leads with a known ground truth (`_true_*` columns)."""
+    from features.generate import generate_leads
+    from training.data import data_format
+
+    kind = data_format(out)
+    frame = generate_leads(rows, seed=seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "csv":
+        frame.to_csv(out, index=False)
+    else:
+        frame.to_parquet(out, index=False)
+    console.print(f"wrote {len(frame):,} leads to {out} "
+                  f"(base rate {frame['converted'].mean():.1%})")
+
+
+@app.command()
+@user_errors
+def train(
+    data: Annotated[Path, typer.Option(help="CRM export, .csv or .parquet")],
+    spec: Annotated[str, typer.Option(help="dataset spec YAML, or a built-in name: hubspot, "
+                                           "x-education")] = "hubspot",
+    config: Annotated[Path | None, typer.Option(help="training config YAML")] = None,
+    promote: Annotated[str | None, typer.Option(
+        help="always | never | auto (default: auto, the champion gate)")] = None,
+    model_name: Annotated[str | None, typer.Option(help="registered model name")] = None,
+) -> None:
+    """Train fit / interest / full models, log them to MLflow, register, and gate `champion`."""
+    from features.spec import resolve_spec
+    from training.config import load_config
+    from training.data import file_sha256, fingerprint, load_leads, prepare
+    from training.train import design_matrix
+
+    dataset_spec = resolve_spec(spec)
+    settings = load_config(config)
+    updates: dict[str, Any] = {}
+    if promote is not None:
+        if promote not in ("always", "never", "auto"):
+            raise LeadscoreError(f"--promote must be always, never or auto, not {promote!r}")
+        updates["promote"] = promote
+    if model_name:
+        updates["model_name"] = model_name
+    if updates:
+        settings = settings.model_copy(
+            update={"registry": settings.registry.model_copy(update=updates)})
+
+    frame = load_leads(data)
+    prepared = prepare(frame, dataset_spec, settings.min_positives)
+    design = design_matrix(prepared, dataset_spec, settings)
+    prints = fingerprint(prepared, dataset_spec, file_sha256(data))
+    console.print(f"data: {prints['rows']:,} leads from {prints['time_from']} to "
+                  f"{prints['time_to']}, base rate {prints['base_rate']:.1%}"
+                  + (f" ({prints['rows_left_out_open_window']:,} left out: label window "
+                     "still open)" if prints["rows_left_out_open_window"] else ""))
+
+    import mlflow
+
+    from training.tracking import (configure, ensure_experiment, log_training_run,
+                                   register_and_promote)
+    from training.train import train_scorer
+
+    uri = configure()
+    experiment_id = ensure_experiment(settings.registry.experiment, uri)
+    spec_path = Path(spec) if Path(spec).exists() else None
+    if spec_path is None:
+        from features.spec import builtin_spec_path
+
+        spec_path = builtin_spec_path(spec)
+    with console.status("training fit, interest and full models…"), \
+            mlflow.start_run(experiment_id=experiment_id,
+                             run_name=f"{dataset_spec.name}-{prints['rows']}"):
+        result = train_scorer(prepared, dataset_spec, settings, design)
+        run_id, model_uri = log_training_run(result, settings, prints, spec_path)
+    promotion = register_and_promote(model_uri, run_id, result, settings.registry)
+
+    console.print(metrics_table(result.metrics, result.report))
+    colour = "green" if promotion.alias == "champion" else "yellow"
+    console.print(f"registered [bold]{settings.registry.model_name}[/] version "
+                  f"{promotion.version} as [bold {colour}]{promotion.alias}[/]: "
+                  f"{promotion.reason}", highlight=False)
+    console.print(f"MLflow run {run_id} in {uri}")
+    console.print(f"open the MLflow UI:  {ui_command(uri)}  → http://127.0.0.1:5000",
+                  highlight=False, soft_wrap=True)
+
+
+def ui_command(uri: str) -> str:
+    if uri.startswith("sqlite:///"):
+        return f"mlflow ui --backend-store-uri {uri} --port 5000"
+    return f"open {uri} in a browser"
+
+
+def metrics_table(metrics: dict[str, float], report: dict[str, Any]) -> Table:
+    """Test-slice metrics of the three models, their logistic baselines and the base rate."""
+    rows = report["rows"]
+    table = Table(title=f"test slice (newest {rows['test']:,} leads; trained on the oldest "
+                        f"{rows['train']:,}, calibrated on the next {rows['validation']:,})")
+    for column in ("model", "ROC AUC", "PR AUC", "Brier", "ECE", "top-10% lift"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    lines = [("base rate", "base_rate")]
+    for name in ("full", "fit", "interest"):
+        lines += [(f"{name} model (LightGBM)", name), ("  logistic baseline", f"{name}_logistic")]
+    for label, key in lines:
+        table.add_row(label, *(f"{metrics[f'test.{key}.{m}']:.3f}" for m in
+                               ("roc_auc", "pr_auc", "brier", "ece", "top_decile_lift")))
+    return table
+
+
+@app.command()
+@user_errors
+def score(
+    data: Annotated[Path, typer.Option(help="leads to score, .csv or .parquet")],
+    out: Annotated[Path, typer.Option(help="output file, .csv or .parquet")],
+    model: Annotated[str, typer.Option(help="MLflow model URI")] =
+        f"models:/{DEFAULT_MODEL_NAME}@champion",
+    chunk_size: Annotated[int, typer.Option(min=1, help="rows per chunk")] = 50_000,
+) -> None:
+    """Score a file in chunks with a registered model; writes id, scores and model version."""
+    from rich.progress import Progress
+
+    from features.build import check_columns
+    from training.data import data_format
+    from training.tracking import configure
+
+    in_kind, out_kind = data_format(data), data_format(out)
+    if not data.is_file():
+        raise LeadscoreError(f"data file not found: {data}")
+    if data.stat().st_size == 0:
+        raise LeadscoreError(f"data file {data} is empty")
+    configure()
+    scorer, version = load_model(model)
+    # Read the first rows once to fail early on a file that does not match the spec.
+    head = next(read_chunks(data, in_kind, min(chunk_size, 1000)), None)
+    if head is None or head.empty:
+        raise LeadscoreError(f"data file {data} is empty (a header but no rows)")
+    check_columns(head, scorer.spec.feature_columns, f"data file {data}")
+
+    total = count_rows(data, in_kind)
+    tmp_out = out.with_name(out.name + ".partial")
+    written = 0
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task(f"scoring {data.name}", total=total)
+        with ChunkWriter(tmp_out, out_kind) as writer:
+            for chunk in read_chunks(data, in_kind, chunk_size):
+                scored = scorer.score(chunk)
+                scored["model_version"] = version
+                writer.write(scored)
+                written += len(chunk)
+                progress.update(task, advance=len(chunk))
+    tmp_out.replace(out)
+    console.print(f"scored {written:,} leads with {model} (version {version}) → {out}")
+
+
+def load_model(uri: str) -> tuple[Any, str]:
+    """The scorer at a model URI and its registry version ("" when not registered)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    from models.pyfunc import load_scorer
+
+    try:
+        scorer = load_scorer(uri)
+    except (MlflowException, OSError) as error:
+        raise LeadscoreError(
+            f"no model at {uri}: {str(error).splitlines()[0]} (train one with `leadscore train`)"
+        ) from None
+    version = ""
+    if uri.startswith("models:/"):
+        name_ref = uri.removeprefix("models:/")
+        client = MlflowClient()
+        if "@" in name_ref:
+            name, alias = name_ref.split("@", 1)
+            version = str(client.get_model_version_by_alias(name, alias).version)
+        elif "/" in name_ref:
+            version = name_ref.split("/", 1)[1]
+    return scorer, version
+
+
+def read_chunks(path: Path, kind: str, size: int) -> Iterator[pd.DataFrame]:
+    """Stream a file in DataFrames of at most `size` rows (never the whole file at once)."""
+    if kind == "csv":
+        try:
+            yield from pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=size,
+                                   encoding="utf-8-sig")
+        except (pd.errors.ParserError, UnicodeDecodeError) as error:
+            raise LeadscoreError(f"could not read csv file {path}: {error}") from None
+        except pd.errors.EmptyDataError:
+            return
+    else:
+        import pyarrow.parquet as pq
+
+        try:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=size):
+                yield batch.to_pandas()
+        except OSError as error:
+            raise LeadscoreError(f"could not read parquet file {path}: {error}") from None
+
+
+def count_rows(path: Path, kind: str) -> int | None:
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    with open(path, "rb") as handle:
+        lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+    return max(0, lines - 1)
+
+
+class ChunkWriter:
+    """Append DataFrames to one CSV or Parquet file."""
+
+    def __init__(self, path: Path, kind: Literal["csv", "parquet"] | str) -> None:
+        self.path = path
+        self.kind = kind
+        self._parquet: Any = None
+        self._first = True
+
+    def __enter__(self) -> ChunkWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.kind == "csv":
+            frame.to_csv(self.path, mode="w" if self._first else "a", header=self._first,
+                         index=False)
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self.path, table.schema)
+            self._parquet.write_table(table)
+        self._first = False
+
+    def __exit__(self, *exc: object) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        if exc[0] is not None:
+            self.path.unlink(missing_ok=True)

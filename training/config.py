@@ -1,0 +1,115 @@
+"""Training settings: a typed pydantic model with defaults, readable from YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from features.errors import LeadscoreError, describe_validation_error
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SplitConfig(_Strict):
+    """Shares of the time-ordered data: oldest → train, then validation, newest → test."""
+
+    validation: float = Field(0.15, gt=0, lt=0.5)
+    test: float = Field(0.15, gt=0, lt=0.5)
+
+    @model_validator(mode="after")
+    def _leaves_training(self) -> SplitConfig:
+        if self.validation + self.test >= 0.8:
+            raise ValueError("validation + test must leave at least 20 % for training")
+        return self
+
+
+class BoosterConfig(_Strict):
+    """LightGBM settings shared by the fit, interest and full models.
+
+    Few, shallow trees on purpose: explanations (TreeSHAP) cost grows with tree count
+    and depth, and lead data rarely rewards deep trees.
+    """
+
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    num_leaves: int = Field(15, ge=2)
+    max_depth: int = Field(-1, ge=-1)
+    min_child_samples: int = Field(40, ge=1)
+    feature_fraction: float = Field(0.9, gt=0, le=1)
+    bagging_fraction: float = Field(0.9, gt=0, le=1)
+    bagging_freq: int = Field(1, ge=0)
+    lambda_l2: float = Field(1.0, ge=0)
+    cat_smooth: float = Field(10.0, ge=0)
+    min_data_per_group: int = Field(50, ge=1)
+    max_rounds: int = Field(600, ge=1)
+    early_stopping_rounds: int = Field(50, ge=1)
+    # One thread by default: on a small shared machine LightGBM's OpenMP threads spin
+    # against other processes and training gets slower, not faster. 0 = all cores.
+    num_threads: int = Field(1, ge=0)
+
+
+class LeakageConfig(_Strict):
+    """A spec column that alone reaches this train-slice ROC AUC stops training."""
+
+    max_single_column_auc: float = Field(0.95, gt=0.5, le=1.0)
+    allow: list[str] = Field(default_factory=list,
+                             description="columns allowed past the single-column AUC check")
+
+
+class RegistryConfig(_Strict):
+    model_name: str = Field("lead-scorer", min_length=1)
+    experiment: str = Field("leadscore", min_length=1)
+    promote: Literal["auto", "always", "never"] = "auto"
+    brier_tolerance: float = Field(0.002, ge=0, description="how much worse Brier may be")
+
+
+class TrainConfig(_Strict):
+    """Everything a training run depends on; logged whole as MLflow params."""
+
+    seed: int = 42
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    booster: BoosterConfig = Field(default_factory=BoosterConfig)
+    calibration: Literal["auto", "isotonic", "sigmoid"] = "auto"
+    leakage: LeakageConfig = Field(default_factory=LeakageConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    min_positives: int = Field(50, ge=1)
+    min_category_count: int = Field(10, ge=1)
+    ece_bins: int = Field(10, ge=2)
+    shap_sample: int = Field(2000, ge=100, description="rows drawn for the SHAP summary")
+
+    def flat(self) -> dict[str, Any]:
+        """Dotted key → value, for MLflow params."""
+        out: dict[str, Any] = {}
+
+        def walk(prefix: str, value: Any) -> None:
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    walk(f"{prefix}.{key}" if prefix else key, item)
+            else:
+                out[prefix] = ",".join(map(str, value)) if isinstance(value, list) else value
+
+        walk("", self.model_dump(mode="json"))
+        return out
+
+
+def load_config(path: str | Path | None) -> TrainConfig:
+    """Read a training config YAML (None → defaults); errors name the key."""
+    if path is None:
+        return TrainConfig()
+    path = Path(path)
+    if not path.is_file():
+        raise LeadscoreError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise LeadscoreError(f"config file {path} is not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise LeadscoreError(f"config file {path}: expected a mapping at the top level")
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as error:
+        raise LeadscoreError(describe_validation_error(error, f"training config {path}")) from None

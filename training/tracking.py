@@ -1,0 +1,188 @@
+"""MLflow: where runs go, what a run logs, and the registry with its champion gate.
+
+The embedded default needs no server: a SQLite file `mlflow.db` in the working
+directory with artifacts in `mlartifacts/` beside it. `MLFLOW_TRACKING_URI`
+overrides it (a remote server is a setting, not a code change).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+from sklearn.metrics import brier_score_loss, roc_auc_score
+
+from features.errors import LeadscoreError
+from features.spec import FeatureType
+from models.pyfunc import load_scorer, log_scorer
+from models.scorer import LeadScorer
+from training import plots
+from training.config import RegistryConfig, TrainConfig
+from training.train import TrainResult, input_example
+
+log = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+
+def tracking_uri() -> str:
+    """`MLFLOW_TRACKING_URI`, or a SQLite file in the current directory."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or (
+        f"sqlite:///{(Path.cwd() / 'mlflow.db').resolve()}"
+    )
+
+
+def configure(uri: str | None = None) -> str:
+    """Point MLflow at `uri` (default: `tracking_uri()`); call from entry points only."""
+    uri = uri or tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def artifact_root(uri: str) -> str | None:
+    """For a SQLite store, artifacts live beside the database file, not in ./mlruns."""
+    if uri.startswith("sqlite:///"):
+        db = Path(uri.removeprefix("sqlite:///"))
+        return (db.parent / "mlartifacts").resolve().as_uri()
+    return None
+
+
+def ensure_experiment(name: str, uri: str) -> str:
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    root = artifact_root(uri)
+    location = f"{root}/{name}" if root else None
+    return str(mlflow.create_experiment(name, artifact_location=location))
+
+
+@dataclass(frozen=True)
+class Promotion:
+    version: str
+    alias: str
+    reason: str
+    champion_metrics: dict[str, float] | None
+
+
+def log_training_run(result: TrainResult, config: TrainConfig, fingerprint: dict[str, Any],
+                     spec_path: Path | None) -> tuple[str, str]:
+    """Log params, metrics, charts, spec and the pyfunc bundle to the active run.
+
+    Returns (run id, logged model URI).
+    """
+    run = mlflow.active_run()
+    assert run is not None, "log_training_run needs an active MLflow run"
+    mlflow.log_params(config.flat())
+    mlflow.log_params({"spec.name": result.scorer.spec.name,
+                       "spec.fit_features": len(result.scorer.spec.fit),
+                       "spec.interest_features": len(result.scorer.spec.interest)})
+    mlflow.log_params({f"data.{k}": v for k, v in fingerprint.items()})
+    mlflow.log_metrics({k: float(v) for k, v in result.metrics.items() if np.isfinite(v)})
+    for name, info in result.report["models"].items():
+        mlflow.log_metric(f"trees.{name}", info["trees"])
+    mlflow.set_tags({"leadscore.spec": result.scorer.spec.name,
+                     "leadscore.data_sha256": str(fingerprint.get("sha256", ""))})
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        y = result.y_test
+        scores = {**{f"{n} model": p for n, p in result.test_scores.items()},
+                  "logistic (all features)": result.baseline_scores["full"]}
+        plots.reliability_diagram(y, scores, out / "plots" / "reliability.png")
+        plots.gains_chart(y, {"full model": result.test_scores["full"],
+                              "logistic (all features)": result.baseline_scores["full"],
+                              "fit model": result.test_scores["fit"],
+                              "interest model": result.test_scores["interest"]},
+                          out / "plots" / "gains_lift.png")
+        _shap_summary(result, out / "plots" / "shap_summary_full.png")
+        (out / "report.json").write_text(json.dumps(
+            {"metrics": result.metrics, **result.report, "data": fingerprint}, indent=2))
+        (out / "spec.yaml").write_text(
+            spec_path.read_text(encoding="utf-8") if spec_path else
+            json.dumps(result.scorer.spec.model_dump(mode="json"), indent=2))
+        mlflow.log_artifacts(str(out))
+        bundle_dir = result.scorer.save(out / "bundle")
+        info = log_scorer(result.scorer, bundle_dir, input_example(result.scorer,
+                                                                   result.test_frame))
+    return run.info.run_id, str(info.model_uri)
+
+
+def _shap_summary(result: TrainResult, path: Path) -> None:
+    scorer = result.scorer
+    x = scorer.encode(result.test_frame)
+    rng = np.random.default_rng(0)
+    rows = rng.choice(len(x), size=min(len(x), 2000), replace=False)
+    contributions = scorer.models["full"].contributions(x[rows])[:, :-1]
+    shown = x[rows].copy()
+    for j, feature in enumerate(scorer.spec.features):
+        if feature.type is FeatureType.categorical:
+            shown[:, j] = np.nan  # codes carry no order: leave them uncoloured
+    plots.shap_summary(contributions, shown, [f.readable for f in scorer.spec.features], path)
+
+
+def champion_metrics(scorer: LeadScorer, result: TrainResult) -> dict[str, float]:
+    """Re-score the test slice with another scorer (the current champion)."""
+    p = scorer.score(result.test_frame)["probability"].to_numpy()
+    return {"roc_auc": float(roc_auc_score(result.y_test, p)),
+            "brier": float(brier_score_loss(result.y_test, p))}
+
+
+def decide_alias(new: dict[str, float], old: dict[str, float] | None, config: RegistryConfig,
+                 old_problem: str | None = None) -> tuple[str, str]:
+    """Champion or challenger, and why, from the new and current champion's test metrics."""
+    if config.promote == "always":
+        return CHAMPION, "promoted because --promote always"
+    if config.promote == "never":
+        return CHALLENGER, "not promoted because --promote never"
+    if old_problem is not None:
+        return CHALLENGER, (f"the current champion could not be scored on this test slice "
+                            f"({old_problem}); use --promote always to replace it")
+    if old is None:
+        return CHAMPION, "first model: no champion yet"
+    auc_ok = new["roc_auc"] >= old["roc_auc"]
+    brier_ok = new["brier"] <= old["brier"] + config.brier_tolerance
+    summary = (f"test AUC {new['roc_auc']:.4f} vs champion {old['roc_auc']:.4f}, "
+               f"Brier {new['brier']:.4f} vs {old['brier']:.4f}")
+    if auc_ok and brier_ok:
+        return CHAMPION, f"promoted: {summary}"
+    why = "lower AUC" if not auc_ok else f"Brier worse by more than {config.brier_tolerance}"
+    return CHALLENGER, f"kept as challenger ({why}): {summary}"
+
+
+def register_and_promote(model_uri: str, run_id: str, result: TrainResult,
+                         config: RegistryConfig) -> Promotion:
+    """Register a new version, then move `champion` to it only if it passes the gate."""
+    client = MlflowClient()
+    name = config.model_name
+    old: dict[str, float] | None = None
+    problem: str | None = None
+    if config.promote == "auto":
+        try:
+            client.get_model_version_by_alias(name, CHAMPION)
+            has_champion = True
+        except MlflowException:
+            has_champion = False
+        if has_champion:
+            try:
+                old = champion_metrics(load_scorer(f"models:/{name}@{CHAMPION}"), result)
+            except LeadscoreError as error:
+                problem = str(error)
+    new = {"roc_auc": result.metrics["test.full.roc_auc"],
+           "brier": result.metrics["test.full.brier"]}
+    alias, reason = decide_alias(new, old, config, problem)
+    version = mlflow.register_model(model_uri, name, tags={"run_id": run_id}).version
+    client.set_registered_model_alias(name, alias, version)
+    client.set_model_version_tag(name, version, "leadscore.promotion", reason)
+    client.set_tag(run_id, "leadscore.promotion", f"v{version} → {alias}: {reason}")
+    return Promotion(str(version), alias, reason, old)

@@ -1,0 +1,267 @@
+"""Training: three LightGBM models (fit, interest, full), calibrated, evaluated against baselines.
+
+Pure steps on in-memory data; nothing here touches disk or MLflow (see
+`training.tracking` for that), so every step is testable on a small frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from features.build import FeatureEncoder
+from features.errors import LeadscoreError
+from features.spec import DatasetSpec, FeatureSpec, FeatureType
+from models.calibration import fit_best_calibrator
+from models.scorer import SUBMODELS, LeadScorer, SubModel
+from training.config import BoosterConfig, TrainConfig
+from training.data import PreparedData, Split, check_split, split_by_time
+from training.evaluate import classification_metrics, logistic_baseline
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    """The trained scorer, its metrics, and the test slice they were measured on."""
+
+    scorer: LeadScorer
+    metrics: dict[str, float]
+    report: dict[str, Any]
+    split: Split
+    test_frame: pd.DataFrame
+    y_test: np.ndarray
+    test_scores: dict[str, np.ndarray] = field(default_factory=dict)
+    baseline_scores: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def check_all_missing(matrix: np.ndarray, spec: DatasetSpec) -> None:
+    """A feature without a single value in the data is a spec or export mistake."""
+    empty = np.isnan(matrix).all(axis=0)
+    if empty.any():
+        names = [f"{f.name!r} (column {f.source!r})"
+                 for f, e in zip(spec.features, empty, strict=True) if e]
+        raise LeadscoreError(
+            f"feature(s) {', '.join(names)} have no value in any row; "
+            "check the column in the export or remove it from the spec"
+        )
+
+
+def single_column_auc(values: np.ndarray, y: np.ndarray, categorical: bool,
+                      bins: int = 20) -> float:
+    """How well one column alone separates the classes (in-sample group rates, either sign).
+
+    Numbers are cut into quantile bins and categories kept as they are; missing is a
+    group of its own. A leak shows whichever way it points, monotone or not.
+    """
+    groups = np.full(len(values), -1, dtype=np.int64)
+    present = ~np.isnan(values)
+    if present.any():
+        if categorical:
+            groups[present] = values[present].astype(np.int64)
+        else:
+            edges = np.unique(np.quantile(values[present], np.linspace(0, 1, bins + 1)[1:-1]))
+            groups[present] = np.searchsorted(edges, values[present], side="right")
+    _, inverse = np.unique(groups, return_inverse=True)
+    rates = np.bincount(inverse, weights=y) / np.bincount(inverse)
+    auc = float(roc_auc_score(y, rates[inverse]))
+    return max(auc, 1.0 - auc)
+
+
+def check_leakage(matrix: np.ndarray, y: np.ndarray, spec: DatasetSpec,
+                  config: TrainConfig) -> dict[str, float]:
+    """Single-column AUC of every feature on the train slice; stop on a suspicious one."""
+    aucs = {
+        f.name: single_column_auc(matrix[:, j], y, f.type is FeatureType.categorical)
+        for j, f in enumerate(spec.features)
+    }
+    limit = config.leakage.max_single_column_auc
+    allowed = set(config.leakage.allow)
+    suspicious = [
+        f"{f.source!r} (AUC {aucs[f.name]:.3f})" for f in spec.features
+        if aucs[f.name] >= limit and f.source not in allowed and f.name not in allowed
+    ]
+    if suspicious:
+        raise LeadscoreError(
+            f"possible label leak: column {', '.join(suspicious)} alone reaches ROC AUC ≥ "
+            f"{limit} on the train slice. Remove it from the spec, or if it is known before "
+            "the moment of scoring, list it under leakage.allow in the training config"
+        )
+    return aucs
+
+
+def booster_params(config: BoosterConfig, features: list[FeatureSpec], seed: int
+                   ) -> dict[str, Any]:
+    monotone = [{"increasing": 1, "decreasing": -1}.get(f.monotone or "", 0) for f in features]
+    params: dict[str, Any] = {
+        "objective": "binary",
+        "metric": "binary_logloss",
+        "learning_rate": config.learning_rate,
+        "num_leaves": config.num_leaves,
+        "max_depth": config.max_depth,
+        "min_child_samples": config.min_child_samples,
+        "feature_fraction": config.feature_fraction,
+        "bagging_fraction": config.bagging_fraction,
+        "bagging_freq": config.bagging_freq,
+        "lambda_l2": config.lambda_l2,
+        "cat_smooth": config.cat_smooth,
+        "min_data_per_group": config.min_data_per_group,
+        "seed": seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "num_threads": config.num_threads,
+        "verbosity": -1,
+    }
+    if any(monotone):
+        params["monotone_constraints"] = monotone
+    return params
+
+
+def fit_submodel(name: str, spec: DatasetSpec, encoder: FeatureEncoder,
+                 features: list[FeatureSpec], x: np.ndarray, y: np.ndarray, split: Split,
+                 config: TrainConfig) -> tuple[SubModel, dict[str, Any]]:
+    """Train one booster with early stopping on validation, then calibrate it there."""
+    names = [f.name for f in spec.features]
+    indices = [names.index(f.name) for f in features]
+    categorical = [i for i, f in enumerate(features) if f.type is FeatureType.categorical]
+    x_sub = x[:, indices]
+    train_set = lgb.Dataset(x_sub[split.train], y[split.train], feature_name=[
+        f"f{i}" for i in range(len(features))], categorical_feature=categorical,
+        free_raw_data=True)
+    valid_set = lgb.Dataset(x_sub[split.validation], y[split.validation], reference=train_set)
+    booster = lgb.train(
+        booster_params(config.booster, features, config.seed), train_set,
+        num_boost_round=config.booster.max_rounds, valid_sets=[valid_set],
+        callbacks=[lgb.early_stopping(config.booster.early_stopping_rounds, verbose=False)],
+    )
+    best = booster.best_iteration or booster.current_iteration()
+    booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+    margin = booster.predict(x_sub[split.validation], raw_score=True)
+    calibrator, briers = fit_best_calibrator(margin, y[split.validation], config.calibration,
+                                             seed=config.seed)
+    model = SubModel(name, [f.name for f in features], indices, booster, calibrator)
+    info = {"trees": best, "calibration": calibrator.method,
+            "validation_brier_by_method": briers}
+    log.info("%s model: %d trees, %s calibration", name, best, calibrator.method)
+    return model, info
+
+
+def feature_groups(spec: DatasetSpec) -> dict[str, list[FeatureSpec]]:
+    return {"full": spec.features, "fit": list(spec.fit), "interest": list(spec.interest)}
+
+
+@dataclass(frozen=True)
+class Design:
+    """The validated, encoded training data: split positions, fitted encoder, matrix."""
+
+    split: Split
+    encoder: FeatureEncoder
+    x: np.ndarray
+    single_column_auc: dict[str, float]
+
+
+def design_matrix(data: PreparedData, spec: DatasetSpec, config: TrainConfig) -> Design:
+    """Split by time, fit the encoder on the train slice, encode, and run the input checks.
+
+    Every check a user's data can fail happens here, before any MLflow run starts.
+    """
+    split = split_by_time(len(data.y), config.split)
+    check_split(data.y, split)
+    encoder = FeatureEncoder(spec, min_category_count=config.min_category_count)
+    encoder.fit(data.frame.iloc[split.train])
+    x = encoder.transform(data.frame)
+    check_all_missing(x, spec)
+    single_aucs = check_leakage(x[split.train], data.y[split.train], spec, config)
+    return Design(split, encoder, x, single_aucs)
+
+
+def train_scorer(data: PreparedData, spec: DatasetSpec, config: TrainConfig,
+                 design: Design | None = None) -> TrainResult:
+    """Fit the three calibrated models on a design matrix; evaluate them and the baselines."""
+    design = design or design_matrix(data, spec, config)
+    split, encoder, x = design.split, design.encoder, design.x
+    groups = feature_groups(spec)
+    models: dict[str, SubModel] = {}
+    model_info: dict[str, Any] = {}
+    for name in SUBMODELS:
+        models[name], model_info[name] = fit_submodel(name, spec, encoder, groups[name], x,
+                                                      data.y, split, config)
+
+    y_train, y_test = data.y[split.train], data.y[split.test]
+    base_rate = float(y_train.mean())
+    metrics: dict[str, float] = {}
+    test_scores: dict[str, np.ndarray] = {}
+    baseline_scores: dict[str, np.ndarray] = {}
+    base = classification_metrics(y_test, np.full(len(y_test), base_rate), config.ece_bins)
+    for key, value in base.items():
+        metrics[f"test.base_rate.{key}"] = value
+    for name, model in models.items():
+        for slice_name, rows in (("validation", split.validation), ("test", split.test)):
+            p = model.probability(x[rows])
+            for key, value in classification_metrics(data.y[rows], p, config.ece_bins).items():
+                metrics[f"{slice_name}.{name}.{key}"] = value
+            if slice_name == "test":
+                test_scores[name] = p
+        cols = list(model.indices)
+        categorical = [i for i, j in enumerate(cols)
+                       if spec.features[j].type is FeatureType.categorical]
+        numeric = [i for i in range(len(cols)) if i not in categorical]
+        baseline = logistic_baseline(categorical, numeric, config.seed)
+        baseline.fit(x[split.train][:, cols], y_train)
+        p_lr = baseline.predict_proba(x[split.test][:, cols])[:, 1]
+        baseline_scores[name] = p_lr
+        for key, value in classification_metrics(y_test, p_lr, config.ece_bins).items():
+            metrics[f"test.{name}_logistic.{key}"] = value
+
+    report = {
+        "rows": {"train": len(split.train), "validation": len(split.validation),
+                 "test": len(split.test)},
+        "base_rate": {"train": base_rate, "test": float(y_test.mean())},
+        "models": model_info,
+        "single_column_auc": design.single_column_auc,
+    }
+    metadata = {
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "leadscore_version": version("leadscore"),
+        "lightgbm_version": lgb.__version__,
+        "spec_name": spec.name,
+        "base_rate": base_rate,
+        "rows": report["rows"],
+        "models": model_info,
+        "test_metrics": {k: v for k, v in metrics.items() if not k.startswith("validation.")},
+    }
+    scorer = LeadScorer(spec, encoder, models, metadata)
+    return TrainResult(scorer, metrics, report, split, data.frame.iloc[split.test].reset_index(
+        drop=True), y_test, test_scores, baseline_scores)
+
+
+def input_example(scorer: LeadScorer, frame: pd.DataFrame) -> pd.DataFrame:
+    """One made-up lead of typical values (medians, most common categories): no personal data."""
+    row: dict[str, Any] = {scorer.spec.id: "example-lead"}
+    x = scorer.encoder.transform(frame)
+    for j, feature in enumerate(scorer.spec.features):
+        values = x[:, j][~np.isnan(x[:, j])]
+        if feature.derive is not None:
+            continue
+        if feature.type is FeatureType.numeric:
+            row[feature.source] = str(round(float(np.median(values)), 2)) if len(values) else ""
+        elif feature.type is FeatureType.boolean:
+            row[feature.source] = "true" if len(values) and values.mean() > 0.5 else "false"
+        else:
+            codes, counts = np.unique(values, return_counts=True)
+            common = scorer.encoder.decode(feature.name, float(codes[np.argmax(counts)])) \
+                if len(codes) else None
+            row[feature.source] = common or ""
+    for feature in scorer.spec.features:
+        if feature.derive is not None:
+            row[feature.source] = {"seniority": "Marketing Manager",
+                                   "email_domain_type": "example.com"}[feature.derive.value]
+    return pd.DataFrame([row])
