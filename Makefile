@@ -31,7 +31,7 @@ score-demo: install ## score the demo leads with the registered champion
 
 train-xeducation: install ## train on ../shared/data/x-education/Leads.csv with the leak-free spec
 	$(BIN)/leadscore train --data ../shared/data/x-education/Leads.csv --spec x-education \
-		--config training/configs/x-education.yaml --model-name lead-scorer-x-education
+		--model-name lead-scorer-x-education
 
 ui: install ## open the MLflow UI on the local registry (http://127.0.0.1:5000)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --port 5000

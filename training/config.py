@@ -74,6 +74,8 @@ class TrainConfig(_Strict):
     split: SplitConfig = Field(default_factory=SplitConfig)
     booster: BoosterConfig = Field(default_factory=BoosterConfig)
     calibration: Literal["auto", "isotonic", "sigmoid"] = "auto"
+    calibration_folds: int = Field(5, ge=2)
+    refit: bool = Field(True, description="retrain on train + validation, calibrate out-of-fold")
     leakage: LeakageConfig = Field(default_factory=LeakageConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     min_positives: int = Field(50, ge=1)

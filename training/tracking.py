@@ -105,7 +105,7 @@ def log_training_run(result: TrainResult, config: TrainConfig, fingerprint: dict
                               "fit model": result.test_scores["fit"],
                               "interest model": result.test_scores["interest"]},
                           out / "plots" / "gains_lift.png")
-        _shap_summary(result, out / "plots" / "shap_summary_full.png")
+        _shap_summary(result, out / "plots" / "shap_summary_full.png", config.shap_sample)
         (out / "report.json").write_text(json.dumps(
             {"metrics": result.metrics, **result.report, "data": fingerprint}, indent=2))
         (out / "spec.yaml").write_text(
@@ -118,11 +118,11 @@ def log_training_run(result: TrainResult, config: TrainConfig, fingerprint: dict
     return run.info.run_id, str(info.model_uri)
 
 
-def _shap_summary(result: TrainResult, path: Path) -> None:
+def _shap_summary(result: TrainResult, path: Path, sample: int) -> None:
     scorer = result.scorer
     x = scorer.encode(result.test_frame)
     rng = np.random.default_rng(0)
-    rows = rng.choice(len(x), size=min(len(x), 2000), replace=False)
+    rows = rng.choice(len(x), size=min(len(x), sample), replace=False)
     contributions = scorer.models["full"].contributions(x[rows])[:, :-1]
     shown = x[rows].copy()
     for j, feature in enumerate(scorer.spec.features):

@@ -16,6 +16,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
 
 from features.build import FeatureEncoder
 from features.errors import LeadscoreError
@@ -40,6 +41,7 @@ class TrainResult:
     test_frame: pd.DataFrame
     y_test: np.ndarray
     test_scores: dict[str, np.ndarray] = field(default_factory=dict)
+    validation_scores: dict[str, np.ndarray] = field(default_factory=dict)
     baseline_scores: dict[str, np.ndarray] = field(default_factory=dict)
 
 
@@ -125,33 +127,68 @@ def booster_params(config: BoosterConfig, features: list[FeatureSpec], seed: int
     return params
 
 
-def fit_submodel(name: str, spec: DatasetSpec, encoder: FeatureEncoder,
-                 features: list[FeatureSpec], x: np.ndarray, y: np.ndarray, split: Split,
-                 config: TrainConfig) -> tuple[SubModel, dict[str, Any]]:
-    """Train one booster with early stopping on validation, then calibrate it there."""
+def _boost(params: dict[str, Any], x: np.ndarray, y: np.ndarray, categorical: list[int],
+           rounds: int, valid: tuple[np.ndarray, np.ndarray] | None = None,
+           early_stopping: int = 0) -> lgb.Booster:
+    names = [f"f{i}" for i in range(x.shape[1])]
+    train_set = lgb.Dataset(x, y, feature_name=names, categorical_feature=categorical)
+    if valid is None:
+        return lgb.train(params, train_set, num_boost_round=rounds)
+    valid_set = lgb.Dataset(valid[0], valid[1], reference=train_set)
+    booster = lgb.train(params, train_set, num_boost_round=rounds, valid_sets=[valid_set],
+                        callbacks=[lgb.early_stopping(early_stopping, verbose=False)])
+    best = booster.best_iteration or booster.current_iteration()
+    return lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+
+
+def fit_submodel(name: str, spec: DatasetSpec, features: list[FeatureSpec], x: np.ndarray,
+                 y: np.ndarray, split: Split, config: TrainConfig
+                 ) -> tuple[SubModel, np.ndarray, dict[str, Any]]:
+    """Train one calibrated booster on a feature group.
+
+    The number of trees is chosen by early stopping on the validation slice. With
+    `refit` (the default) the final booster is then trained on train + validation
+    with that many trees — the newest labelled leads matter most for the next
+    ones — and calibrated on out-of-fold margins from k boosters trained the same
+    way, so calibration never sees a lead its booster was trained on. Without
+    `refit`, the booster from the train slice is calibrated on the validation slice.
+
+    Returns the sub-model, honest (out-of-sample) probabilities for the validation
+    rows, and what was chosen.
+    """
     names = [f.name for f in spec.features]
     indices = [names.index(f.name) for f in features]
     categorical = [i for i, f in enumerate(features) if f.type is FeatureType.categorical]
+    params = booster_params(config.booster, features, config.seed)
     x_sub = x[:, indices]
-    train_set = lgb.Dataset(x_sub[split.train], y[split.train], feature_name=[
-        f"f{i}" for i in range(len(features))], categorical_feature=categorical,
-        free_raw_data=True)
-    valid_set = lgb.Dataset(x_sub[split.validation], y[split.validation], reference=train_set)
-    booster = lgb.train(
-        booster_params(config.booster, features, config.seed), train_set,
-        num_boost_round=config.booster.max_rounds, valid_sets=[valid_set],
-        callbacks=[lgb.early_stopping(config.booster.early_stopping_rounds, verbose=False)],
-    )
-    best = booster.best_iteration or booster.current_iteration()
-    booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
-    margin = booster.predict(x_sub[split.validation], raw_score=True)
-    calibrator, briers = fit_best_calibrator(margin, y[split.validation], config.calibration,
-                                             seed=config.seed)
+    stage_one = _boost(params, x_sub[split.train], y[split.train], categorical,
+                       config.booster.max_rounds,
+                       valid=(x_sub[split.validation], y[split.validation]),
+                       early_stopping=config.booster.early_stopping_rounds)
+    trees = stage_one.current_iteration()
+    if config.refit:
+        rows = np.concatenate([split.train, split.validation])
+        margin = np.empty(len(rows), dtype=np.float64)
+        folds = StratifiedKFold(config.calibration_folds, shuffle=True, random_state=config.seed)
+        for fit_idx, held_idx in folds.split(rows, y[rows]):
+            fold_booster = _boost(params, x_sub[rows[fit_idx]], y[rows[fit_idx]], categorical,
+                                  trees)
+            margin[held_idx] = fold_booster.predict(x_sub[rows[held_idx]], raw_score=True)
+        booster = _boost(params, x_sub[rows], y[rows], categorical, trees)
+        calibration_y = y[rows]
+        validation_part = slice(len(split.train), len(rows))
+    else:
+        booster = stage_one
+        margin = booster.predict(x_sub[split.validation], raw_score=True)
+        calibration_y = y[split.validation]
+        validation_part = slice(0, len(margin))
+    calibrator, briers = fit_best_calibrator(margin, calibration_y, config.calibration,
+                                             folds=config.calibration_folds, seed=config.seed)
     model = SubModel(name, [f.name for f in features], indices, booster, calibrator)
-    info = {"trees": best, "calibration": calibrator.method,
-            "validation_brier_by_method": briers}
-    log.info("%s model: %d trees, %s calibration", name, best, calibrator.method)
-    return model, info
+    info = {"trees": trees, "refit": config.refit, "calibration": calibrator.method,
+            "calibration_brier_by_method": briers}
+    log.info("%s model: %d trees, %s calibration", name, trees, calibrator.method)
+    return model, calibrator.predict(margin[validation_part]), info
 
 
 def feature_groups(spec: DatasetSpec) -> dict[str, list[FeatureSpec]]:
@@ -191,9 +228,10 @@ def train_scorer(data: PreparedData, spec: DatasetSpec, config: TrainConfig,
     groups = feature_groups(spec)
     models: dict[str, SubModel] = {}
     model_info: dict[str, Any] = {}
+    validation_scores: dict[str, np.ndarray] = {}
     for name in SUBMODELS:
-        models[name], model_info[name] = fit_submodel(name, spec, encoder, groups[name], x,
-                                                      data.y, split, config)
+        models[name], validation_scores[name], model_info[name] = fit_submodel(
+            name, spec, groups[name], x, data.y, split, config)
 
     y_train, y_test = data.y[split.train], data.y[split.test]
     base_rate = float(y_train.mean())
@@ -204,18 +242,21 @@ def train_scorer(data: PreparedData, spec: DatasetSpec, config: TrainConfig,
     for key, value in base.items():
         metrics[f"test.base_rate.{key}"] = value
     for name, model in models.items():
-        for slice_name, rows in (("validation", split.validation), ("test", split.test)):
-            p = model.probability(x[rows])
-            for key, value in classification_metrics(data.y[rows], p, config.ece_bins).items():
+        test_scores[name] = model.probability(x[split.test])
+        for slice_name, y_slice, p in (
+                ("validation", data.y[split.validation], validation_scores[name]),
+                ("test", y_test, test_scores[name])):
+            for key, value in classification_metrics(y_slice, p, config.ece_bins).items():
                 metrics[f"{slice_name}.{name}.{key}"] = value
-            if slice_name == "test":
-                test_scores[name] = p
         cols = list(model.indices)
         categorical = [i for i, j in enumerate(cols)
                        if spec.features[j].type is FeatureType.categorical]
         numeric = [i for i in range(len(cols)) if i not in categorical]
         baseline = logistic_baseline(categorical, numeric, config.seed)
-        baseline.fit(x[split.train][:, cols], y_train)
+        # The baseline learns from the same rows as the model it is compared with.
+        fit_rows = np.concatenate([split.train, split.validation]) if config.refit \
+            else split.train
+        baseline.fit(x[fit_rows][:, cols], data.y[fit_rows])
         p_lr = baseline.predict_proba(x[split.test][:, cols])[:, 1]
         baseline_scores[name] = p_lr
         for key, value in classification_metrics(y_test, p_lr, config.ece_bins).items():
@@ -239,8 +280,9 @@ def train_scorer(data: PreparedData, spec: DatasetSpec, config: TrainConfig,
         "test_metrics": {k: v for k, v in metrics.items() if not k.startswith("validation.")},
     }
     scorer = LeadScorer(spec, encoder, models, metadata)
-    return TrainResult(scorer, metrics, report, split, data.frame.iloc[split.test].reset_index(
-        drop=True), y_test, test_scores, baseline_scores)
+    test_frame = data.frame.iloc[split.test].reset_index(drop=True)
+    return TrainResult(scorer, metrics, report, split, test_frame, y_test, test_scores,
+                       validation_scores, baseline_scores)
 
 
 def input_example(scorer: LeadScorer, frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,138 @@
+"""MLflow logging and the registry: the pyfunc equals the bundle; the champion gate holds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from features.spec import DatasetSpec
+from models.pyfunc import load_scorer
+from training.cli import app
+from training.config import RegistryConfig, TrainConfig
+from training.data import prepare
+from training.tracking import (
+    configure,
+    decide_alias,
+    ensure_experiment,
+    log_training_run,
+    register_and_promote,
+)
+from training.train import train_scorer
+
+runner = CliRunner()
+
+
+def train_cli(data: Path, config: Path, *extra: str) -> str:
+    result = runner.invoke(app, ["train", "--data", str(data), "--spec", "hubspot",
+                                 "--config", str(config), *extra])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_pyfunc_from_registry_scores_like_the_in_memory_bundle(
+        small_leads: pd.DataFrame, hubspot_spec: DatasetSpec, fast_config: TrainConfig) -> None:
+    uri = configure()
+    result = train_scorer(prepare(small_leads, hubspot_spec), hubspot_spec, fast_config)
+    with mlflow.start_run(experiment_id=ensure_experiment("leadscore", uri)):
+        run_id, model_uri = log_training_run(result, fast_config, {"rows": 1}, None)
+    promotion = register_and_promote(model_uri, run_id, result, fast_config.registry)
+    assert (promotion.version, promotion.alias) == ("1", "champion")
+
+    rows = small_leads.head(300)
+    expected = result.scorer.score(rows)
+    pyfunc = mlflow.pyfunc.load_model("models:/lead-scorer@champion")
+    pd.testing.assert_frame_equal(pyfunc.predict(rows).reset_index(drop=True),
+                                  expected.reset_index(drop=True))
+    pd.testing.assert_frame_equal(load_scorer("models:/lead-scorer@champion").score(rows),
+                                  expected)
+
+    run = mlflow.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert float(run.data.metrics["test.full.roc_auc"]) == pytest.approx(
+        result.metrics["test.full.roc_auc"])
+    assert run.data.params["booster.num_leaves"] == "7"
+    artifacts = {a.path for a in MlflowClient().list_artifacts(run_id)}
+    assert {"plots", "report.json", "spec.yaml"} <= artifacts
+    plots = {Path(a.path).name for a in MlflowClient().list_artifacts(run_id, "plots")}
+    assert plots == {"reliability.png", "gains_lift.png", "shap_summary_full.png"}
+
+
+def test_artifacts_live_beside_the_sqlite_file(small_leads_csv: Path, fast_config_file: Path,
+                                               tmp_path: Path) -> None:
+    train_cli(small_leads_csv, fast_config_file)
+    assert (tmp_path / "mlartifacts").is_dir()
+    assert not (tmp_path / "mlruns").exists()
+
+
+def test_a_worse_model_stays_challenger_and_a_forced_one_becomes_champion(
+        small_leads_csv: Path, fast_config_file: Path, tmp_path: Path) -> None:
+    first = train_cli(small_leads_csv, fast_config_file)
+    assert "version 1 as champion" in first
+
+    worse = yaml.safe_load(fast_config_file.read_text())
+    worse["booster"].update({"max_rounds": 1, "num_leaves": 2})
+    worse_file = tmp_path / "worse.yaml"
+    worse_file.write_text(yaml.safe_dump(worse))
+
+    second = train_cli(small_leads_csv, worse_file)
+    assert "version 2 as challenger" in second
+    assert "lower AUC" in " ".join(second.split())
+    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    assert str(client.get_model_version_by_alias("lead-scorer", "champion").version) == "1"
+    assert str(client.get_model_version_by_alias("lead-scorer", "challenger").version) == "2"
+
+    third = train_cli(small_leads_csv, worse_file, "--promote", "always")
+    assert "version 3 as champion" in third
+    assert str(client.get_model_version_by_alias("lead-scorer", "champion").version) == "3"
+
+
+def test_batch_scoring_writes_ids_scores_and_the_version(
+        small_leads_csv: Path, small_leads: pd.DataFrame, fast_config_file: Path,
+        tmp_path: Path) -> None:
+    train_cli(small_leads_csv, fast_config_file)
+    for suffix in ("csv", "parquet"):
+        out = tmp_path / f"scores.{suffix}"
+        result = runner.invoke(app, ["score", "--data", str(small_leads_csv), "--out", str(out),
+                                     "--chunk-size", "700"])
+        assert result.exit_code == 0, result.output
+        scores = pd.read_csv(out, dtype={"hs_object_id": str}) if suffix == "csv" \
+            else pd.read_parquet(out)
+        assert len(scores) == len(small_leads)
+        assert scores["hs_object_id"].astype(str).tolist() == small_leads["hs_object_id"].tolist()
+        assert set(scores["model_version"].astype(str)) == {"1"}
+        expected = load_scorer("models:/lead-scorer@champion").score(small_leads)
+        pd.testing.assert_series_equal(scores["probability"], expected["probability"],
+                                       check_exact=False, rtol=1e-9)
+        assert not out.with_name(out.name + ".partial").exists()
+
+
+@pytest.mark.parametrize(
+    ("new", "old", "promote", "alias"),
+    [
+        ({"roc_auc": 0.80, "brier": 0.10}, None, "auto", "champion"),
+        ({"roc_auc": 0.80, "brier": 0.10}, {"roc_auc": 0.80, "brier": 0.10}, "auto", "champion"),
+        ({"roc_auc": 0.79, "brier": 0.09}, {"roc_auc": 0.80, "brier": 0.10}, "auto", "challenger"),
+        ({"roc_auc": 0.85, "brier": 0.11}, {"roc_auc": 0.80, "brier": 0.10}, "auto", "challenger"),
+        ({"roc_auc": 0.85, "brier": 0.1015}, {"roc_auc": 0.80, "brier": 0.10}, "auto", "champion"),
+        ({"roc_auc": 0.50, "brier": 0.30}, {"roc_auc": 0.80, "brier": 0.10}, "always", "champion"),
+        ({"roc_auc": 0.90, "brier": 0.05}, None, "never", "challenger"),
+    ],
+)
+def test_champion_gate(new: dict[str, float], old: dict[str, float] | None, promote: str,
+                       alias: str) -> None:
+    config = RegistryConfig(promote=promote)  # type: ignore[arg-type]
+    assert decide_alias(new, old, config)[0] == alias
+
+
+def test_a_champion_that_cannot_score_the_new_data_is_not_replaced_silently() -> None:
+    alias, reason = decide_alias({"roc_auc": 0.9, "brier": 0.05}, None, RegistryConfig(),
+                                 "data is missing column(s) 'x'")
+    assert alias == "challenger"
+    assert "--promote always" in reason
