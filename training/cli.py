@@ -153,8 +153,12 @@ def ui_command(uri: str) -> str:
 def metrics_table(metrics: dict[str, float], report: dict[str, Any]) -> Table:
     """Test-slice metrics of the three models, their logistic baselines and the base rate."""
     rows = report["rows"]
-    table = Table(title=f"test slice (newest {rows['test']:,} leads; trained on the oldest "
-                        f"{rows['train']:,}, calibrated on the next {rows['validation']:,})")
+    learned = (f"trained on the oldest {rows['train'] + rows['validation']:,}, the newest "
+               f"{rows['validation']:,} of them choosing the tree count"
+               if report.get("refit") else
+               f"trained on the oldest {rows['train']:,}, calibrated on the next "
+               f"{rows['validation']:,}")
+    table = Table(title=f"test slice: the newest {rows['test']:,} leads ({learned})")
     for column in ("model", "ROC AUC", "PR AUC", "Brier", "ECE", "top-10% lift"):
         table.add_column(column, justify="left" if column == "model" else "right")
     lines = [("base rate", "base_rate")]

@@ -49,11 +49,22 @@ def cumulative_gains(y: np.ndarray, score: np.ndarray, points: int = 20
 
 
 def top_decile_lift(y: np.ndarray, score: np.ndarray) -> float:
-    """Conversion rate of the best-scored 10 % over the overall rate."""
+    """Conversion rate of the best-scored 10 % over the overall rate.
+
+    Ties at the cut share the places left in proportion, so a constant score has a
+    lift of exactly 1 whatever the row order.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    score = np.asarray(score, dtype=np.float64)
+    rate = float(y.mean())
+    if rate == 0:
+        return float("nan")
     n_top = max(1, len(y) // 10)
-    top = np.argsort(-np.asarray(score), kind="stable")[:n_top]
-    rate = float(np.mean(y))
-    return float(np.mean(np.asarray(y)[top]) / rate) if rate > 0 else float("nan")
+    cut = np.sort(score)[::-1][n_top - 1]
+    above = score > cut
+    tied = score == cut
+    captured = y[above].sum() + (n_top - above.sum()) * y[tied].mean()
+    return float(captured / n_top / rate)
 
 
 def classification_metrics(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict[str, float]:

@@ -266,6 +266,7 @@ def train_scorer(data: PreparedData, spec: DatasetSpec, config: TrainConfig,
         "rows": {"train": len(split.train), "validation": len(split.validation),
                  "test": len(split.test)},
         "base_rate": {"train": base_rate, "test": float(y_test.mean())},
+        "refit": config.refit,
         "models": model_info,
         "single_column_auc": design.single_column_auc,
     }
