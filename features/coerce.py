@@ -18,6 +18,7 @@ from features.errors import LeadscoreError
 
 _RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$")
 _AT_LEAST = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*\+\s*$")
+_INTEGRAL_TEXT = re.compile(r"^-?\d+\.0+$")
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0", "on"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "0.0", "off"})
 
@@ -39,8 +40,11 @@ def is_missing(value: Any, missing: Collection[str]) -> bool:
         return True
     if isinstance(value, str):
         return value.strip() in missing
-    # pandas' NA / NaT compare unequal to themselves
-    return bool(value != value)
+    # pandas' NaT compares unequal to itself; pandas' NA refuses to be a bool at all
+    try:
+        return bool(value != value)
+    except TypeError:
+        return True
 
 
 def to_number(value: Any, column: str, missing: Collection[str]) -> float:
@@ -91,7 +95,9 @@ def to_category(value: Any, column: str, missing: Collection[str]) -> str | None
         return str(int(value))
     if isinstance(value, dict | list):
         raise CoercionError(column, value, "a single category value")
-    return str(value).strip()
+    text = str(value).strip()
+    # "3.0" from one source and 3.0 from another must be the same category
+    return text.split(".", 1)[0] if _INTEGRAL_TEXT.match(text) else text
 
 
 # --- derivations ----------------------------------------------------------------------------
@@ -120,13 +126,14 @@ def email_domain_type(value: Any, column: str, missing: Collection[str]) -> str 
 
 # Ordered: the first pattern that matches a lower-cased title decides.
 _SENIORITY_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("student or intern", re.compile(r"\b(student|intern|trainee|werkstudent|praktikant)\b")),
-    ("C-level or owner", re.compile(
-        r"\b(ceo|cto|cfo|cmo|coo|cro|cio|chief|founder|co-founder|owner|president|"
-        r"managing director|geschäftsführer|partner)\b")),
+    ("individual contributor", re.compile(r"\bassistant\b")),
     ("VP", re.compile(r"\b(vp|vice president|svp|evp)\b")),
+    ("C-level or owner", re.compile(
+        r"\b(ceo|cto|cfo|cmo|coo|cro|cio|chief|founder|co-founder|(?<!product )owner|"
+        r"president|managing director|geschäftsführer|managing partner)\b")),
     ("director or head", re.compile(r"\b(director|head|leiter|leiterin)\b")),
     ("manager", re.compile(r"\b(manager|lead|supervisor|teamlead)\b")),
+    ("student or intern", re.compile(r"\b(student|intern|trainee|werkstudent|praktikant)\b")),
 )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow.models import ModelSignature
-from mlflow.types.schema import AnyType, ColSpec, DataType, Schema
+from mlflow.types.schema import AnyType, ColSpec, DataType, Schema, TensorSpec
 
 from features.errors import LeadscoreError
 from models.scorer import LeadScorer
@@ -24,7 +24,7 @@ from models.scorer import LeadScorer
 BUNDLE_ARTIFACT = "bundle"
 
 
-class LeadScorerModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+class LeadScorerModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
     """MLflow wrapper: `predict` takes raw CRM rows and returns id + scores."""
 
     def load_context(self, context: Any) -> None:
@@ -37,17 +37,15 @@ class LeadScorerModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
 
 def signature_for(scorer: LeadScorer) -> ModelSignature:
     spec = scorer.spec
-    inputs = Schema(
-        [ColSpec(AnyType(), spec.id, required=False)]
-        + [ColSpec(AnyType(), column, required=False) for column in spec.feature_columns]
-    )
+    columns: list[ColSpec | TensorSpec] = [ColSpec(AnyType(), spec.id, required=False)]
+    columns += [ColSpec(AnyType(), column, required=False) for column in spec.feature_columns]
     outputs = Schema([
         ColSpec(DataType.string, spec.id, required=False),
         ColSpec(DataType.double, "probability"),
         ColSpec(DataType.double, "fit"),
         ColSpec(DataType.double, "interest"),
     ])
-    return ModelSignature(inputs=inputs, outputs=outputs)
+    return ModelSignature(inputs=Schema(columns), outputs=outputs)
 
 
 def pip_requirements() -> list[str]:

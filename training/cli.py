@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from features.errors import LeadscoreError
@@ -38,7 +39,8 @@ def user_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except LeadscoreError as error:
-            err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False,
+                              soft_wrap=True)
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -116,8 +118,12 @@ def train(
 
     import mlflow
 
-    from training.tracking import (configure, ensure_experiment, log_training_run,
-                                   register_and_promote)
+    from training.tracking import (
+        configure,
+        ensure_experiment,
+        log_training_run,
+        register_and_promote,
+    )
     from training.train import train_scorer
 
     uri = configure()

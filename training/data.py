@@ -53,6 +53,7 @@ def load_leads(path: str | Path) -> pd.DataFrame:
         raise LeadscoreError(f"could not read {kind} file {path}: {first}") from None
     if frame.empty:
         raise LeadscoreError(f"data file {path} is empty (a header but no rows)")
+    frame.attrs["source"] = str(path)
     return frame
 
 
@@ -156,7 +157,8 @@ class PreparedData:
 
 def prepare(frame: pd.DataFrame, spec: DatasetSpec, min_positives: int = 50) -> PreparedData:
     """Check the columns, derive labels and time, drop rows without a known outcome, sort."""
-    check_columns(frame, spec.required_columns, "data")
+    source = frame.attrs.get("source")
+    check_columns(frame, spec.required_columns, f"data file {source}" if source else "data")
     times = parse_times(frame[spec.time.column], spec.time.column, spec.time.kind)
     y, known = derive_labels(frame, spec, times)
     dropped = int((~known).sum())

@@ -9,10 +9,10 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: no display on servers or in CI
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from training.evaluate import cumulative_gains, expected_calibration_error, reliability_curve  # noqa: E402
+from training.evaluate import cumulative_gains, expected_calibration_error, reliability_curve
 
 
 def reliability_diagram(y: np.ndarray, scores: dict[str, np.ndarray], path: Path,

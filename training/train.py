@@ -179,7 +179,7 @@ def fit_submodel(name: str, spec: DatasetSpec, features: list[FeatureSpec], x: n
         validation_part = slice(len(split.train), len(rows))
     else:
         booster = stage_one
-        margin = booster.predict(x_sub[split.validation], raw_score=True)
+        margin = np.asarray(booster.predict(x_sub[split.validation], raw_score=True))
         calibration_y = y[split.validation]
         validation_part = slice(0, len(margin))
     calibrator, briers = fit_best_calibrator(margin, calibration_y, config.calibration,

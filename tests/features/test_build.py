@@ -1,0 +1,226 @@
+"""FeatureEncoder: learned category codes, and one answer from the batch and the record paths."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.build import OTHER, FeatureEncoder
+from features.errors import LeadscoreError
+from features.spec import DatasetSpec, FeatureType, parse_spec
+
+NAN = math.nan
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows as dicts, as the service receives them."""
+    return cast(list[dict[str, Any]], frame.to_dict("records"))
+
+
+@pytest.fixture(scope="module")
+def tiny_spec() -> DatasetSpec:
+    """One feature of each kind: numeric, categorical, derived, boolean."""
+    return parse_spec({
+        "name": "tiny",
+        "id": "lead_id",
+        "time": {"column": "created"},
+        "label": {"column": "won"},
+        "missing_values": ["Select"],
+        "fit": [
+            {"name": "employees", "type": "numeric"},
+            {"name": "industry", "type": "categorical"},
+            {"name": "seniority", "column": "title", "derive": "seniority",
+             "type": "categorical"},
+        ],
+        "interest": [{"name": "demo", "type": "boolean"}],
+    })
+
+
+@pytest.fixture
+def tiny_frame() -> pd.DataFrame:
+    """Retail three times, Logistics twice, Maritime once; every value as CRM text."""
+    return pd.DataFrame({
+        "lead_id": ["a", "b", "c", "d", "e", "f"],
+        "employees": ["10", "100-500", "", "1000+", "Select", "7"],
+        "industry": ["Retail", "Retail", " Retail ", "Logistics", "Logistics", "Maritime"],
+        "title": ["CEO", "Analyst", "", "Marketing Manager", "CTO", "Student"],
+        "demo": ["true", "no", "", "1", "False", "yes"],
+    })
+
+
+@pytest.fixture
+def tiny_encoder(tiny_spec: DatasetSpec, tiny_frame: pd.DataFrame) -> FeatureEncoder:
+    return FeatureEncoder(tiny_spec, min_category_count=2).fit(tiny_frame)
+
+
+def test_fit_learns_frequent_categories_only(tiny_encoder: FeatureEncoder) -> None:
+    assert tiny_encoder.feature_names_ == ["employees", "industry", "seniority", "demo"]
+    assert tiny_encoder.categories_ == {
+        "industry": ["Logistics", "Retail"],
+        "seniority": ["C-level or owner"],
+    }
+    assert tiny_encoder.categorical_indices == [1, 2]
+    assert tiny_encoder.other_code("industry") == 2.0
+
+
+def test_transform_encodes_every_kind(tiny_encoder: FeatureEncoder,
+                                      tiny_frame: pd.DataFrame) -> None:
+    other_industry, other_seniority = 2.0, 1.0
+    expected = np.array([
+        [10.0, 1.0, 0.0, 1.0],
+        [300.0, 1.0, other_seniority, 0.0],
+        [NAN, 1.0, NAN, NAN],
+        [1000.0, 0.0, other_seniority, 1.0],
+        [NAN, 0.0, 0.0, 0.0],
+        [7.0, other_industry, other_seniority, 1.0],
+    ])
+    np.testing.assert_array_equal(tiny_encoder.transform(tiny_frame), expected)
+    np.testing.assert_array_equal(
+        tiny_encoder.transform_records(records(tiny_frame)), expected)
+
+
+@pytest.mark.parametrize(("industry", "code"), [
+    ("Retail", 1.0),
+    ("Logistics", 0.0),
+    ("Maritime", 2.0),  # seen once in training: rare
+    ("Government", 2.0),  # never seen
+    ("retail", 2.0),  # categories are case-sensitive
+    ("", NAN),
+    ("Select", NAN),
+    (None, NAN),
+])
+def test_category_codes(tiny_encoder: FeatureEncoder, tiny_frame: pd.DataFrame,
+                        industry: str | None, code: float) -> None:
+    industries: list[Any] = [industry]
+    row = tiny_frame.iloc[[0]].assign(industry=industries)
+    from_frame = tiny_encoder.transform(row)[0, 1]
+    from_record = tiny_encoder.transform_records(records(row))[0, 1]
+    np.testing.assert_array_equal([from_frame, from_record], [code, code])
+
+
+def test_rare_and_unseen_categories_decode_as_other(tiny_encoder: FeatureEncoder) -> None:
+    assert tiny_encoder.decode("industry", 1.0) == "Retail"
+    assert tiny_encoder.decode("industry", 2.0) == OTHER
+    assert tiny_encoder.decode("industry", NAN) is None
+
+
+def test_max_categories_keeps_the_most_frequent(tiny_spec: DatasetSpec,
+                                                tiny_frame: pd.DataFrame) -> None:
+    encoder = FeatureEncoder(tiny_spec, min_category_count=1, max_categories=1).fit(tiny_frame)
+    assert encoder.categories_["industry"] == ["Retail"]
+    codes = encoder.transform(tiny_frame)[:, 1]
+    np.testing.assert_array_equal(codes, [0.0, 0.0, 0.0, 1.0, 1.0, 1.0])
+
+
+def test_absent_record_keys_are_missing(tiny_encoder: FeatureEncoder) -> None:
+    encoded = tiny_encoder.transform_records([{"industry": "Retail"}, {}])
+    np.testing.assert_array_equal(encoded, [[NAN, 1.0, NAN, NAN], [NAN, NAN, NAN, NAN]])
+
+
+@pytest.mark.parametrize("dropped", ["employees", "industry", "title", "demo"])
+def test_missing_column_is_named(tiny_spec: DatasetSpec, tiny_encoder: FeatureEncoder,
+                                 tiny_frame: pd.DataFrame, dropped: str) -> None:
+    frame = tiny_frame.drop(columns=[dropped])
+    message = f"data is missing column(s) the spec needs: '{dropped}'"
+    with pytest.raises(LeadscoreError) as on_fit:
+        FeatureEncoder(tiny_spec).fit(frame)
+    assert str(on_fit.value) == message
+    with pytest.raises(LeadscoreError) as on_transform:
+        tiny_encoder.transform(frame)
+    assert str(on_transform.value) == message
+
+
+def test_unreadable_value_names_column_and_value(tiny_encoder: FeatureEncoder,
+                                                 tiny_frame: pd.DataFrame) -> None:
+    frame = tiny_frame.assign(demo=["true", "no", "", "1", "perhaps", "yes"])
+    with pytest.raises(LeadscoreError, match="column 'demo': cannot read 'perhaps'"):
+        tiny_encoder.transform(frame)
+    with pytest.raises(LeadscoreError, match="column 'demo': cannot read 'perhaps'"):
+        tiny_encoder.transform_records(records(frame))
+
+
+def test_round_trip_through_dict_gives_identical_transforms(
+        tiny_spec: DatasetSpec, tiny_encoder: FeatureEncoder, tiny_frame: pd.DataFrame) -> None:
+    restored = FeatureEncoder.from_dict(tiny_spec, json.loads(json.dumps(tiny_encoder.to_dict())))
+    assert restored.to_dict() == tiny_encoder.to_dict()
+    industries: list[Any] = ["Government", None, "Retail", "Maritime", "", "x"]
+    unseen = tiny_frame.assign(industry=industries)
+    for frame in (tiny_frame, unseen):
+        np.testing.assert_array_equal(restored.transform(frame), tiny_encoder.transform(frame))
+        rows = records(frame)
+        np.testing.assert_array_equal(restored.transform_records(rows),
+                                      tiny_encoder.transform_records(rows))
+
+
+# -- batch and record paths agree on realistic leads --------------------------------------------
+
+def as_typed(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
+    """CRM text with numbers as numbers (ints when whole) and booleans as bools.
+
+    Text that is not a plain number (``100-500``, ``1000+``) stays text, so numeric
+    columns with ranges become mixed-type object columns.
+    """
+    typed = frame.copy()
+    for feature in spec.features:
+        if feature.derive is not None:
+            continue
+        text = frame[feature.source]
+        if feature.type is FeatureType.numeric:
+            numbers = pd.to_numeric(text, errors="coerce")
+            if numbers.notna().all() and (numbers % 1 == 0).all():
+                typed[feature.source] = numbers.astype("int64")
+            elif numbers[text != ""].notna().all():
+                typed[feature.source] = numbers.astype("float64")
+            else:
+                typed[feature.source] = pd.Series(
+                    [n if not math.isnan(n) else (t or None) for n, t in zip(numbers, text,
+                                                                             strict=True)],
+                    index=text.index, dtype=object)
+        elif feature.type is FeatureType.boolean:
+            typed[feature.source] = text.map({"true": True, "false": False, "": None}).astype(
+                object)
+        else:
+            typed[feature.source] = text.where(text != "", None).astype(object)
+    return typed
+
+
+@pytest.fixture(scope="module")
+def fitted(small_leads: pd.DataFrame, hubspot_spec: DatasetSpec) -> FeatureEncoder:
+    return FeatureEncoder(hubspot_spec).fit(small_leads)
+
+
+def assert_same_encoding(batch: np.ndarray, records: np.ndarray) -> None:
+    assert batch.shape == records.shape
+    np.testing.assert_array_equal(np.isnan(batch), np.isnan(records))
+    np.testing.assert_array_equal(batch, records)
+
+
+def test_batch_equals_records_on_crm_text(small_leads: pd.DataFrame,
+                                          fitted: FeatureEncoder) -> None:
+    rows = small_leads.head(300)
+    batch = fitted.transform(rows)
+    assert batch.shape == (300, 17)
+    # the comparison covers missing values and ranges
+    assert np.isnan(batch).any(axis=0).sum() >= 4
+    assert (batch[:, 0] == 300.0).any()
+    assert_same_encoding(batch, fitted.transform_records(records(rows)))
+
+
+def test_batch_equals_records_on_typed_values(small_leads: pd.DataFrame,
+                                              hubspot_spec: DatasetSpec,
+                                              fitted: FeatureEncoder) -> None:
+    text_rows = small_leads.head(300)
+    rows = as_typed(text_rows, hubspot_spec)
+    assert rows["annualrevenue"].dtype == "float64"
+    assert rows["hs_email_open"].dtype == "int64"
+    assert rows["numemployees"].dtype == object
+    assert rows["webinar_attended"].map(type).isin([bool, type(None)]).all()
+    batch = fitted.transform(rows)
+    assert_same_encoding(batch, fitted.transform_records(records(rows)))
+    # a typed export and a text export of the same leads encode the same
+    assert_same_encoding(batch, fitted.transform(text_rows))
