@@ -9,7 +9,7 @@ export BENTOML_DO_NOT_TRACK = true
 export MLFLOW_DISABLE_TELEMETRY = true
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo train-xeducation score-demo ui test test-all lint format typecheck clean
+.PHONY: help install demo train-xeducation score-demo explain-demo ui test test-all lint format typecheck clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -24,10 +24,13 @@ install: $(BIN)/leadscore ## create .venv and install leadscore with its dev too
 
 demo: install ## generate demo leads, train, log to MLflow (./mlflow.db), register, print the summary
 	$(BIN)/leadscore generate --rows $(ROWS) --seed $(SEED) --out $(DEMO)/leads.csv
-	$(BIN)/leadscore train --data $(DEMO)/leads.csv --spec hubspot
+	$(BIN)/leadscore train --data $(DEMO)/leads.csv --spec hubspot --config configs/hubspot-demo.yaml
 
-score-demo: install ## score the demo leads with the registered champion
-	$(BIN)/leadscore score --data $(DEMO)/leads.csv --out $(DEMO)/scores.csv
+score-demo: install ## score the demo leads with the registered champion (with reasons)
+	$(BIN)/leadscore score --data $(DEMO)/leads.csv --out $(DEMO)/scores.csv --reasons
+
+explain-demo: install ## print the card of one demo lead (ID=...)
+	$(BIN)/leadscore explain --data $(DEMO)/leads.csv --id $(or $(ID),1000001)
 
 train-xeducation: install ## train on ../shared/data/x-education/Leads.csv with the leak-free spec
 	$(BIN)/leadscore train --data ../shared/data/x-education/Leads.csv --spec x-education \

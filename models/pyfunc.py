@@ -16,7 +16,15 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow.models import ModelSignature
-from mlflow.types.schema import AnyType, ColSpec, DataType, Schema, TensorSpec
+from mlflow.types.schema import (
+    AnyType,
+    ColSpec,
+    DataType,
+    ParamSchema,
+    ParamSpec,
+    Schema,
+    TensorSpec,
+)
 
 from features.errors import LeadscoreError
 from models.scorer import LeadScorer
@@ -32,20 +40,35 @@ class LeadScorerModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defi
 
     def predict(self, context: Any, model_input: pd.DataFrame,
                 params: dict[str, Any] | None = None) -> pd.DataFrame:
-        return self.scorer.score(pd.DataFrame(model_input))
+        """Scores and recommendations; `params={"explain": True, "k": 3}` adds reasons."""
+        params = params or {}
+        return self.scorer.score(pd.DataFrame(model_input), reasons=bool(params.get("explain")),
+                                 k=int(params.get("k", 3)))
 
 
 def signature_for(scorer: LeadScorer) -> ModelSignature:
     spec = scorer.spec
-    columns: list[ColSpec | TensorSpec] = [ColSpec(AnyType(), spec.id, required=False)]
-    columns += [ColSpec(AnyType(), column, required=False) for column in spec.feature_columns]
-    outputs = Schema([
+    inputs = [spec.id, *spec.feature_columns]
+    if scorer.policy is not None:
+        inputs += [c for c in scorer.policy.requirements.columns if c not in inputs]
+    columns: list[ColSpec | TensorSpec] = [ColSpec(AnyType(), c, required=False) for c in inputs]
+    outputs: list[ColSpec | TensorSpec] = [
         ColSpec(DataType.string, spec.id, required=False),
         ColSpec(DataType.double, "probability"),
         ColSpec(DataType.double, "fit"),
         ColSpec(DataType.double, "interest"),
-    ])
-    return ModelSignature(inputs=Schema(columns), outputs=outputs)
+    ]
+    if scorer.policy is not None:
+        outputs += [ColSpec(DataType.string, c) for c in
+                    ("fit_grade", "interest_grade", "recommended_stage")]
+        outputs += [ColSpec(DataType.string, "lead_status", required=False),
+                    ColSpec(DataType.boolean, "changed"), ColSpec(DataType.string, "rule"),
+                    ColSpec(DataType.string, "rule_detail")]
+    outputs += [ColSpec(DataType.string, f"{g}_reasons", required=False)
+                for g in ("fit", "interest")]
+    params = ParamSchema([ParamSpec("explain", DataType.boolean, False),
+                          ParamSpec("k", DataType.long, 3)])
+    return ModelSignature(inputs=Schema(columns), outputs=Schema(outputs), params=params)
 
 
 def pip_requirements() -> list[str]:

@@ -28,6 +28,7 @@ from features.coerce import to_category
 from features.errors import LeadscoreError
 from features.spec import DatasetSpec, parse_spec
 from models.calibration import Calibrator
+from models.policy import Policy
 
 BUNDLE_FORMAT = 1
 SUBMODELS = ("full", "fit", "interest")
@@ -67,7 +68,8 @@ class LeadScorer:
     """Scores raw CRM rows into probability, fit and interest."""
 
     def __init__(self, spec: DatasetSpec, encoder: FeatureEncoder,
-                 models: Mapping[str, SubModel], metadata: dict[str, Any] | None = None) -> None:
+                 models: Mapping[str, SubModel], metadata: dict[str, Any] | None = None,
+                 policy: Policy | None = None) -> None:
         missing = [name for name in SUBMODELS if name not in models]
         if missing:
             raise ValueError(f"a scorer needs the sub-models {SUBMODELS}, missing {missing}")
@@ -75,6 +77,7 @@ class LeadScorer:
         self.encoder = encoder
         self.models = dict(models)
         self.metadata = dict(metadata or {})
+        self.policy = policy
 
     # -- scoring -----------------------------------------------------------------------------
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
@@ -91,15 +94,53 @@ class LeadScorer:
             "interest": 100.0 * self.models["interest"].probability(matrix),
         }
 
-    def score(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Score a DataFrame of raw CRM rows; keeps the id column when the frame has it."""
+    def score(self, frame: pd.DataFrame, decide: bool = True, reasons: bool = False,
+              k: int = 3) -> pd.DataFrame:
+        """Score a DataFrame of raw CRM rows; keeps the id column when the frame has it.
+
+        With `decide` (and a policy in the bundle) adds grades and the lifecycle
+        recommendation; with `reasons`, the top-k fit and interest factors as text.
+        """
         check_columns(frame, self.spec.feature_columns, "data")
-        scores = self.score_matrix(self.encode(frame))
+        matrix = self.encode(frame)
+        scores = self.score_matrix(matrix)
         out = pd.DataFrame(scores, index=frame.index)
         if self.spec.id in frame.columns:
             ids = [to_category(v, self.spec.id, ()) for v in frame[self.spec.id]]
             out.insert(0, self.spec.id, ids)
+        if decide and self.policy is not None:
+            decided = self.decide(self.policy_columns(frame), scores)
+            out["fit_grade"] = decided["fit_grade"]
+            out["interest_grade"] = decided["interest_grade"]
+            out["recommended_stage"] = decided["lifecyclestage"]
+            out["lead_status"] = decided["hs_lead_status"]
+            out["changed"] = decided["changed"]
+            out["rule"] = decided["rule"]
+            out["rule_detail"] = decided["detail"]
+        if reasons:
+            from models.explain import explain
+
+            explained = explain(self, matrix, frame.to_dict("records"), k)
+            for group in ("fit", "interest"):
+                out[f"{group}_reasons"] = [_reason_text(e[group]) for e in explained]
         return out
+
+    def policy_columns(self, frame: pd.DataFrame) -> dict[str, Any]:
+        """The raw columns the decision reads; catalogue columns must be in the frame."""
+        assert self.policy is not None
+        catalogue = self.policy.requirements
+        needed = [c for c in catalogue.columns
+                  if c not in (catalogue.stage_column, catalogue.status_column)]
+        check_columns(frame, needed, "data (for the requirements catalogue)")
+        return {c: frame[c].to_numpy(dtype=object) for c in catalogue.columns
+                if c in frame.columns}
+
+    def decide(self, columns: Mapping[str, Sequence[Any]], scores: Mapping[str, np.ndarray]
+               ) -> dict[str, Any]:
+        """Grades and lifecycle recommendations for already-scored leads."""
+        if self.policy is None:
+            raise LeadscoreError("this model has no decision policy (trained before thresholds)")
+        return self.policy.decide(columns, scores, self.spec.missing_tokens)
 
     def score_records(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Score a few leads given as dicts (no pandas on this path); absent keys are missing."""
@@ -110,6 +151,46 @@ class LeadScorer:
             {name: float(values[i]) for name, values in scores.items()}
             for i in range(len(records))
         ]
+
+    def recommend_records(self, records: Sequence[Mapping[str, Any]], explain: bool = False,
+                          k: int = 3) -> list[dict[str, Any]]:
+        """Scores, grades, recommendation and (with `explain`) reasons for a few leads.
+
+        The service's hot path: no pandas. Absent keys are missing values.
+        """
+        if not records:
+            return []
+        matrix = self.encoder.transform_records(records)
+        scores = self.score_matrix(matrix)
+        catalogue = self.policy.requirements if self.policy else None
+        columns = {c: [r.get(c) for r in records] for c in catalogue.columns} \
+            if catalogue else {}
+        decided = self.decide(columns, scores)
+        explained = None
+        if explain:
+            from models.explain import explain as explain_leads
+
+            explained = explain_leads(self, matrix, records, k)
+        out = []
+        for i in range(len(records)):
+            result: dict[str, Any] = {
+                "probability": float(scores["probability"][i]),
+                "fit": float(scores["fit"][i]),
+                "interest": float(scores["interest"][i]),
+                "fit_grade": str(decided["fit_grade"][i]),
+                "interest_grade": str(decided["interest_grade"][i]),
+                "recommendation": {
+                    "lifecyclestage": str(decided["lifecyclestage"][i]),
+                    "hs_lead_status": decided["hs_lead_status"][i],
+                    "changed": bool(decided["changed"][i]),
+                    "rule": str(decided["rule"][i]),
+                    "detail": str(decided["detail"][i]),
+                },
+            }
+            if explained is not None:
+                result["reasons"] = explained[i]
+            out.append(result)
+        return out
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
@@ -128,6 +209,8 @@ class LeadScorer:
                 for name, m in self.models.items()
             },
             "metadata": self.metadata,
+            "policy": self.policy.model_dump(mode="json", by_alias=True) if self.policy
+            else None,
         }
         (path / "bundle.json").write_text(json.dumps(manifest, indent=2, default=_jsonable),
                                           encoding="utf-8")
@@ -153,7 +236,14 @@ class LeadScorer:
                            Calibrator.from_dict(entry["calibrator"]))
             for name, entry in manifest["models"].items()
         }
-        return cls(spec, encoder, models, manifest.get("metadata", {}))
+        policy = Policy.model_validate(manifest["policy"]) if manifest.get("policy") else None
+        return cls(spec, encoder, models, manifest.get("metadata", {}), policy)
+
+
+def _reason_text(group: Mapping[str, Any]) -> str:
+    """Top factors as one line: strongest positive first, then negative."""
+    factors = [*group["positive"], *group["negative"]]
+    return "; ".join(f"{f['text']} ({f['effect']:+.1f})" for f in factors)
 
 
 def _jsonable(value: Any) -> Any:

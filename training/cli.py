@@ -141,6 +141,9 @@ def train(
     promotion = register_and_promote(model_uri, run_id, result, settings.registry)
 
     console.print(metrics_table(result.metrics, result.report))
+    console.print(threshold_table(result.report["thresholds"]))
+    for note in result.report["thresholds"]["notes"]:
+        console.print(f"[yellow]target not met:[/] {escape(note)}", highlight=False)
     colour = "green" if promotion.alias == "champion" else "yellow"
     console.print(f"registered [bold]{settings.registry.model_name}[/] version "
                   f"{promotion.version} as [bold {colour}]{promotion.alias}[/]: "
@@ -176,6 +179,25 @@ def metrics_table(metrics: dict[str, float], report: dict[str, Any]) -> Table:
     return table
 
 
+def threshold_table(thresholds: dict[str, Any]) -> Table:
+    """What the fitted thresholds do: validation (where they were chosen) and test."""
+    t = thresholds["policy"]["thresholds"]
+    table = Table(title=(
+        f"recommendations (SQL: probability ≥ {t['sql_probability']:.3f} and fit ≥ "
+        f"{t['sql_min_fit']:.1f}; MQL: probability ≥ {t['mql_probability']:.3f}, fit ≥ "
+        f"{t['mql_min_fit']:.1f}, interest ≥ {t['mql_min_interest']:.1f})"))
+    for column in ("stage", "slice", "share", "per week", "conversion", "recall", "lift"):
+        table.add_column(column, justify="left" if column in ("stage", "slice") else "right")
+    for stage in ("SQL", "MQL", "MQL or SQL"):
+        for slice_name in ("validation", "test"):
+            entry = thresholds[slice_name]["stages"][stage]
+            per_week = f"{entry['per_week']:.1f}" if "per_week" in entry else "–"
+            table.add_row(stage if slice_name == "validation" else "", slice_name,
+                          f"{entry['share']:.1%}", per_week, f"{entry['conversion_rate']:.1%}",
+                          f"{entry['recall']:.1%}", f"{entry['lift']:.2f}")
+    return table
+
+
 @app.command()
 @user_errors
 def score(
@@ -184,8 +206,10 @@ def score(
     model: Annotated[str, typer.Option(help="MLflow model URI")] =
         f"models:/{DEFAULT_MODEL_NAME}@champion",
     chunk_size: Annotated[int, typer.Option(min=1, help="rows per chunk")] = 50_000,
+    reasons: Annotated[bool, typer.Option(help="add the top fit / interest reasons")] = False,
+    k: Annotated[int, typer.Option(min=1, help="reasons per direction and score")] = 3,
 ) -> None:
-    """Score a file in chunks with a registered model; writes id, scores and model version."""
+    """Score a file in chunks: id, scores, grades, recommendation, model version [, reasons]."""
     from rich.progress import Progress
 
     from features.build import check_columns
@@ -204,6 +228,8 @@ def score(
     if head is None or head.empty:
         raise LeadscoreError(f"data file {data} is empty (a header but no rows)")
     check_columns(head, scorer.spec.feature_columns, f"data file {data}")
+    if scorer.policy is not None:
+        scorer.policy_columns(head)  # the catalogue's columns must be there too
 
     total = count_rows(data, in_kind)
     tmp_out = out.with_name(out.name + ".partial")
@@ -212,13 +238,70 @@ def score(
         task = progress.add_task(f"scoring {data.name}", total=total)
         with ChunkWriter(tmp_out, out_kind) as writer:
             for chunk in read_chunks(data, in_kind, chunk_size):
-                scored = scorer.score(chunk)
+                scored = scorer.score(chunk, reasons=reasons, k=k)
                 scored["model_version"] = version
                 writer.write(scored)
                 written += len(chunk)
                 progress.update(task, advance=len(chunk))
     tmp_out.replace(out)
     console.print(f"scored {written:,} leads with {model} (version {version}) → {out}")
+
+
+@app.command()
+@user_errors
+def explain(
+    data: Annotated[Path, typer.Option(help="file with the lead, .csv or .parquet")],
+    id: Annotated[str, typer.Option("--id", help="the lead's id (the spec's id column)")],
+    model: Annotated[str, typer.Option(help="MLflow model URI")] =
+        f"models:/{DEFAULT_MODEL_NAME}@champion",
+    k: Annotated[int, typer.Option(min=1, help="reasons per direction and score")] = 3,
+) -> None:
+    """Print a card for one lead: scores, grades, recommendation and rule, reasons."""
+    from training.data import load_leads
+    from training.tracking import configure
+
+    frame = load_leads(data)
+    configure()
+    scorer, version = load_model(model)
+    id_column = scorer.spec.id
+    if id_column not in frame.columns:
+        raise LeadscoreError(f"data file {data} has no id column {id_column!r}")
+    rows = frame[frame[id_column].astype(str).str.strip() == id.strip()]
+    if rows.empty:
+        raise LeadscoreError(f"no lead with {id_column} = {id!r} in {data}")
+    record = rows.iloc[0].to_dict()
+    result = scorer.recommend_records([record], explain=True, k=k)[0]
+    console.print(lead_card(id, record, result, scorer, model, version))
+
+
+def lead_card(lead_id: str, record: dict[str, Any], result: dict[str, Any], scorer: Any,
+              model: str, version: str) -> Any:
+    """A rich panel a sales rep can read."""
+    from rich.panel import Panel
+
+    rec = result["recommendation"]
+    stage_now = record.get(scorer.policy.requirements.stage_column) if scorer.policy else None
+    lines = [
+        f"[bold]probability to convert[/] {result['probability']:.1%}",
+        f"[bold]fit[/] {result['fit']:.0f}/100 (grade {result['fit_grade']})   "
+        f"[bold]interest[/] {result['interest']:.0f}/100 (grade {result['interest_grade']})",
+        "",
+        f"[bold]recommendation[/] {rec['lifecyclestage']}"
+        + (f", lead status {rec['hs_lead_status']}" if rec["hs_lead_status"] else "")
+        + (" [green](changed)[/]" if rec["changed"] else " (unchanged)")
+        + (f" — now {escape(str(stage_now))}" if stage_now else ""),
+        f"[bold]rule[/] {rec['rule']}: {escape(rec['detail'])}",
+    ]
+    for group in ("fit", "interest"):
+        reasons = result["reasons"][group]
+        lines += ["", f"[bold]{group}[/] (baseline {reasons['baseline']:.0f} → "
+                      f"{reasons['score']:.0f})"]
+        for factor in reasons["positive"]:
+            lines.append(f"  [green]+{factor['effect']:.1f}[/] {escape(factor['text'])}")
+        for factor in reasons["negative"]:
+            lines.append(f"  [red]{factor['effect']:.1f}[/] {escape(factor['text'])}")
+    return Panel("\n".join(lines), title=f"lead {escape(lead_id)}",
+                 subtitle=f"{model} (version {version or '?'})")
 
 
 def load_model(uri: str) -> tuple[Any, str]:

@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from features.errors import LeadscoreError, describe_validation_error
+from training.thresholds import DecisionConfig
 
 
 class _Strict(BaseModel):
@@ -78,6 +79,7 @@ class TrainConfig(_Strict):
     refit: bool = Field(True, description="retrain on train + validation, calibrate out-of-fold")
     leakage: LeakageConfig = Field(default_factory=LeakageConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    decision: DecisionConfig = Field(default_factory=DecisionConfig)
     min_positives: int = Field(50, ge=1)
     min_category_count: int = Field(10, ge=1)
     ece_bins: int = Field(10, ge=2)

@@ -68,6 +68,25 @@ def shap_summary(contributions: np.ndarray, values: np.ndarray, names: list[str]
     return _save(fig, path)
 
 
+def threshold_chart(report: dict, path: Path) -> Path:
+    """Conversion rate and share of leads per recommended stage, against the base rate."""
+    stages = [s for s in ("SQL", "MQL", "lead", "other") if report["stages"][s]["leads"]]
+    rates = [report["stages"][s]["conversion_rate"] for s in stages]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    bars = ax.bar(stages, rates, color=["#2b8a3e", "#5c940d", "#adb5bd", "#868e96"][:len(stages)])
+    ax.axhline(report["base_rate"], linestyle="--", color="grey",
+               label=f"base rate {report['base_rate']:.1%}")
+    for bar, stage in zip(bars, stages, strict=True):
+        entry = report["stages"][stage]
+        ax.annotate(f"{entry['share']:.1%} of leads\nrecall {entry['recall']:.0%}",
+                    (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center", va="bottom", fontsize=8)
+    ax.set_ylabel("conversion rate")
+    ax.set_title("Recommended stage on the test slice (every lead taken as a new lead)")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
 def _save(fig: plt.Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()

@@ -106,6 +106,9 @@ def log_training_run(result: TrainResult, config: TrainConfig, fingerprint: dict
                               "interest model": result.test_scores["interest"]},
                           out / "plots" / "gains_lift.png")
         _shap_summary(result, out / "plots" / "shap_summary_full.png", config.shap_sample)
+        plots.threshold_chart(result.report["thresholds"]["test"],
+                              out / "plots" / "thresholds_test.png")
+        (out / "thresholds.json").write_text(json.dumps(result.report["thresholds"], indent=2))
         (out / "report.json").write_text(json.dumps(
             {"metrics": result.metrics, **result.report, "data": fingerprint}, indent=2))
         (out / "spec.yaml").write_text(

@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from features.build import FeatureEncoder
+from features.build import FeatureEncoder, check_columns
 from features.errors import LeadscoreError
 from features.spec import DatasetSpec, FeatureSpec, FeatureType
 from models.calibration import fit_best_calibrator
@@ -26,6 +26,7 @@ from models.scorer import SUBMODELS, LeadScorer, SubModel
 from training.config import BoosterConfig, TrainConfig
 from training.data import PreparedData, Split, check_split, split_by_time
 from training.evaluate import classification_metrics, logistic_baseline
+from training.thresholds import NS_PER_WEEK, fit_policy, threshold_report
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +217,10 @@ def design_matrix(data: PreparedData, spec: DatasetSpec, config: TrainConfig) ->
     encoder.fit(data.frame.iloc[split.train])
     x = encoder.transform(data.frame)
     check_all_missing(x, spec)
+    catalogue = config.decision.catalogue
+    check_columns(data.frame, [c for c in catalogue.columns
+                               if c not in (catalogue.stage_column, catalogue.status_column)],
+                  "data (for decision.catalogue in the training config)")
     single_aucs = check_leakage(x[split.train], data.y[split.train], spec, config)
     return Design(split, encoder, x, single_aucs)
 
@@ -262,6 +267,35 @@ def train_scorer(data: PreparedData, spec: DatasetSpec, config: TrainConfig,
         for key, value in classification_metrics(y_test, p_lr, config.ece_bins).items():
             metrics[f"test.{name}_logistic.{key}"] = value
 
+    test_frame = data.frame.iloc[split.test].reset_index(drop=True)
+    validation_frame = data.frame.iloc[split.validation]
+    as_scores = {"probability": validation_scores["full"],
+                 "fit": 100.0 * validation_scores["fit"],
+                 "interest": 100.0 * validation_scores["interest"]}
+    weeks = {name: span_weeks(data.times[rows], spec)
+             for name, rows in (("validation", split.validation), ("test", split.test))}
+    missing = spec.missing_tokens
+    policy = fit_policy(as_scores, data.y[split.validation],
+                        raw_columns(validation_frame, catalogue_columns(config)), missing,
+                        config.decision, weeks["validation"])
+    thresholds = {
+        "policy": policy.model_dump(mode="json", by_alias=True),
+        "notes": policy.notes,
+        "validation": threshold_report(policy, as_scores, data.y[split.validation],
+                                       raw_columns(validation_frame, catalogue_columns(config)),
+                                       missing, weeks["validation"]),
+        "test": threshold_report(policy, {"probability": test_scores["full"],
+                                          "fit": 100.0 * test_scores["fit"],
+                                          "interest": 100.0 * test_scores["interest"]},
+                                 y_test, raw_columns(test_frame, catalogue_columns(config)),
+                                 missing, weeks["test"]),
+    }
+    for slice_name in ("validation", "test"):
+        for stage, key in (("SQL", "sql"), ("MQL", "mql")):
+            for measure, value in thresholds[slice_name]["stages"][stage].items():
+                if measure != "leads" and np.isfinite(value):
+                    metrics[f"{slice_name}.{key}.{measure}"] = float(value)
+
     report = {
         "rows": {"train": len(split.train), "validation": len(split.validation),
                  "test": len(split.test)},
@@ -269,6 +303,7 @@ def train_scorer(data: PreparedData, spec: DatasetSpec, config: TrainConfig,
         "refit": config.refit,
         "models": model_info,
         "single_column_auc": design.single_column_auc,
+        "thresholds": thresholds,
     }
     metadata = {
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -279,11 +314,27 @@ def train_scorer(data: PreparedData, spec: DatasetSpec, config: TrainConfig,
         "rows": report["rows"],
         "models": model_info,
         "test_metrics": {k: v for k, v in metrics.items() if not k.startswith("validation.")},
+        "threshold_report": thresholds["test"]["stages"],
     }
-    scorer = LeadScorer(spec, encoder, models, metadata)
-    test_frame = data.frame.iloc[split.test].reset_index(drop=True)
+    scorer = LeadScorer(spec, encoder, models, metadata, policy)
     return TrainResult(scorer, metrics, report, split, test_frame, y_test, test_scores,
                        validation_scores, baseline_scores)
+
+
+def catalogue_columns(config: TrainConfig) -> list[str]:
+    return config.decision.catalogue.columns
+
+
+def raw_columns(frame: pd.DataFrame, names: list[str]) -> dict[str, Any]:
+    """The named raw columns as object arrays (absent columns are left out: missing)."""
+    return {c: frame[c].to_numpy(dtype=object) for c in names if c in frame.columns}
+
+
+def span_weeks(times: np.ndarray, spec: DatasetSpec) -> float | None:
+    """How many weeks a slice covers (None for an ordinal time column)."""
+    if spec.time.kind != "datetime" or len(times) < 2:
+        return None
+    return float((times.max() - times.min()) / NS_PER_WEEK)
 
 
 def input_example(scorer: LeadScorer, frame: pd.DataFrame) -> pd.DataFrame:

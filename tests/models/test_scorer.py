@@ -32,7 +32,9 @@ def scorer(trained: TrainResult) -> LeadScorer:
 def test_scores_are_probabilities_and_0_to_100(scorer: LeadScorer, small_leads: pd.DataFrame
                                                 ) -> None:
     scores = scorer.score(small_leads.head(500))
-    assert list(scores.columns) == ["hs_object_id", "probability", "fit", "interest"]
+    assert list(scores.columns) == [
+        "hs_object_id", "probability", "fit", "interest", "fit_grade", "interest_grade",
+        "recommended_stage", "lead_status", "changed", "rule", "rule_detail"]
     assert scores["probability"].between(0, 1).all()
     assert scores[["fit", "interest"]].stack().between(0, 100).all()
     assert scores["hs_object_id"].tolist() == small_leads["hs_object_id"].head(500).tolist()
@@ -117,5 +119,5 @@ def test_scoring_a_frame_without_a_spec_column_names_it(scorer: LeadScorer,
 
 
 def test_scoring_a_wrong_type_names_the_column(scorer: LeadScorer) -> None:
-    with pytest.raises(LeadscoreError, match="hs_analytics_num_visits.*'lots'"):
+    with pytest.raises(LeadscoreError, match=r"hs_analytics_num_visits.*'lots'"):
         scorer.score_records([{"hs_analytics_num_visits": "lots"}])

@@ -59,9 +59,10 @@ def test_pyfunc_from_registry_scores_like_the_in_memory_bundle(
         result.metrics["test.full.roc_auc"])
     assert run.data.params["booster.num_leaves"] == "7"
     artifacts = {a.path for a in MlflowClient().list_artifacts(run_id)}
-    assert {"plots", "report.json", "spec.yaml"} <= artifacts
+    assert {"plots", "report.json", "spec.yaml", "thresholds.json"} <= artifacts
     plots = {Path(a.path).name for a in MlflowClient().list_artifacts(run_id, "plots")}
-    assert plots == {"reliability.png", "gains_lift.png", "shap_summary_full.png"}
+    assert plots == {"reliability.png", "gains_lift.png", "shap_summary_full.png",
+                     "thresholds_test.png"}
 
 
 def test_artifacts_live_beside_the_sqlite_file(small_leads_csv: Path, fast_config_file: Path,

@@ -1,0 +1,421 @@
+"""Reasons a sales rep can read: the factors behind each lead's fit and interest scores.
+
+The factors come from exact TreeSHAP (LightGBM's `pred_contrib`): per lead, one value φ_i
+per feature in raw-margin units plus the bias b (the expected margin), with
+b + Σφ_i = the booster's margin m. Reps read scores on the 0–100 probability scale, so
+each φ_i is turned into score points by spreading the calibrated difference over the
+features in proportion to their share of the margin:
+
+    effect_i = φ_i · (cal(m) − cal(b)) / (m − b) · 100
+
+Hence Σ effect_i = score − baseline exactly, where baseline = 100 · cal(b) is the score of
+a lead whose every feature sits at its expected contribution. An increasing calibrator
+(isotonic, or a sigmoid with a positive slope — what training produces) keeps the sign
+of every φ_i. When m == b the secant is undefined and the calibrator's local slope at b
+is used instead. A sigmoid with a negative slope (a booster ranking backwards, which
+training would not ship) gets the same signed ratio: effects then carry the sign of
+their pull on the *score*, opposite to φ_i, so "raises fit" always means the score is
+higher because of it. With a flat stretch of an isotonic calibrator (cal(m) == cal(b)
+while m != b) every effect is 0 and the lead has no reasons: its score is the baseline.
+
+Sentences are built from the dataset spec (label, unit, type), so any spec works:
+"Company size: 100-500 employees — raises fit", "Industry unknown — lowers fit",
+"Country 'Atlantis' is rare or new to the model — lowers fit",
+"Has not requested a demo — lowers interest".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from features.build import OTHER, FeatureEncoder, reader_for
+from features.coerce import to_number
+from features.errors import LeadscoreError
+from features.spec import FeatureSpec, FeatureType
+from models.scorer import LeadScorer, SubModel
+
+GROUPS: tuple[str, ...] = ("fit", "interest")
+
+State = Literal["present", "missing", "other"]
+
+# Below this many rows LightGBM's thread pool costs more than it saves (as in models.scorer).
+_SMALL_BATCH = 64
+# Effects smaller than this many score points are rounding noise, never reasons.
+_ZERO_EFFECT = 1e-9
+# Σφ and the booster's margin − bias agree to ~1e-15; below this the secant is meaningless.
+_ZERO_MARGIN = 1e-12
+_MAX_QUOTE = 40
+
+
+class _NoRaw:
+    """Marks that no raw record was given (distinct from a raw value of None)."""
+
+    def __repr__(self) -> str:
+        return "NO_RAW"
+
+
+NO_RAW: Any = _NoRaw()
+
+
+# --- numbers: TreeSHAP → score points ---------------------------------------------------------
+
+def contributions(model: SubModel, matrix: np.ndarray) -> np.ndarray:
+    """TreeSHAP values of one sub-model (n × (features + 1), bias last), one call per batch.
+
+    Same values as `SubModel.contributions`, but with the thread rule of
+    `SubModel.margin`: the bundle's boosters carry the training setting (one thread),
+    and explanations are the one place where a second core halves the time.
+    """
+    threads = 1 if len(matrix) <= _SMALL_BATCH else 0
+    return np.asarray(model.booster.predict(model.columns(matrix), pred_contrib=True,
+                                            num_threads=threads), dtype=np.float64)
+
+
+def local_slope(calibrator: Any, at: np.ndarray) -> np.ndarray:
+    """d cal / d margin at `at` by a central difference (works for isotonic and sigmoid)."""
+    at = np.asarray(at, dtype=np.float64)
+    step = 1e-6 * np.maximum(1.0, np.abs(at))
+    up = calibrator.predict(at + step)
+    down = calibrator.predict(at - step)
+    return np.asarray((up - down) / (2.0 * step), dtype=np.float64)
+
+
+def effects_from_contributions(model: SubModel, contrib: np.ndarray, margin: np.ndarray
+                               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Effects in score points from TreeSHAP values and the booster's margin.
+
+    Returns (effects n × features, baseline n, score n), score = 100 · cal(margin) as the
+    scorer computes it, and every row satisfies Σ effects == score − baseline.
+    """
+    phi = contrib[:, :-1]
+    bias = contrib[:, -1]
+    calibrate = model.calibrator.predict
+    score = 100.0 * np.asarray(calibrate(margin), dtype=np.float64)
+    baseline = 100.0 * np.asarray(calibrate(bias), dtype=np.float64)
+    delta = phi.sum(axis=1)
+    # Dividing by Σφ (not margin − bias) makes the effects add up to the score exactly.
+    level = _ZERO_MARGIN * (1.0 + np.abs(bias) + np.abs(phi).sum(axis=1))
+    flat = np.abs(delta) <= level
+    ratio = np.empty(len(phi), dtype=np.float64)
+    ratio[~flat] = (score - baseline)[~flat] / delta[~flat]
+    if flat.any():
+        ratio[flat] = 100.0 * local_slope(model.calibrator, bias[flat])
+    return phi * ratio[:, None], baseline, score
+
+
+def effects(scorer: LeadScorer, group: str, matrix: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every feature's effect on the `group` score ("fit" or "interest"), in score points.
+
+    Columns follow `scorer.models[group].features`. Returns (effects, baseline, score),
+    each row with Σ effects == score − baseline; score equals the scorer's own score.
+    """
+    model = _submodel(scorer, group)
+    matrix = _check_matrix(scorer, matrix)
+    if len(matrix) == 0:
+        width = len(model.features)
+        return np.empty((0, width)), np.empty(0), np.empty(0)
+    return effects_from_contributions(model, contributions(model, matrix), model.margin(matrix))
+
+
+# --- words: a lead's value → a sentence -------------------------------------------------------
+
+def format_number(value: float) -> str:
+    """1234567 → "1,234,567"; 23.70 → "23.7"; 0.004 → "0.004"; never "nan"."""
+    if not math.isfinite(value):
+        raise ValueError(f"cannot format {value!r} for a reason")
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    if abs(value) >= 0.01:
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{value:.2g}"
+
+
+def _with_unit(number: str, unit: str | None, singular: bool) -> str:
+    if not unit:
+        return number
+    if singular and unit.islower() and unit.endswith("s") and not unit.endswith("ss"):
+        unit = unit[:-1]
+    return f"{number} {unit}"
+
+
+_ENUM = re.compile(r"^[A-Z0-9]+(?:_[A-Z0-9]+)*$")
+
+
+def is_enum_like(categories: Sequence[str]) -> bool:
+    """Categories that are CRM internal values (`ORGANIC_SEARCH`, `OFFLINE`): shown prettified."""
+    return bool(categories) and all(_ENUM.match(c) for c in categories) \
+        and any("_" in c for c in categories)
+
+
+def prettify_enum(value: str) -> str:
+    """`ORGANIC_SEARCH` → "Organic search"; words of one or two letters stay upper case (AI)."""
+    words = value.split("_")
+    out = [w if len(w) <= 2 else w.lower() for w in words]
+    out[0] = out[0][:1].upper() + out[0][1:]
+    return " ".join(out)
+
+
+def _quote(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) > _MAX_QUOTE:
+        text = text[: _MAX_QUOTE - 1].rstrip() + "…"
+    return f"'{text}'"
+
+
+# Past tenses whose participle differs, and ones whose participle is the same word.
+_IRREGULAR_PARTICIPLE = {
+    "saw": "seen", "came": "come", "went": "gone", "took": "taken", "gave": "given",
+    "wrote": "written", "spoke": "spoken", "chose": "chosen", "began": "begun",
+    "did": "done", "became": "become", "ran": "run", "knew": "known", "forgot": "forgotten",
+    "heard": "heard", "made": "made", "bought": "bought", "sent": "sent", "left": "left",
+    "found": "found", "met": "met", "spent": "spent", "brought": "brought", "told": "told",
+    "won": "won", "got": "got", "read": "read", "held": "held", "kept": "kept",
+}
+# -ed words that usually open an adjective phrase, not a past-tense action.
+_ADJECTIVAL = frozenset({
+    "interested", "based", "located", "related", "involved", "experienced", "employed",
+    "unemployed", "retired", "married", "skilled", "certified", "limited", "advanced",
+    "dedicated", "detailed", "preferred", "closed", "qualified", "verified",
+})
+# A verb is taken as a verb when what follows it is one of these (or nothing).
+_VERB_FOLLOWERS = frozenset({
+    "a", "an", "the", "to", "for", "in", "on", "at", "out", "up", "via", "with", "from",
+    "about", "through", "by", "into", "over", "back", "off", "down", "our", "your", "their",
+    "us", "it", "them", "this", "that", "any", "some", "more", "more than", "one", "all",
+})
+_AUXILIARY = {"is": "Is not", "was": "Was not", "are": "Are not", "were": "Were not",
+              "can": "Cannot", "has": "Does not have", "have": "Does not have"}
+
+
+def negate(label: str) -> str | None:
+    """The negation of a yes/no label, or None when no safe one is known.
+
+    "Requested a demo" → "Has not requested a demo"; "Saw a search ad" → "Has not seen a
+    search ad"; "Is a customer" → "Is not a customer". The present perfect needs only the
+    participle, which for regular verbs is the label's own word: no guessing of stems.
+    """
+    words = label.split()
+    if not words:
+        return None
+    first, rest = words[0].lower(), words[1:]
+    tail = " ".join(rest)
+    if first in _AUXILIARY and rest:
+        return f"{_AUXILIARY[first]} {tail}"
+    if rest and rest[0].lower() not in _VERB_FOLLOWERS:
+        return None
+    if first in _IRREGULAR_PARTICIPLE:
+        participle = _IRREGULAR_PARTICIPLE[first]
+    elif (first.isalpha() and len(first) > 3 and first.endswith("ed")
+          and not first.endswith("eed") and first not in _ADJECTIVAL):
+        participle = first
+    else:
+        return None
+    return f"Has not {participle} {tail}".rstrip()
+
+
+def phrase(feature: FeatureSpec, value: Any, state: State, enum_like: bool = False) -> str:
+    """What a rep reads about one feature of a lead, without the direction.
+
+    `value` and `state` as `lead_value` returns them. Numeric: "Company size: 300
+    employees"; boolean: the label, or its negation when false; categorical: "Industry:
+    Retail"; missing: "Industry unknown"; rare/unseen: "Country 'Atlantis' is rare or new
+    to the model".
+    """
+    label = feature.readable
+    kind = feature.type
+    if state == "missing":
+        return f"{label}: unknown" if kind is FeatureType.boolean else f"{label} unknown"
+    if state == "other":
+        if value is None or value == OTHER:
+            return f"{label}: a value rare or new to the model"
+        return f"{label} {_quote(str(value))} is rare or new to the model"
+    if kind is FeatureType.boolean:
+        negation = negate(label)
+        if value == "yes":
+            return label if negation is not None else f"{label}: yes"
+        return negation if negation is not None else f"{label}: no"
+    if kind is FeatureType.numeric:
+        if isinstance(value, str):  # the lead's own text, e.g. "100-500" or "1000+"
+            return f"{label}: {_with_unit(value, feature.unit, singular=False)}"
+        number = float(value)
+        return f"{label}: {_with_unit(format_number(number), feature.unit, number == 1.0)}"
+    text = prettify_enum(str(value)) if enum_like and _ENUM.match(str(value)) else str(value)
+    return f"{label}: {text}"
+
+
+def sentence(feature: FeatureSpec, value: Any, state: State, group: str, effect: float,
+             enum_like: bool = False) -> str:
+    """`phrase` plus the direction: "… — raises fit" / "… — lowers interest"."""
+    direction = "raises" if effect > 0 else "lowers"
+    return f"{phrase(feature, value, state, enum_like)} — {direction} {group}"
+
+
+def lead_value(encoder: FeatureEncoder, feature: FeatureSpec, encoded: float,
+               raw: Any = NO_RAW) -> tuple[Any, State]:
+    """The lead's value of one feature for display, and whether it is present/missing/other.
+
+    From the encoded number, quoting the raw record where it says more: a range such as
+    "100-500" employees, or the actual text of a rare or unseen category. A raw value that
+    does not read as the encoded one (a mismatched record) is ignored.
+    """
+    if math.isnan(encoded):
+        return None, "missing"
+    kind = feature.type
+    if kind is FeatureType.boolean:
+        return ("yes" if encoded >= 0.5 else "no"), "present"
+    if kind is FeatureType.numeric:
+        if isinstance(raw, str) and feature.derive is None:
+            shown = " ".join(raw.split())
+            try:
+                float(shown)
+            except ValueError:
+                if _reads_as(raw, encoded, feature, encoder):
+                    return shown, "present"
+        return (int(encoded) if encoded.is_integer() and abs(encoded) < 2**53
+                else float(encoded)), "present"
+    category = encoder.decode(feature.name, encoded)
+    if category != OTHER:
+        return category, "present"
+    if raw is not NO_RAW:
+        text: str | None
+        try:
+            text = reader_for(feature)(raw, feature.source, encoder.spec.missing_tokens)
+        except LeadscoreError:
+            text = None
+        if text is not None and text not in encoder.categories_[feature.name]:
+            return text, "other"
+    return OTHER, "other"
+
+
+def _reads_as(raw: str, encoded: float, feature: FeatureSpec, encoder: FeatureEncoder) -> bool:
+    try:
+        return to_number(raw, feature.source, encoder.spec.missing_tokens) == encoded
+    except LeadscoreError:
+        return False
+
+
+# --- the reasons ----------------------------------------------------------------------------
+
+def explain(scorer: LeadScorer, matrix: np.ndarray,
+            raw: Sequence[Mapping[str, Any]] | None = None, k: int = 3,
+            ) -> list[dict[str, dict[str, Any]]]:
+    """Top-k positive and negative factors of the fit and the interest score, per lead.
+
+    `matrix`: rows encoded by `scorer.encoder`; `raw`: the same leads' raw records (or
+    None) so reasons can quote the lead's own text. Per lead: ``{"fit": group,
+    "interest": group}``, group = ``{"score", "baseline", "positive", "negative"}``, each
+    factor ``{"feature", "column", "label", "value", "effect", "text"}`` with `effect` in
+    score points (0–100 scale); positive factors by decreasing effect, negative ones by
+    increasing effect (largest |effect| first). One `pred_contrib` call per sub-model.
+    """
+    matrix = _check_matrix(scorer, matrix)
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0:
+        raise LeadscoreError(f"k (reasons per direction) must be a whole number ≥ 0, got {k!r}")
+    if raw is not None and len(raw) != len(matrix):
+        raise LeadscoreError(
+            f"raw has {len(raw)} record(s) but the matrix has {len(matrix)} row(s); "
+            "pass the raw records of the same leads, in the same order"
+        )
+    out: list[dict[str, dict[str, Any]]] = [{} for _ in range(len(matrix))]
+    if not len(matrix):
+        return out
+    for group in GROUPS:
+        model = _submodel(scorer, group)
+        effect, baseline, score = effects(scorer, group, matrix)
+        phrasers = [_Phraser(scorer, name, group) for name in model.features]
+        positive = _top(effect, k, sign=1)
+        negative = _top(effect, k, sign=-1)
+        scores, baselines = score.tolist(), baseline.tolist()
+        for i in range(len(matrix)):
+            record = raw[i] if raw is not None else None
+            row = matrix[i]
+            out[i][group] = {
+                "score": scores[i],
+                "baseline": baselines[i],
+                "positive": [phrasers[j].factor(row, record, e) for j, e in positive[i]],
+                "negative": [phrasers[j].factor(row, record, e) for j, e in negative[i]],
+            }
+    return out
+
+
+def explain_records(scorer: LeadScorer, records: Sequence[Mapping[str, Any]], k: int = 3
+                    ) -> list[dict[str, dict[str, Any]]]:
+    """`explain` for leads given as raw dicts (absent keys are missing), no pandas."""
+    if not records:
+        return []
+    return explain(scorer, scorer.encoder.transform_records(records), records, k)
+
+
+class _Phraser:
+    """Builds the factors of one feature; sentences of fixed values are built once."""
+
+    def __init__(self, scorer: LeadScorer, name: str, group: str) -> None:
+        self.encoder = scorer.encoder
+        self.feature = next(f for f in scorer.spec.features if f.name == name)
+        self.column = self.encoder.feature_names_.index(name)
+        self.group = group
+        self.enum_like = (self.feature.type is FeatureType.categorical
+                          and is_enum_like(self.encoder.categories_[name]))
+        self.known = len(self.encoder.categories_.get(name, ()))
+        self._cache: dict[tuple[float | None, bool], tuple[Any, str]] = {}
+
+    def factor(self, row: np.ndarray, record: Mapping[str, Any] | None,
+               effect: float) -> dict[str, Any]:
+        feature = self.feature
+        encoded = float(row[self.column])
+        missing = math.isnan(encoded)
+        # Cache only what the raw record cannot change: missing values, yes/no, known
+        # categories, and numbers when there is no raw text to quote.
+        cacheable = missing or feature.type is FeatureType.boolean or (
+            encoded < self.known if feature.type is FeatureType.categorical else record is None)
+        key = (None if missing else encoded, effect > 0)
+        cached = self._cache.get(key) if cacheable else None
+        if cached is None:
+            raw = NO_RAW if record is None else record.get(feature.source)
+            value, state = lead_value(self.encoder, feature, encoded, raw)
+            text = sentence(feature, value, state, self.group, effect, self.enum_like)
+            cached = (value, text)
+            if cacheable:
+                self._cache[key] = cached
+        value, text = cached
+        return {"feature": feature.name, "column": feature.source, "label": feature.readable,
+                "value": value, "effect": effect, "text": text}
+
+
+def _top(effect: np.ndarray, k: int, sign: int) -> list[list[tuple[int, float]]]:
+    """Per row, up to k (feature index, effect) with sign·effect > 0, largest |effect| first."""
+    if k == 0:
+        return [[] for _ in range(len(effect))]
+    signed = sign * effect
+    keyed = np.where(signed > _ZERO_EFFECT, signed, -np.inf)
+    order = np.argsort(-keyed, axis=1, kind="stable")[:, :k]
+    chosen = np.take_along_axis(keyed, order, axis=1)
+    values = np.take_along_axis(effect, order, axis=1)
+    out = []
+    for idx, ok, vals in zip(order.tolist(), np.isfinite(chosen).tolist(), values.tolist(),
+                             strict=True):
+        out.append([(j, v) for j, good, v in zip(idx, ok, vals, strict=True) if good])
+    return out
+
+
+def _submodel(scorer: LeadScorer, group: str) -> SubModel:
+    if group not in GROUPS:
+        raise LeadscoreError(f"reasons exist for the groups {GROUPS}, not {group!r}")
+    return scorer.models[group]
+
+
+def _check_matrix(scorer: LeadScorer, matrix: np.ndarray) -> np.ndarray:
+    matrix = np.asarray(matrix, dtype=np.float64)
+    width = len(scorer.encoder.feature_names_)
+    if matrix.ndim != 2 or matrix.shape[1] != width:
+        raise LeadscoreError(
+            f"expected an encoded matrix of shape (leads, {width}) from scorer.encoder, "
+            f"got shape {matrix.shape}"
+        )
+    return matrix

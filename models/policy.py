@@ -1,0 +1,290 @@
+"""The decision layer: grades, thresholds, the requirements catalogue, lifecycle recommendations.
+
+Everything a decision depends on is fitted or read at training time and travels
+inside the scorer bundle; nothing is passed at serve time. The rules (DESIGN.md):
+
+- forward only: a contact is never moved to an earlier stage, and `opportunity`,
+  `customer`, `evangelist` and `other` are kept as they are;
+- the requirements catalogue runs before the scores: an excluded contact becomes
+  `other`, one that fails a requirement is never recommended for MQL or SQL;
+- a hand-raise (demo request, contact-sales form) from a qualifying lead is an SQL;
+- by score, an SQL needs a high probability and fit; an MQL needs fit AND interest;
+- a new SQL gets lead status `NEW`; an existing lead status is never overwritten.
+
+Decisions are vectorised over a batch (numpy), so one lead and a million take the
+same code path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from features.coerce import (
+    CoercionError,
+    email_domain_type,
+    is_missing,
+    to_boolean,
+    to_category,
+    to_number,
+)
+
+STAGES: tuple[str, ...] = (
+    "subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity",
+    "customer", "evangelist",
+)
+OTHER = "other"
+MQL, SQL = "marketingqualifiedlead", "salesqualifiedlead"
+# Stages the model never changes: sales owns them, or the contact is no prospect.
+KEPT = frozenset({"opportunity", "customer", "evangelist", OTHER})
+_ORDER = {stage: i for i, stage in enumerate(STAGES)}
+# Labels as HubSpot shows them, and common abbreviations, read case-insensitively.
+_STAGE_ALIASES = {
+    **{s: s for s in (*STAGES, OTHER)},
+    "marketing qualified lead": MQL, "mql": MQL, "sales qualified lead": SQL, "sql": SQL,
+}
+GRADES = ("A", "B", "C", "D")
+
+Rule = Literal["excluded", "requirement_failed", "hand_raise", "score_sql", "score_mql",
+               "below_thresholds", "already_at_or_past_stage"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Condition(_Strict):
+    """One rule of the requirements catalogue, on one raw column.
+
+    Exactly one test: `in` / `not_in` (case-insensitive values, or email domains for
+    an email column), `min` / `max` (numbers; HubSpot ranges read as their midpoint),
+    `business_email` (not a free-mail domain) or `present`. A missing value fails a
+    requirement unless `allow_missing`, and never matches an exclusion.
+    """
+
+    name: str = Field(min_length=1, description="shown to the rep when the rule decides")
+    column: str = Field(min_length=1)
+    in_: list[str] | None = Field(default=None, alias="in")
+    not_in: list[str] | None = None
+    min: float | None = None
+    max: float | None = None
+    business_email: bool | None = None
+    present: bool | None = None
+    allow_missing: bool = False
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Condition:
+        tests = [t for t in ("in_", "not_in", "min", "max", "business_email", "present")
+                 if getattr(self, t) is not None]
+        if not tests and not (self.min is not None and self.max is not None):
+            raise ValueError("give a test: in, not_in, min, max, business_email or present")
+        if len(tests) > 1 and set(tests) != {"min", "max"}:
+            raise ValueError(f"one test per rule (found {', '.join(tests)}); use two rules")
+        return self
+
+    def holds(self, values: Sequence[Any], missing: frozenset[str]) -> np.ndarray:
+        """Whether each raw value passes (requirement) / matches (exclusion)."""
+        out = np.empty(len(values), dtype=bool)
+        cache: dict[Any, bool] = {}
+        for i, value in enumerate(values):
+            key = value if isinstance(value, str | int | float | bool) or value is None \
+                else repr(value)
+            if key not in cache:
+                cache[key] = self._holds_one(value, missing)
+            out[i] = cache[key]
+        return out
+
+    def _holds_one(self, value: Any, missing: frozenset[str]) -> bool:
+        if is_missing(value, missing):
+            return False
+        if self.present:
+            return True
+        if self.business_email:
+            return email_domain_type(value, self.column, missing) == "business"
+        if self.min is not None or self.max is not None:
+            number = to_number(value, self.column, missing)
+            return (self.min is None or number >= self.min) and \
+                (self.max is None or number <= self.max)
+        text = (to_category(value, self.column, missing) or "").lower()
+        domain = text.rsplit("@", 1)[-1]
+        listed = {v.lower() for v in (self.in_ or self.not_in or [])}
+        found = text in listed or domain in listed
+        return found if self.in_ is not None else not found
+
+
+class HandRaise(_Strict):
+    """A column whose value means the lead asked for sales (true, or one of `values`)."""
+
+    column: str = Field(min_length=1)
+    values: list[str] | None = None
+
+    def raised(self, values: Sequence[Any], missing: frozenset[str]) -> np.ndarray:
+        wanted = {v.lower() for v in self.values} if self.values else None
+        out = np.zeros(len(values), dtype=bool)
+        for i, value in enumerate(values):
+            if is_missing(value, missing):
+                continue
+            if wanted is None:
+                try:
+                    out[i] = to_boolean(value, self.column, missing) == 1.0
+                except CoercionError:
+                    out[i] = False
+            else:
+                out[i] = (to_category(value, self.column, missing) or "").lower() in wanted
+        return out
+
+
+class Requirements(_Strict):
+    """The requirements catalogue: hard rules evaluated before the scores."""
+
+    requirements: list[Condition] = Field(default_factory=list)
+    exclusions: list[Condition] = Field(default_factory=list)
+    hand_raise: list[HandRaise] = Field(default_factory=list)
+    stage_column: str = "lifecyclestage"
+    status_column: str = "hs_lead_status"
+
+    @property
+    def columns(self) -> list[str]:
+        """Raw columns the decision reads besides the model's features."""
+        return list(dict.fromkeys([
+            self.stage_column, self.status_column,
+            *(c.column for c in self.requirements), *(c.column for c in self.exclusions),
+            *(h.column for h in self.hand_raise)]))
+
+
+class Thresholds(_Strict):
+    """Cut-offs fitted on the validation slice (scores on 0–100, probability on 0–1)."""
+
+    fit_grade_cuts: list[float] = Field(min_length=3, max_length=3)
+    interest_grade_cuts: list[float] = Field(min_length=3, max_length=3)
+    sql_probability: float
+    sql_min_fit: float
+    mql_probability: float
+    mql_min_fit: float
+    mql_min_interest: float
+
+
+class Policy(_Strict):
+    """Thresholds + requirements catalogue: everything a recommendation needs."""
+
+    thresholds: Thresholds
+    requirements: Requirements = Field(default_factory=Requirements)
+    notes: list[str] = Field(default_factory=list, description="what fitting had to give up")
+
+    def decide(self, columns: Mapping[str, Sequence[Any]], scores: Mapping[str, np.ndarray],
+               missing: frozenset[str], fresh: bool = False) -> dict[str, Any]:
+        """Recommendations for a batch.
+
+        `columns` maps each raw column in `requirements.columns` to the batch's values
+        (an absent column means missing values); `scores` holds probability (0–1),
+        fit and interest (0–100). With `fresh`, every lead is treated as a new
+        `lead` without status (used to evaluate thresholds on history).
+        Returns arrays: fit_grade, interest_grade, lifecyclestage, hs_lead_status,
+        changed, rule, detail.
+        """
+        t = self.thresholds
+        req = self.requirements
+        n = len(scores["probability"])
+        blank: list[Any] = [None] * n
+
+        def column(name: str) -> Sequence[Any]:
+            values = columns.get(name)
+            return blank if values is None else values
+
+        if fresh:
+            current = np.full(n, "lead", dtype=object)
+            status: np.ndarray = np.full(n, None, dtype=object)
+        else:
+            current = np.array([normalise_stage(v, req.stage_column, missing)
+                                for v in column(req.stage_column)], dtype=object)
+            status = np.array([None if is_missing(v, missing) else str(v).strip()
+                               for v in column(req.status_column)], dtype=object)
+
+        probability = np.asarray(scores["probability"], dtype=np.float64)
+        fit = np.asarray(scores["fit"], dtype=np.float64)
+        interest = np.asarray(scores["interest"], dtype=np.float64)
+
+        target = np.full(n, None, dtype=object)
+        rule = np.full(n, "below_thresholds", dtype=object)
+        detail = np.full(n, "scores below the MQL and SQL thresholds", dtype=object)
+        decided = np.zeros(n, dtype=bool)
+
+        def settle(mask: np.ndarray, stage: str | None, why: str, text: str | np.ndarray) -> None:
+            mask = mask & ~decided
+            target[mask] = stage
+            rule[mask] = why
+            detail[mask] = text if isinstance(text, str) else text[mask]
+            decided[mask] = True
+
+        kept = np.isin(current, list(KEPT))
+        settle(kept, None, "already_at_or_past_stage",
+               np.array([f"stage {c!r} is never changed by scoring" for c in current],
+                        dtype=object))
+        for condition in req.exclusions:
+            settle(condition.holds(column(condition.column), missing), OTHER, "excluded",
+                   f"excluded by {condition.name!r}")
+        for condition in req.requirements:
+            passes = condition.holds(column(condition.column), missing)
+            if condition.allow_missing:
+                passes |= np.array([is_missing(v, missing) for v in column(condition.column)],
+                                   dtype=bool)
+            settle(~passes, None, "requirement_failed", f"fails requirement {condition.name!r}")
+        raised = np.zeros(n, dtype=bool)
+        for hand in req.hand_raise:
+            raised |= hand.raised(column(hand.column), missing)
+        settle(raised, SQL, "hand_raise", "asked for sales (hand-raise)")
+        settle((probability >= t.sql_probability) & (fit >= t.sql_min_fit), SQL, "score_sql",
+               f"probability ≥ {t.sql_probability:.3f} and fit ≥ {t.sql_min_fit:.1f}")
+        settle((probability >= t.mql_probability) & (fit >= t.mql_min_fit)
+               & (interest >= t.mql_min_interest), MQL, "score_mql",
+               f"probability ≥ {t.mql_probability:.3f}, fit ≥ {t.mql_min_fit:.1f} and "
+               f"interest ≥ {t.mql_min_interest:.1f}")
+
+        recommended = current.copy()
+        for i in range(n):
+            stage = target[i]
+            if stage is None:
+                continue
+            if stage == OTHER or _ORDER[stage] > _ORDER[current[i]]:
+                recommended[i] = stage
+            else:
+                rule[i] = "already_at_or_past_stage"
+                detail[i] = f"already {current[i]} (would be {stage})"
+        new_sql = (recommended == SQL) & (current != SQL)
+        new_status = status.copy()
+        new_status[new_sql & np.array([s is None for s in status], dtype=bool)] = "NEW"
+        changed = (recommended != current) | (new_status != status)
+        return {
+            "fit_grade": grade(fit, t.fit_grade_cuts),
+            "interest_grade": grade(interest, t.interest_grade_cuts),
+            "lifecyclestage": recommended,
+            "hs_lead_status": new_status,
+            "changed": changed,
+            "rule": rule,
+            "detail": detail,
+        }
+
+
+def normalise_stage(value: Any, column: str, missing: frozenset[str]) -> str:
+    """A HubSpot lifecycle stage, case-insensitively; missing means `lead`."""
+    if is_missing(value, missing):
+        return "lead"
+    key = " ".join(str(value).strip().lower().replace("_", " ").split())
+    stage = _STAGE_ALIASES.get(key) or _STAGE_ALIASES.get(key.replace(" ", ""))
+    if stage is None:
+        raise CoercionError(column, value,
+                            f"a HubSpot lifecycle stage ({', '.join((*STAGES, OTHER))})")
+    return stage
+
+
+def grade(scores: np.ndarray, cuts: Sequence[float]) -> np.ndarray:
+    """A (best) to D from descending cut-offs [A≥, B≥, C≥]."""
+    index = np.full(len(scores), 3)
+    for g in (2, 1, 0):
+        index[np.asarray(scores) >= cuts[g]] = g
+    return np.asarray(GRADES, dtype=object)[index]

@@ -1,0 +1,93 @@
+"""Serving settings, read from the environment (prefix `LEADSCORE_`) when the service starts.
+
+- `LEADSCORE_MODEL_URI` (default `models:/lead-scorer@champion`): the MLflow model to serve.
+- `LEADSCORE_MLFLOW_TRACKING_URI`, else `MLFLOW_TRACKING_URI`, else `sqlite:///$PWD/mlflow.db`:
+  where the registry is.
+- `LEADSCORE_API_TOKEN` (default unset: no auth): the Bearer token every scoring and model
+  endpoint then requires.
+- `LEADSCORE_MAX_BATCH_SIZE` (1000): most leads in one request (more: 413).
+- `LEADSCORE_MAX_BODY_BYTES` (16 MiB): largest request body (more: 413).
+- `LEADSCORE_REASONS_PER_GROUP` (3): reasons for and against, per score, with `explain`.
+- `LEADSCORE_HUBSPOT__<FIELD>` (`leadscore_<field>`): HubSpot property names written back
+  (`LEADSCORE_HUBSPOT__REASONS=` empty: not written).
+
+Nothing here is read at import time: `ServingSettings()` reads the environment when called.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL_URI = "models:/lead-scorer@champion"
+
+
+class HubSpotProperties(BaseModel):
+    """Names of the HubSpot contact properties the service fills in (empty string: leave out).
+
+    Create them in the portal first (Settings → Properties): numbers for the scores,
+    single-line text for grades, reasons and version, date-time for `scored_at`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    probability: str = "leadscore_probability"
+    score: str = "leadscore_score"
+    fit: str = "leadscore_fit"
+    fit_grade: str = "leadscore_fit_grade"
+    interest: str = "leadscore_interest"
+    interest_grade: str = "leadscore_interest_grade"
+    reasons: str = "leadscore_reasons"
+    model_version: str = "leadscore_model_version"
+    scored_at: str = "leadscore_scored_at"
+
+
+class ServingSettings(BaseSettings):
+    """Everything the service reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LEADSCORE_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        protected_namespaces=(),
+        populate_by_name=True,
+    )
+
+    model_uri: str = Field(DEFAULT_MODEL_URI, min_length=1)
+    mlflow_tracking_uri: str | None = Field(
+        None, validation_alias=AliasChoices("LEADSCORE_MLFLOW_TRACKING_URI",
+                                            "MLFLOW_TRACKING_URI", "mlflow_tracking_uri"))
+    api_token: SecretStr | None = None
+    max_batch_size: int = Field(1000, ge=1, le=100_000)
+    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    reasons_per_group: int = Field(3, ge=1, le=20)
+    hubspot: HubSpotProperties = Field(default_factory=HubSpotProperties)
+
+    @field_validator("api_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        # `LEADSCORE_API_TOKEN=` (set but empty) must not mean "the empty token".
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return value
+
+    @field_validator("mlflow_tracking_uri", mode="before")
+    @classmethod
+    def _empty_uri_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def tracking_uri(self) -> str:
+        """The tracking URI in force: the setting, else a SQLite file in the working directory.
+
+        The same default as `training.tracking.tracking_uri` (serving does not import
+        training): `leadscore train` and `leadscore serve` run in one folder share a registry.
+        """
+        return self.mlflow_tracking_uri or (
+            f"sqlite:///{(Path(os.getcwd()) / 'mlflow.db').resolve()}")
+
+    @property
+    def auth_enabled(self) -> bool:
+        return self.api_token is not None
