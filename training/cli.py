@@ -391,3 +391,13 @@ class ChunkWriter:
             self._parquet.close()
         if exc[0] is not None:
             self.path.unlink(missing_ok=True)
+
+
+def _register_serve() -> None:
+    # `serving` never imports `training`; the CLI (here) may import `serving`.
+    from serving.cli import serve
+
+    app.command("serve")(user_errors(serve))
+
+
+_register_serve()

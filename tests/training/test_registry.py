@@ -52,6 +52,14 @@ def test_pyfunc_from_registry_scores_like_the_in_memory_bundle(
                                   expected.reset_index(drop=True))
     pd.testing.assert_frame_equal(load_scorer("models:/lead-scorer@champion").score(rows),
                                   expected)
+    # recommendations and reasons too, through MLflow's params
+    explained = result.scorer.score(rows, reasons=True, k=2)
+    assert explained["fit_reasons"].str.len().gt(0).all()
+    assert set(explained["recommended_stage"]) <= {
+        "subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "other"}
+    pd.testing.assert_frame_equal(
+        pyfunc.predict(rows, params={"explain": True, "k": 2}).reset_index(drop=True),
+        explained.reset_index(drop=True))
 
     run = mlflow.get_run(run_id)
     assert run.info.status == "FINISHED"
