@@ -59,18 +59,20 @@ class Calibrator:
 def fit_best_calibrator(margin: np.ndarray, y: np.ndarray,
                         method: Literal["auto", "isotonic", "sigmoid"] = "auto",
                         folds: int = 5, seed: int = 0,
-                        ) -> tuple[Calibrator, dict[str, float]]:
+                        ) -> tuple[Calibrator, dict[str, float], np.ndarray]:
     """Fit the requested calibrator, or with "auto" the one with the lower Brier score.
 
     The Brier scores that decide are out-of-fold (k-fold within the calibration slice):
     judged in-sample, isotonic regression would always win by overfitting. The chosen
-    method is then refitted on the whole slice. Returns it and the out-of-fold Brier
-    score of every method tried.
+    method is then refitted on the whole slice. Returns it, the out-of-fold Brier
+    score of every method tried, and the chosen method's out-of-fold probabilities
+    (honest estimates for the calibration rows themselves).
     """
     margin = np.asarray(margin, dtype=np.float64)
     y = np.asarray(y)
     methods: list[Method] = ["isotonic", "sigmoid"] if method == "auto" else [method]
     briers: dict[str, float] = {}
+    honest: dict[str, np.ndarray] = {}
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for m in methods:
         out_of_fold = np.empty(len(y), dtype=np.float64)
@@ -78,5 +80,6 @@ def fit_best_calibrator(margin: np.ndarray, y: np.ndarray,
             calibrator = Calibrator(m).fit(margin[fit_idx], y[fit_idx])
             out_of_fold[held_idx] = calibrator.predict(margin[held_idx])
         briers[m] = float(brier_score_loss(y, out_of_fold))
+        honest[m] = out_of_fold
     best = min(methods, key=lambda m: briers[m])
-    return Calibrator(best).fit(margin, y), briers
+    return Calibrator(best).fit(margin, y), briers, honest[best]

@@ -30,6 +30,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
+from weakref import WeakKeyDictionary
 
 import numpy as np
 
@@ -64,6 +65,7 @@ NO_RAW: Any = _NoRaw()
 
 # --- numbers: TreeSHAP → score points ---------------------------------------------------------
 
+
 def contributions(model: SubModel, matrix: np.ndarray) -> np.ndarray:
     """TreeSHAP values of one sub-model (n × (features + 1), bias last), one call per batch.
 
@@ -72,8 +74,10 @@ def contributions(model: SubModel, matrix: np.ndarray) -> np.ndarray:
     and explanations are the one place where a second core halves the time.
     """
     threads = 1 if len(matrix) <= _SMALL_BATCH else 0
-    return np.asarray(model.booster.predict(model.columns(matrix), pred_contrib=True,
-                                            num_threads=threads), dtype=np.float64)
+    return np.asarray(
+        model.booster.predict(model.columns(matrix), pred_contrib=True, num_threads=threads),
+        dtype=np.float64,
+    )
 
 
 def local_slope(calibrator: Any, at: np.ndarray) -> np.ndarray:
@@ -85,8 +89,9 @@ def local_slope(calibrator: Any, at: np.ndarray) -> np.ndarray:
     return np.asarray((up - down) / (2.0 * step), dtype=np.float64)
 
 
-def effects_from_contributions(model: SubModel, contrib: np.ndarray, margin: np.ndarray
-                               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def effects_from_contributions(
+    model: SubModel, contrib: np.ndarray, margin: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Effects in score points from TreeSHAP values and the booster's margin.
 
     Returns (effects n × features, baseline n, score n), score = 100 · cal(margin) as the
@@ -108,8 +113,9 @@ def effects_from_contributions(model: SubModel, contrib: np.ndarray, margin: np.
     return phi * ratio[:, None], baseline, score
 
 
-def effects(scorer: LeadScorer, group: str, matrix: np.ndarray
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def effects(
+    scorer: LeadScorer, group: str, matrix: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every feature's effect on the `group` score ("fit" or "interest"), in score points.
 
     Columns follow `scorer.models[group].features`. Returns (effects, baseline, score),
@@ -124,6 +130,7 @@ def effects(scorer: LeadScorer, group: str, matrix: np.ndarray
 
 
 # --- words: a lead's value → a sentence -------------------------------------------------------
+
 
 def format_number(value: float) -> str:
     """1234567 → "1,234,567"; 23.70 → "23.7"; 0.004 → "0.004"; never "nan"."""
@@ -149,8 +156,11 @@ _ENUM = re.compile(r"^[A-Z0-9]+(?:_[A-Z0-9]+)*$")
 
 def is_enum_like(categories: Sequence[str]) -> bool:
     """Categories that are CRM internal values (`ORGANIC_SEARCH`, `OFFLINE`): shown prettified."""
-    return bool(categories) and all(_ENUM.match(c) for c in categories) \
+    return (
+        bool(categories)
+        and all(_ENUM.match(c) for c in categories)
         and any("_" in c for c in categories)
+    )
 
 
 def prettify_enum(value: str) -> str:
@@ -168,29 +178,44 @@ def _quote(text: str) -> str:
     return f"'{text}'"
 
 
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
 # Past tenses whose participle differs, and ones whose participle is the same word.
-_IRREGULAR_PARTICIPLE = {
-    "saw": "seen", "came": "come", "went": "gone", "took": "taken", "gave": "given",
-    "wrote": "written", "spoke": "spoken", "chose": "chosen", "began": "begun",
-    "did": "done", "became": "become", "ran": "run", "knew": "known", "forgot": "forgotten",
-    "heard": "heard", "made": "made", "bought": "bought", "sent": "sent", "left": "left",
-    "found": "found", "met": "met", "spent": "spent", "brought": "brought", "told": "told",
-    "won": "won", "got": "got", "read": "read", "held": "held", "kept": "kept",
-}
+_IRREGULAR_PARTICIPLE = dict(
+    pair.split(":")
+    for pair in _words(
+        "saw:seen came:come went:gone took:taken gave:given wrote:written spoke:spoken "
+        "chose:chosen began:begun did:done became:become ran:run knew:known forgot:forgotten "
+        "heard:heard made:made bought:bought sent:sent left:left found:found met:met "
+        "spent:spent brought:brought told:told won:won got:got read:read held:held kept:kept"
+    )
+)
 # -ed words that usually open an adjective phrase, not a past-tense action.
-_ADJECTIVAL = frozenset({
-    "interested", "based", "located", "related", "involved", "experienced", "employed",
-    "unemployed", "retired", "married", "skilled", "certified", "limited", "advanced",
-    "dedicated", "detailed", "preferred", "closed", "qualified", "verified",
-})
+_ADJECTIVAL = frozenset(
+    _words(
+        "interested based located related involved experienced employed unemployed retired "
+        "married skilled certified limited advanced dedicated detailed preferred closed "
+        "qualified verified"
+    )
+)
 # A verb is taken as a verb when what follows it is one of these (or nothing).
-_VERB_FOLLOWERS = frozenset({
-    "a", "an", "the", "to", "for", "in", "on", "at", "out", "up", "via", "with", "from",
-    "about", "through", "by", "into", "over", "back", "off", "down", "our", "your", "their",
-    "us", "it", "them", "this", "that", "any", "some", "more", "more than", "one", "all",
-})
-_AUXILIARY = {"is": "Is not", "was": "Was not", "are": "Are not", "were": "Were not",
-              "can": "Cannot", "has": "Does not have", "have": "Does not have"}
+_VERB_FOLLOWERS = frozenset(
+    _words(
+        "a an the to for in on at out up via with from about through by into over back off "
+        "down our your their us it them this that any some more one all"
+    )
+)
+_AUXILIARY = {
+    "is": "Is not",
+    "was": "Was not",
+    "are": "Are not",
+    "were": "Were not",
+    "can": "Cannot",
+    "has": "Does not have",
+    "have": "Does not have",
+}
 
 
 def negate(label: str) -> str | None:
@@ -211,8 +236,13 @@ def negate(label: str) -> str | None:
         return None
     if first in _IRREGULAR_PARTICIPLE:
         participle = _IRREGULAR_PARTICIPLE[first]
-    elif (first.isalpha() and len(first) > 3 and first.endswith("ed")
-          and not first.endswith("eed") and first not in _ADJECTIVAL):
+    elif (
+        first.isalpha()
+        and len(first) > 3
+        and first.endswith("ed")
+        and not first.endswith("eed")
+        and first not in _ADJECTIVAL
+    ):
         participle = first
     else:
         return None
@@ -249,15 +279,22 @@ def phrase(feature: FeatureSpec, value: Any, state: State, enum_like: bool = Fal
     return f"{label}: {text}"
 
 
-def sentence(feature: FeatureSpec, value: Any, state: State, group: str, effect: float,
-             enum_like: bool = False) -> str:
+def sentence(
+    feature: FeatureSpec,
+    value: Any,
+    state: State,
+    group: str,
+    effect: float,
+    enum_like: bool = False,
+) -> str:
     """`phrase` plus the direction: "… — raises fit" / "… — lowers interest"."""
     direction = "raises" if effect > 0 else "lowers"
     return f"{phrase(feature, value, state, enum_like)} — {direction} {group}"
 
 
-def lead_value(encoder: FeatureEncoder, feature: FeatureSpec, encoded: float,
-               raw: Any = NO_RAW) -> tuple[Any, State]:
+def lead_value(
+    encoder: FeatureEncoder, feature: FeatureSpec, encoded: float, raw: Any = NO_RAW
+) -> tuple[Any, State]:
     """The lead's value of one feature for display, and whether it is present/missing/other.
 
     From the encoded number, quoting the raw record where it says more: a range such as
@@ -277,8 +314,9 @@ def lead_value(encoder: FeatureEncoder, feature: FeatureSpec, encoded: float,
             except ValueError:
                 if _reads_as(raw, encoded, feature, encoder):
                     return shown, "present"
-        return (int(encoded) if encoded.is_integer() and abs(encoded) < 2**53
-                else float(encoded)), "present"
+        return (
+            int(encoded) if encoded.is_integer() and abs(encoded) < 2**53 else float(encoded)
+        ), "present"
     category = encoder.decode(feature.name, encoded)
     if category != OTHER:
         return category, "present"
@@ -302,21 +340,33 @@ def _reads_as(raw: str, encoded: float, feature: FeatureSpec, encoder: FeatureEn
 
 # --- the reasons ----------------------------------------------------------------------------
 
-def explain(scorer: LeadScorer, matrix: np.ndarray,
-            raw: Sequence[Mapping[str, Any]] | None = None, k: int = 3,
-            ) -> list[dict[str, dict[str, Any]]]:
+
+def explain(
+    scorer: LeadScorer,
+    matrix: np.ndarray,
+    raw: Sequence[Mapping[Any, Any]] | None = None,
+    k: int = 3,
+    *,
+    min_effect: float = 0.0,
+) -> list[dict[str, dict[str, Any]]]:
     """Top-k positive and negative factors of the fit and the interest score, per lead.
 
-    `matrix`: rows encoded by `scorer.encoder`; `raw`: the same leads' raw records (or
-    None) so reasons can quote the lead's own text. Per lead: ``{"fit": group,
+    `matrix`: rows encoded by `scorer.encoder`; `raw`: the same leads' raw records (dicts
+    or a DataFrame; or None) so reasons can quote the lead's own text. Per lead: ``{"fit": group,
     "interest": group}``, group = ``{"score", "baseline", "positive", "negative"}``, each
     factor ``{"feature", "column", "label", "value", "effect", "text"}`` with `effect` in
     score points (0–100 scale); positive factors by decreasing effect, negative ones by
     increasing effect (largest |effect| first). One `pred_contrib` call per sub-model.
+    `min_effect` (score points) leaves out factors too small to matter to a rep; by
+    default only effects that are 0 (to rounding) are left out.
     """
     matrix = _check_matrix(scorer, matrix)
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0:
         raise LeadscoreError(f"k (reasons per direction) must be a whole number ≥ 0, got {k!r}")
+    if not (isinstance(min_effect, int | float) and min_effect >= 0):
+        raise LeadscoreError(f"min_effect must be a number of score points ≥ 0, got {min_effect!r}")
+    if raw is not None and hasattr(raw, "columns") and hasattr(raw, "to_dict"):
+        raw = raw.to_dict("records")  # a DataFrame: its rows, not its columns
     if raw is not None and len(raw) != len(matrix):
         raise LeadscoreError(
             f"raw has {len(raw)} record(s) but the matrix has {len(matrix)} row(s); "
@@ -325,83 +375,142 @@ def explain(scorer: LeadScorer, matrix: np.ndarray,
     out: list[dict[str, dict[str, Any]]] = [{} for _ in range(len(matrix))]
     if not len(matrix):
         return out
+    rows = matrix.tolist()
     for group in GROUPS:
-        model = _submodel(scorer, group)
         effect, baseline, score = effects(scorer, group, matrix)
-        phrasers = [_Phraser(scorer, name, group) for name in model.features]
-        positive = _top(effect, k, sign=1)
-        negative = _top(effect, k, sign=-1)
+        phrasers = _phrasers(scorer, group)
+        words: dict[Any, tuple[Any, str]] = {}  # one batch's sentences, reused
         scores, baselines = score.tolist(), baseline.tolist()
-        for i in range(len(matrix)):
+        up, up_effect, up_count = _top(effect, k, min_effect, 1.0)
+        down, down_effect, down_count = _top(effect, k, min_effect, -1.0)
+        for i in range(len(rows)):
             record = raw[i] if raw is not None else None
-            row = matrix[i]
+            row = rows[i]
             out[i][group] = {
                 "score": scores[i],
                 "baseline": baselines[i],
-                "positive": [phrasers[j].factor(row, record, e) for j, e in positive[i]],
-                "negative": [phrasers[j].factor(row, record, e) for j, e in negative[i]],
+                "positive": [
+                    phrasers[j].factor(row, record, e, words)
+                    for j, e in zip(up[i][: up_count[i]], up_effect[i], strict=False)
+                ],
+                "negative": [
+                    phrasers[j].factor(row, record, e, words)
+                    for j, e in zip(down[i][: down_count[i]], down_effect[i], strict=False)
+                ],
             }
     return out
 
 
-def explain_records(scorer: LeadScorer, records: Sequence[Mapping[str, Any]], k: int = 3
-                    ) -> list[dict[str, dict[str, Any]]]:
+def explain_records(
+    scorer: LeadScorer,
+    records: Sequence[Mapping[Any, Any]],
+    k: int = 3,
+    *,
+    min_effect: float = 0.0,
+) -> list[dict[str, dict[str, Any]]]:
     """`explain` for leads given as raw dicts (absent keys are missing), no pandas."""
     if not records:
         return []
-    return explain(scorer, scorer.encoder.transform_records(records), records, k)
+    matrix = scorer.encoder.transform_records(records)
+    return explain(scorer, matrix, records, k, min_effect=min_effect)
 
 
 class _Phraser:
-    """Builds the factors of one feature; sentences of fixed values are built once."""
+    """Builds the factors of one feature of a scorer (what does not depend on the lead)."""
 
     def __init__(self, scorer: LeadScorer, name: str, group: str) -> None:
         self.encoder = scorer.encoder
         self.feature = next(f for f in scorer.spec.features if f.name == name)
+        self.name, self.source, self.label = name, self.feature.source, self.feature.readable
         self.column = self.encoder.feature_names_.index(name)
         self.group = group
-        self.enum_like = (self.feature.type is FeatureType.categorical
-                          and is_enum_like(self.encoder.categories_[name]))
-        self.known = len(self.encoder.categories_.get(name, ()))
-        self._cache: dict[tuple[float | None, bool], tuple[Any, str]] = {}
+        kind = self.feature.type
+        self.enum_like = kind is FeatureType.categorical and is_enum_like(
+            self.encoder.categories_[name]
+        )
+        # Codes below `coded` say all there is (a yes/no, a known category); at or above
+        # it (rare/unseen categories, every number) the raw text may be worth quoting.
+        if kind is FeatureType.categorical:
+            self.coded = float(len(self.encoder.categories_[name]))
+        else:
+            self.coded = math.inf if kind is FeatureType.boolean else -math.inf
 
-    def factor(self, row: np.ndarray, record: Mapping[str, Any] | None,
-               effect: float) -> dict[str, Any]:
+    def factor(
+        self,
+        row: list[float],
+        record: Mapping[Any, Any] | None,
+        effect: float,
+        words: dict[tuple[Any, ...], tuple[Any, str]],
+    ) -> dict[str, Any]:
         feature = self.feature
-        encoded = float(row[self.column])
-        missing = math.isnan(encoded)
-        # Cache only what the raw record cannot change: missing values, yes/no, known
-        # categories, and numbers when there is no raw text to quote.
-        cacheable = missing or feature.type is FeatureType.boolean or (
-            encoded < self.known if feature.type is FeatureType.categorical else record is None)
-        key = (None if missing else encoded, effect > 0)
-        cached = self._cache.get(key) if cacheable else None
+        encoded = row[self.column]
+        if encoded != encoded:  # NaN: missing, whatever the raw record says
+            key: Any = (self.column, None, effect > 0)
+            raw: Any = NO_RAW
+        elif encoded < self.coded:
+            key = (self.column, encoded, effect > 0)
+            raw = NO_RAW
+        else:
+            raw = NO_RAW if record is None else record.get(self.source)
+            key = (self.column, encoded, effect > 0, type(raw), raw)
+        try:
+            cached = words.get(key)
+        except TypeError:  # an unhashable raw value: no reuse
+            key, cached = None, None
         if cached is None:
-            raw = NO_RAW if record is None else record.get(feature.source)
             value, state = lead_value(self.encoder, feature, encoded, raw)
-            text = sentence(feature, value, state, self.group, effect, self.enum_like)
-            cached = (value, text)
-            if cacheable:
-                self._cache[key] = cached
+            cached = (value, sentence(feature, value, state, self.group, effect, self.enum_like))
+            if key is not None:
+                words[key] = cached
         value, text = cached
-        return {"feature": feature.name, "column": feature.source, "label": feature.readable,
-                "value": value, "effect": effect, "text": text}
+        return {
+            "feature": self.name,
+            "column": self.source,
+            "label": self.label,
+            "value": value,
+            "effect": effect,
+            "text": text,
+        }
 
 
-def _top(effect: np.ndarray, k: int, sign: int) -> list[list[tuple[int, float]]]:
-    """Per row, up to k (feature index, effect) with sign·effect > 0, largest |effect| first."""
-    if k == 0:
-        return [[] for _ in range(len(effect))]
+_PHRASERS: WeakKeyDictionary[LeadScorer, dict[str, tuple[Any, list[_Phraser]]]] = (
+    WeakKeyDictionary()
+)
+
+
+def _phrasers(scorer: LeadScorer, group: str) -> list[_Phraser]:
+    """The phrasers of a group's features, built once per scorer (and rebuilt if it changes)."""
+    model = scorer.models[group]
+    features = tuple(model.features)
+    known = _PHRASERS.setdefault(scorer, {})
+    entry = known.get(group)
+    if entry is None or not (
+        entry[0][0] is scorer.spec and entry[0][1] is scorer.encoder and entry[0][2] == features
+    ):
+        entry = (
+            (scorer.spec, scorer.encoder, features),
+            [_Phraser(scorer, name, group) for name in features],
+        )
+        known[group] = entry
+    return entry[1]
+
+
+def _top(effect: np.ndarray, k: int, min_effect: float, sign: float) -> tuple[list, list, list]:
+    """Up to k effects of one sign per row, largest |effect| first, as three row lists:
+    feature indices, effects, and how many of them qualify (the rest are padding).
+
+    Effects within rounding noise of 0 (or below `min_effect`) are no reason either way.
+    Ties keep feature order.
+    """
+    n, width = effect.shape
+    take = min(k, width)
+    floor = max(_ZERO_EFFECT, min_effect)
     signed = sign * effect
-    keyed = np.where(signed > _ZERO_EFFECT, signed, -np.inf)
-    order = np.argsort(-keyed, axis=1, kind="stable")[:, :k]
-    chosen = np.take_along_axis(keyed, order, axis=1)
-    values = np.take_along_axis(effect, order, axis=1)
-    out = []
-    for idx, ok, vals in zip(order.tolist(), np.isfinite(chosen).tolist(), values.tolist(),
-                             strict=True):
-        out.append([(j, v) for j, good, v in zip(idx, ok, vals, strict=True) if good])
-    return out
+    keyed = np.where(signed > floor, signed, -np.inf)
+    order = np.argsort(-keyed, axis=1, kind="stable")[:, :take]
+    rows = np.arange(n)[:, None]
+    count = np.isfinite(keyed[rows, order]).sum(axis=1)
+    return order.tolist(), effect[rows, order].tolist(), count.tolist()
 
 
 def _submodel(scorer: LeadScorer, group: str) -> SubModel:

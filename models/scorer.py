@@ -32,6 +32,8 @@ from models.policy import Policy
 
 BUNDLE_FORMAT = 1
 SUBMODELS = ("full", "fit", "interest")
+# Reasons smaller than this (score points) are noise to a sales rep: not listed.
+MIN_EFFECT = 0.05
 # Below this many rows LightGBM's thread pool costs more than it saves.
 _SMALL_BATCH = 64
 
@@ -60,8 +62,9 @@ class SubModel:
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
         """Exact TreeSHAP values in raw-margin units; the last column is the baseline."""
-        return np.asarray(self.booster.predict(self.columns(matrix), pred_contrib=True),
-                          dtype=np.float64)
+        threads = 1 if len(matrix) <= _SMALL_BATCH else 0
+        return np.asarray(self.booster.predict(self.columns(matrix), pred_contrib=True,
+                                               num_threads=threads), dtype=np.float64)
 
 
 class LeadScorer:
@@ -83,7 +86,7 @@ class LeadScorer:
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
         """Encode raw rows; a handful of rows skip pandas' per-column overhead (~30 ms)."""
         if len(frame) <= _SMALL_BATCH:
-            return self.encoder.transform_records(frame.to_dict("records"))
+            return self.encoder.transform_records(_records(frame))
         return self.encoder.transform(frame)
 
     def score_matrix(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
@@ -120,7 +123,8 @@ class LeadScorer:
         if reasons:
             from models.explain import explain
 
-            explained = explain(self, matrix, frame.to_dict("records"), k)
+            explained = explain(self, matrix, _records(frame), k,
+                                min_effect=MIN_EFFECT)
             for group in ("fit", "interest"):
                 out[f"{group}_reasons"] = [_reason_text(e[group]) for e in explained]
         return out
@@ -170,7 +174,7 @@ class LeadScorer:
         if explain:
             from models.explain import explain as explain_leads
 
-            explained = explain_leads(self, matrix, records, k)
+            explained = explain_leads(self, matrix, records, k, min_effect=MIN_EFFECT)
         out = []
         for i in range(len(records)):
             result: dict[str, Any] = {
@@ -238,6 +242,10 @@ class LeadScorer:
         }
         policy = Policy.model_validate(manifest["policy"]) if manifest.get("policy") else None
         return cls(spec, encoder, models, manifest.get("metadata", {}), policy)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def _reason_text(group: Mapping[str, Any]) -> str:

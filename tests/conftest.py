@@ -39,7 +39,7 @@ def hubspot_spec() -> DatasetSpec:
 
 @pytest.fixture(scope="session")
 def small_leads() -> pd.DataFrame:
-    """4,000 generated leads as CRM text (about 400 conversions)."""
+    """4,000 generated leads as CRM text (about 570 conversions)."""
     return as_crm_text(generate_leads(4000, seed=3))
 
 

@@ -36,17 +36,17 @@ class BoosterConfig(_Strict):
     and depth, and lead data rarely rewards deep trees.
     """
 
-    learning_rate: float = Field(0.05, gt=0, le=1)
-    num_leaves: int = Field(15, ge=2)
+    learning_rate: float = Field(0.03, gt=0, le=1)
+    num_leaves: int = Field(7, ge=2)
     max_depth: int = Field(-1, ge=-1)
-    min_child_samples: int = Field(40, ge=1)
+    min_child_samples: int = Field(50, ge=1)
     feature_fraction: float = Field(0.9, gt=0, le=1)
     bagging_fraction: float = Field(0.9, gt=0, le=1)
     bagging_freq: int = Field(1, ge=0)
     lambda_l2: float = Field(1.0, ge=0)
     cat_smooth: float = Field(10.0, ge=0)
     min_data_per_group: int = Field(50, ge=1)
-    max_rounds: int = Field(600, ge=1)
+    max_rounds: int = Field(1000, ge=1)
     early_stopping_rounds: int = Field(50, ge=1)
     # One thread by default: on a small shared machine LightGBM's OpenMP threads spin
     # against other processes and training gets slower, not faster. 0 = all cores.

@@ -176,20 +176,17 @@ def fit_submodel(name: str, spec: DatasetSpec, features: list[FeatureSpec], x: n
                                   trees)
             margin[held_idx] = fold_booster.predict(x_sub[rows[held_idx]], raw_score=True)
         booster = _boost(params, x_sub[rows], y[rows], categorical, trees)
-        calibration_y = y[rows]
-        validation_part = slice(len(split.train), len(rows))
     else:
+        rows = split.validation
         booster = stage_one
-        margin = np.asarray(booster.predict(x_sub[split.validation], raw_score=True))
-        calibration_y = y[split.validation]
-        validation_part = slice(0, len(margin))
-    calibrator, briers = fit_best_calibrator(margin, calibration_y, config.calibration,
-                                             folds=config.calibration_folds, seed=config.seed)
+        margin = np.asarray(booster.predict(x_sub[rows], raw_score=True))
+    calibrator, briers, honest = fit_best_calibrator(
+        margin, y[rows], config.calibration, folds=config.calibration_folds, seed=config.seed)
     model = SubModel(name, [f.name for f in features], indices, booster, calibrator)
     info = {"trees": trees, "refit": config.refit, "calibration": calibrator.method,
             "calibration_brier_by_method": briers}
     log.info("%s model: %d trees, %s calibration", name, trees, calibrator.method)
-    return model, calibrator.predict(margin[validation_part]), info
+    return model, honest[len(rows) - len(split.validation):], info
 
 
 def feature_groups(spec: DatasetSpec) -> dict[str, list[FeatureSpec]]:
@@ -278,7 +275,7 @@ def train_scorer(data: PreparedData, spec: DatasetSpec, config: TrainConfig,
     policy = fit_policy(as_scores, data.y[split.validation],
                         raw_columns(validation_frame, catalogue_columns(config)), missing,
                         config.decision, weeks["validation"])
-    thresholds = {
+    thresholds: dict[str, Any] = {
         "policy": policy.model_dump(mode="json", by_alias=True),
         "notes": policy.notes,
         "validation": threshold_report(policy, as_scores, data.y[split.validation],

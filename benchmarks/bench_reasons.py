@@ -1,0 +1,164 @@
+"""Cost of reasons for sales reps: `models.explain` against the TreeSHAP it is built on.
+
+Run on demand (not part of the tests):
+
+    .venv/bin/python benchmarks/bench_reasons.py [--rows 20000] [--batch 10000] [--repeat 1000]
+
+Trains a scorer on generated leads in memory (default training settings), then times,
+for a batch of leads: the raw `booster.predict(pred_contrib=True)` of the fit and the
+interest model (the floor, on one thread and on all cores), the effect
+matrices (`models.explain.effects`), and the full reasons (`explain`, with and without
+the raw records to quote). Then one lead per call: p50 / p99 latency of the raw TreeSHAP
+floor, `explain` on an encoded row and `explain_records` on a raw dict. Prints ratios to
+the floor and the trees' count and depth, all measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def interleaved(
+    cases: dict[str, Callable[[], object]], rounds: int
+) -> dict[str, tuple[float, float]]:
+    """Fastest wall and CPU seconds of each batch case; the cases take turns, so that
+    other load on the machine hits them alike."""
+    wall: dict[str, list[float]] = {name: [] for name in cases}
+    cpu: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(rounds):
+        for name, call in cases.items():
+            start, start_cpu = time.perf_counter(), time.process_time()
+            call()
+            wall[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+    return {name: (min(wall[name]), min(cpu[name])) for name in cases}
+
+
+def timings(call: Callable[[], object], repeat: int) -> list[float]:
+    for _ in range(min(50, repeat)):
+        call()
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def tree_shape(booster: Any) -> dict[str, float]:
+    """Tree count, and the mean / max depth and leaves per tree."""
+
+    def depth(node: dict[str, Any]) -> int:
+        if "leaf_value" in node:
+            return 0
+        return 1 + max(depth(node["left_child"]), depth(node["right_child"]))
+
+    trees = booster.dump_model()["tree_info"]
+    depths = [depth(t["tree_structure"]) for t in trees]
+    leaves = [t["num_leaves"] for t in trees]
+    return {
+        "trees": len(trees),
+        "mean_depth": statistics.fmean(depths) if depths else 0.0,
+        "max_depth": max(depths, default=0),
+        "mean_leaves": statistics.fmean(leaves) if leaves else 0.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rows", type=int, default=20_000, help="generated leads to train on")
+    parser.add_argument("--batch", type=int, default=10_000, help="leads explained at once")
+    parser.add_argument("--repeat", type=int, default=1_000, help="single-lead calls per case")
+    parser.add_argument("--rounds", type=int, default=3, help="timed runs of each batch case")
+    args = parser.parse_args()
+
+    from features.generate import generate_leads
+    from features.spec import resolve_spec
+    from models.explain import effects, explain, explain_records
+    from training.config import TrainConfig
+    from training.data import prepare
+    from training.train import train_scorer
+
+    spec = resolve_spec("hubspot")
+    leads = generate_leads(args.rows, seed=7)
+    leads = leads.astype(object).where(leads.notna(), "").astype(str)
+    started = time.perf_counter()
+    scorer = train_scorer(prepare(leads, spec), spec, TrainConfig()).scorer
+    trained_in = time.perf_counter() - started
+
+    batch = generate_leads(args.batch, seed=8)
+    batch = batch.astype(object).where(batch.notna(), "").astype(str)
+    matrix = scorer.encode(batch)
+    records = batch.to_dict("records")
+    models = [scorer.models["fit"], scorer.models["interest"]]
+    columns = [m.columns(matrix) for m in models]
+
+    def floor(threads: int) -> Callable[[], object]:
+        return lambda: [
+            m.booster.predict(c, pred_contrib=True, num_threads=threads)
+            for m, c in zip(models, columns, strict=True)
+        ]
+
+    batch_cases: dict[str, Callable[[], object]] = {
+        "pred_contrib fit+interest, 1 thread": floor(1),
+        "pred_contrib fit+interest, all cores (floor)": floor(0),
+        "effects() fit+interest": lambda: [effects(scorer, g, matrix) for g in ("fit", "interest")],
+        "explain(matrix, raw, k=3)": lambda: explain(scorer, matrix, records, k=3),
+        "explain(matrix, k=3), no raw": lambda: explain(scorer, matrix, k=3),
+        "encode + explain (frame, raw)": lambda: explain(
+            scorer, scorer.encode(batch), records, k=3
+        ),
+    }
+    batch_results = interleaved(batch_cases, args.rounds)
+
+    one = records[123:124]
+    encoded = scorer.encoder.transform_records(one)
+    one_columns = [m.columns(encoded) for m in models]
+
+    def single_floor() -> None:
+        for m, c in zip(models, one_columns, strict=True):
+            m.booster.predict(c, pred_contrib=True, num_threads=1)
+
+    single_cases: dict[str, Callable[[], object]] = {
+        "pred_contrib fit+interest (floor)": single_floor,
+        "explain(encoded row, raw)": lambda: explain(scorer, encoded, one),
+        "explain_records(one dict)": lambda: explain_records(scorer, one),
+        "score_records(one dict), for scale": lambda: scorer.score_records(one),
+    }
+    single_results = {name: timings(call, args.repeat) for name, call in single_cases.items()}
+
+    print(f"trained on {args.rows} generated leads in {trained_in:.1f} s, {os.cpu_count()} cores")
+    for name in ("fit", "interest", "full"):
+        shape = tree_shape(scorer.models[name].booster)
+        print(
+            f"  {name:9} {shape['trees']:4d} trees, depth mean {shape['mean_depth']:.1f} "
+            f"max {shape['max_depth']}, leaves mean {shape['mean_leaves']:.1f}, "
+            f"{len(scorer.models[name].features)} features, "
+            f"calibration {scorer.models[name].calibrator.method}"
+        )
+
+    base, base_cpu = batch_results["pred_contrib fit+interest, all cores (floor)"]
+    print(f"\n{args.batch} leads in one call (fastest of {args.rounds}; CPU = all threads)")
+    print(f"{'case':46} {'wall s':>7} {'ms/lead':>8} {'× floor':>8} {'CPU s':>7} {'× floor':>8}")
+    for name, (seconds, cpu) in batch_results.items():
+        print(
+            f"{name:46} {seconds:7.3f} {1e3 * seconds / args.batch:8.3f} "
+            f"{seconds / base:8.2f} {cpu:7.3f} {cpu / base_cpu:8.2f}"
+        )
+
+    single_base = statistics.median(single_results["pred_contrib fit+interest (floor)"])
+    print(f"\none lead per call, {args.repeat} calls each")
+    print(f"{'case':46} {'p50 ms':>7} {'p99 ms':>8} {'× floor':>8}")
+    for name, values in single_results.items():
+        p50 = statistics.median(values)
+        p99 = sorted(values)[max(0, int(0.99 * len(values)) - 1)]
+        print(f"{name:46} {1e3 * p50:7.3f} {1e3 * p99:8.3f} {p50 / single_base:8.1f}")
+
+
+if __name__ == "__main__":
+    main()

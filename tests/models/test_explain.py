@@ -1,0 +1,716 @@
+"""Reasons for sales reps: additive, consistent with the scores, readable, behaving sensibly."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.build import OTHER, FeatureEncoder
+from features.errors import LeadscoreError
+from features.generate import generate_leads
+from features.spec import DatasetSpec, FeatureType, resolve_spec
+from models.calibration import Calibrator
+from models.explain import (
+    contributions,
+    effects,
+    effects_from_contributions,
+    explain,
+    explain_records,
+    format_number,
+    is_enum_like,
+    lead_value,
+    negate,
+    phrase,
+    prettify_enum,
+    sentence,
+)
+from models.scorer import SUBMODELS, LeadScorer, SubModel
+from tests.conftest import X_EDUCATION, as_crm_text
+from training.config import TrainConfig
+from training.data import prepare
+from training.train import train_scorer
+
+FACTOR_KEYS = {"feature", "column", "label", "value", "effect", "text"}
+# What a rep must never read: encoder markers and Python/pandas spellings of "missing".
+FORBIDDEN = re.compile(r"\bnan\b|\bNone\b|\(other\)|\bNaN\b|<NA>|\bnull\b", re.IGNORECASE)
+ODD_LEADS: list[dict[str, Any]] = [
+    {},
+    {
+        "industry": "Underwater Basket Weaving",
+        "country": "Atlantis",
+        "numemployees": "100-500",
+        "hs_analytics_source": "CARRIER_PIGEON",
+        "pricing_page_views": "4",
+        "demo_requested": "false",
+        "webinar_attended": "TRUE",
+        "jobtitle": "Head of Sales",
+    },
+    {
+        "numemployees": "1000+",
+        "annualrevenue": "nan",
+        "country": "  Germany ",
+        "hs_analytics_num_visits": "14",
+        "jobtitle": "Select",
+        "hs_email_domain": "j@gmail.com",
+    },
+]
+
+
+# --- a small trained HubSpot model, and the same boosters with other calibrators -------------
+
+
+@pytest.fixture(scope="module")
+def prepared(hubspot_spec: DatasetSpec) -> Any:
+    # 10,000 leads: enough for the model to use the rarer signals (pricing views, a
+    # missing company size) that the directional and wording tests look at
+    return prepare(as_crm_text(generate_leads(10_000, seed=3)), hubspot_spec)
+
+
+@pytest.fixture(scope="module")
+def scorer(prepared: Any, hubspot_spec: DatasetSpec) -> LeadScorer:
+    config = TrainConfig.model_validate(
+        {"booster": {"max_rounds": 60, "early_stopping_rounds": 10, "learning_rate": 0.1,
+                     "num_leaves": 15},
+         "calibration_folds": 3}
+    )
+    return train_scorer(prepared, hubspot_spec, config).scorer
+
+
+def _recalibrated(scorer: LeadScorer, make: Callable[[SubModel], Calibrator]) -> LeadScorer:
+    models = {
+        name: SubModel(name, m.features, list(m.indices), m.booster, make(m))
+        for name, m in scorer.models.items()
+    }
+    return LeadScorer(scorer.spec, scorer.encoder, models, scorer.metadata)
+
+
+@pytest.fixture(scope="module")
+def variants(scorer: LeadScorer, prepared: Any) -> dict[str, LeadScorer]:
+    """The trained scorer, and its boosters under each kind of calibrator.
+
+    Training picks isotonic or sigmoid by Brier score; both must explain correctly, and
+    so must a (never shipped) decreasing sigmoid.
+    """
+    x = scorer.encoder.transform(prepared.frame)
+
+    def refit(method: str) -> Callable[[SubModel], Calibrator]:
+        return lambda m: Calibrator(method).fit(m.margin(x), prepared.y)  # type: ignore[arg-type]
+
+    return {
+        "trained": scorer,
+        "isotonic": _recalibrated(scorer, refit("isotonic")),
+        "sigmoid": _recalibrated(scorer, refit("sigmoid")),
+        "decreasing": _recalibrated(
+            scorer, lambda m: Calibrator.from_dict({"method": "sigmoid", "x": [-0.8], "y": [-1.0]})
+        ),
+    }
+
+
+@pytest.fixture(scope="module")
+def records(small_leads: pd.DataFrame) -> list[dict[str, Any]]:
+    return [*small_leads.head(400).to_dict("records"), *ODD_LEADS]
+
+
+def _factors(explained: list[dict[str, dict[str, Any]]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for lead in explained:
+        for group, reasons in lead.items():
+            for factor in [*reasons["positive"], *reasons["negative"]]:
+                yield group, factor
+
+
+# --- numbers --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", ["trained", "isotonic", "sigmoid", "decreasing"])
+@pytest.mark.parametrize("group", ["fit", "interest"])
+def test_contributions_and_effects_add_up(
+    variants: dict[str, LeadScorer], records: list[dict[str, Any]], variant: str, group: str
+) -> None:
+    scorer = variants[variant]
+    model = scorer.models[group]
+    matrix = scorer.encoder.transform_records(records)
+    contrib = contributions(model, matrix)
+    assert contrib.shape == (len(records), len(model.features) + 1)
+    np.testing.assert_allclose(contrib.sum(axis=1), model.margin(matrix), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(contrib, model.contributions(matrix), rtol=0, atol=1e-12)
+
+    effect, baseline, score = effects(scorer, group, matrix)
+    assert effect.shape == (len(records), len(model.features))
+    np.testing.assert_allclose(effect.sum(axis=1), score - baseline, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(baseline, 100 * model.calibrator.predict(contrib[:, -1]))
+    assert np.ptp(baseline) == 0  # one baseline for every lead
+    assert np.abs(effect).max() > 1.0  # not trivially additive: features do move the score
+    if variant != "decreasing":
+        # an increasing calibrator keeps the sign of every TreeSHAP value
+        assert (effect * contrib[:, :-1] >= 0).all()
+
+
+def test_a_decreasing_sigmoid_gives_effects_the_sign_of_their_pull_on_the_score(
+    variants: dict[str, LeadScorer], records: list[dict[str, Any]]
+) -> None:
+    scorer = variants["decreasing"]
+    model = scorer.models["interest"]
+    matrix = scorer.encoder.transform_records(records)
+    phi = contributions(model, matrix)[:, :-1]
+    effect, baseline, score = effects(scorer, "interest", matrix)
+    assert (effect * phi <= 0).all()
+    assert ((effect > 0) == (phi < 0)).any()
+    for lead in explain(scorer, matrix, records):
+        for factor in lead["interest"]["positive"]:
+            assert factor["text"].endswith(" — raises interest")
+    # a lead whose interest is above the baseline has more positive than negative effect
+    up = score > baseline
+    assert (effect[up].clip(min=0).sum(axis=1) > -effect[up].clip(max=0).sum(axis=1)).all()
+
+
+@pytest.mark.parametrize(
+    "calibrator",
+    [
+        {"method": "isotonic", "x": [-1.0, 1.0], "y": [0.2, 0.6]},
+        {"method": "sigmoid", "x": [1.3], "y": [-0.5]},
+    ],
+)
+def test_margin_equal_to_the_bias_uses_the_local_slope(calibrator: dict[str, Any]) -> None:
+    model = SimpleNamespace(calibrator=Calibrator.from_dict(calibrator))
+    bias = 0.1
+    contrib = np.array(
+        [
+            [0.5, -0.5, 0.0, bias],  # Σφ == 0: m == b
+            [0.3, 0.2, -0.1, bias],
+        ]
+    )
+    margin = bias + contrib[:, :-1].sum(axis=1)
+    effect, baseline, score = effects_from_contributions(model, contrib, margin)  # type: ignore[arg-type]
+    np.testing.assert_allclose(effect.sum(axis=1), score - baseline, atol=1e-12)
+    p = model.calibrator.predict(np.array([bias]))[0]
+    slope = 0.2 if calibrator["method"] == "isotonic" else 1.3 * p * (1 - p)
+    np.testing.assert_allclose(effect[0], 100 * slope * contrib[0, :-1], rtol=1e-6)
+    assert effect[0, 0] > 0 > effect[0, 1] and effect[0, 2] == 0
+    assert (effect[1] * contrib[1, :-1] > 0).all()
+
+
+def test_a_flat_isotonic_step_leaves_no_reasons() -> None:
+    """Where the calibrator is flat, the score is the baseline and nothing moved it."""
+    model = SimpleNamespace(
+        calibrator=Calibrator.from_dict(
+            {"method": "isotonic", "x": [-1.0, 1.0, 2.0], "y": [0.2, 0.2, 0.5]}
+        )
+    )
+    contrib = np.array(
+        [
+            [0.5, -0.2, 0.1],  # m = 0.4, b = 0.1: same flat step
+            [0.5, 1.0, 0.1],
+        ]
+    )  # m = 1.6: on the ramp
+    margin = contrib.sum(axis=1)
+    effect, baseline, score = effects_from_contributions(model, contrib, margin)  # type: ignore[arg-type]
+    assert (effect[0] == 0).all() and score[0] == baseline[0] == pytest.approx(20.0)
+    np.testing.assert_allclose(effect[1].sum(), score[1] - baseline[1])
+    assert (effect[1] > 0).all()
+
+
+def test_scores_equal_the_scorers_scores(scorer: LeadScorer, records: list[dict[str, Any]]) -> None:
+    explained = explain_records(scorer, records)
+    scored = scorer.score_records(records)
+    for group in ("fit", "interest"):
+        np.testing.assert_allclose(
+            [e[group]["score"] for e in explained], [s[group] for s in scored], rtol=0, atol=1e-12
+        )
+        assert all(0 <= e[group]["baseline"] <= 100 for e in explained)
+
+
+@pytest.mark.parametrize(
+    ("variant", "k"), [("trained", 1), ("trained", 3), ("isotonic", 5), ("decreasing", 3)]
+)
+def test_factors_are_the_top_k_by_size_with_the_right_sign(
+    variants: dict[str, LeadScorer], records: list[dict[str, Any]], variant: str, k: int
+) -> None:
+    scorer = variants[variant]
+    matrix = scorer.encoder.transform_records(records)
+    explained = explain(scorer, matrix, records, k=k)
+    assert len(explained) == len(records)
+    specs = {f.name: f for f in scorer.spec.features}
+    listed = 0
+    for group in ("fit", "interest"):
+        position = {name: j for j, name in enumerate(scorer.models[group].features)}
+        effect, baseline, score = effects(scorer, group, matrix)
+        for i, lead in enumerate(explained):
+            reasons = lead[group]
+            assert set(reasons) == {"score", "baseline", "positive", "negative"}
+            assert abs(reasons["score"] - score[i]) <= 1e-12
+            assert abs(reasons["baseline"] - baseline[i]) <= 1e-12
+            for key, sign in (("positive", 1), ("negative", -1)):
+                factors = reasons[key]
+                listed += len(factors)
+                got = [f["effect"] for f in factors]
+                assert len(got) <= k
+                assert all(sign * e > 0 for e in got)
+                assert got == sorted(got, key=abs, reverse=True)
+                expected = sorted((sign * e for e in effect[i] if sign * e > 1e-9), reverse=True)
+                np.testing.assert_allclose(
+                    [sign * e for e in got], expected[:k], rtol=0, atol=1e-12
+                )
+                direction = "raises" if sign > 0 else "lowers"
+                for f in factors:
+                    assert set(f) == FACTOR_KEYS
+                    assert f["effect"] == effect[i, position[f["feature"]]]
+                    spec = specs[f["feature"]]
+                    assert f["column"] == spec.source and f["label"] == spec.readable
+                    assert f["text"].endswith(f" — {direction} {group}")
+    assert listed > len(records) * k  # most leads have reasons both ways
+
+
+def test_k_zero_lists_nothing_and_bad_arguments_are_named(
+    scorer: LeadScorer, records: list[dict[str, Any]]
+) -> None:
+    matrix = scorer.encoder.transform_records(records[:5])
+    for lead in explain(scorer, matrix, k=0):
+        assert all(not g["positive"] and not g["negative"] for g in lead.values())
+    assert explain(scorer, matrix[:0]) == []
+    assert explain_records(scorer, []) == []
+    with pytest.raises(LeadscoreError, match="k"):
+        explain(scorer, matrix, k=-1)
+    with pytest.raises(LeadscoreError, match="raw has 2 record"):
+        explain(scorer, matrix, records[:2])
+    with pytest.raises(LeadscoreError, match=r"shape \(leads, 17\)"):
+        explain(scorer, matrix[:, :5])
+    with pytest.raises(LeadscoreError, match="'full'"):
+        effects(scorer, "full", matrix)
+
+
+def test_min_effect_leaves_out_small_factors(
+    scorer: LeadScorer, records: list[dict[str, Any]]
+) -> None:
+    every = explain_records(scorer, records[:200], k=20)
+    large = explain_records(scorer, records[:200], k=20, min_effect=0.5)
+    small = [f for _, f in _factors(every) if abs(f["effect"]) < 0.5]
+    assert small  # some factors are tiny, so the filter is tested
+    assert all(abs(f["effect"]) >= 0.5 for _, f in _factors(large))
+    kept = [(g, f["feature"]) for g, f in _factors(every) if abs(f["effect"]) >= 0.5]
+    assert [(g, f["feature"]) for g, f in _factors(large)] == kept
+    with pytest.raises(LeadscoreError, match="min_effect"):
+        explain_records(scorer, records[:2], min_effect=-1.0)
+
+
+# --- words ----------------------------------------------------------------------------------
+
+
+def test_texts_never_show_nan_none_or_the_other_marker(
+    scorer: LeadScorer, records: list[dict[str, Any]]
+) -> None:
+    texts = [f["text"] for _, f in _factors(explain_records(scorer, records, k=20))]
+    texts += [
+        f["text"] for _, f in _factors(explain(scorer, scorer.encoder.transform_records(records)))
+    ]  # without raw records
+    assert len(texts) > 2000
+    bad = [t for t in texts if FORBIDDEN.search(t)]
+    assert not bad, bad[:5]
+
+
+def test_missing_values_read_unknown(scorer: LeadScorer) -> None:
+    explained = explain_records(scorer, [{}], k=20)[0]
+    factors = [f for g in explained.values() for f in [*g["positive"], *g["negative"]]]
+    assert factors
+    for f in factors:
+        assert f["value"] is None
+        assert re.fullmatch(
+            rf"{re.escape(f['label'])}:? unknown — (raises|lowers) "
+            r"(fit|interest)",
+            f["text"],
+        ), f["text"]
+    assert any(f["text"].startswith("Company size unknown — ") for f in factors)
+
+
+def test_an_unseen_category_is_quoted_from_the_raw_record(scorer: LeadScorer) -> None:
+    lead = {
+        "country": "  Atlantis ",
+        "industry": "Underwater Basket Weaving",
+        "numemployees": "100-500",
+        "jobtitle": "Head of Sales",
+    }
+    fit = explain_records(scorer, [lead], k=20)[0]["fit"]
+    factors = {f["feature"]: f for f in [*fit["positive"], *fit["negative"]]}
+    country = factors["country"]
+    assert country["value"] == "Atlantis"
+    assert re.fullmatch(
+        r"Country 'Atlantis' is rare or new to the model — (raises|lowers) fit", country["text"]
+    )
+    assert factors["numemployees"]["value"] == "100-500"
+    assert factors["numemployees"]["text"].startswith("Company size: 100-500 employees — ")
+    assert factors["seniority"]["value"] == "director or head"
+    assert factors["seniority"]["text"].startswith("Seniority: director or head — ")
+
+    # without the raw record the encoder's marker is the value, never the text
+    matrix = scorer.encoder.transform_records([lead])
+    fit = explain(scorer, matrix, k=20)[0]["fit"]
+    country = next(f for f in [*fit["positive"], *fit["negative"]] if f["feature"] == "country")
+    assert country["value"] == OTHER
+    assert country["text"].startswith("Country: a value rare or new to the model — ")
+    numemployees = next(
+        f for f in [*fit["positive"], *fit["negative"]] if f["feature"] == "numemployees"
+    )
+    assert numemployees["value"] == 300 and "300 employees" in numemployees["text"]
+
+
+def test_raw_records_may_be_a_frame(scorer: LeadScorer, small_leads: pd.DataFrame) -> None:
+    frame = small_leads.head(80)
+    matrix = scorer.encode(frame)
+    assert explain(scorer, matrix, frame) == explain(scorer, matrix, frame.to_dict("records"))
+
+
+def test_a_raw_record_that_does_not_match_the_matrix_is_not_quoted(scorer: LeadScorer) -> None:
+    matrix = scorer.encoder.transform_records([{"country": "Atlantis", "numemployees": "1-5"}])
+    fit = explain(scorer, matrix, [{"country": "Germany", "numemployees": "100-500"}], k=20)
+    by_name = {f["feature"]: f for f in [*fit[0]["fit"]["positive"], *fit[0]["fit"]["negative"]]}
+    assert by_name["country"]["value"] == OTHER
+    assert by_name["numemployees"]["value"] == 3
+
+
+def test_enum_like_crm_values_are_written_for_people(
+    scorer: LeadScorer, records: list[dict[str, Any]]
+) -> None:
+    sources = {
+        f["value"]: f["text"]
+        for _, f in _factors(explain_records(scorer, records, k=20))
+        if f["feature"] == "hs_analytics_source" and "rare or new" not in f["text"]
+    }
+    assert "ORGANIC_SEARCH" in sources
+    assert sources["ORGANIC_SEARCH"].startswith("Original source: Organic search — ")
+    assert not any("_" in t for t in sources.values())
+
+
+# --- behaviour ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", ["trained", "isotonic", "sigmoid"])
+def test_more_pricing_page_views_never_lower_their_own_effect(
+    variants: dict[str, LeadScorer], small_leads: pd.DataFrame, variant: str
+) -> None:
+    """pricing_page_views is monotone increasing in the HubSpot spec.
+
+    What is guaranteed: its TreeSHAP value never falls (LightGBM's monotone constraint
+    bounds every leaf under a split), so its reason never turns from "raises" to
+    "lowers". Its effect in score points is that value times the calibrated secant
+    slope, which also moves with the lead's other features: with a sigmoid it never fell
+    on this data; an isotonic calibrator's flat steps can shrink it (down to 0, when the
+    lead lands on the baseline's step), never flip it.
+    """
+    scorer = variants[variant]
+    model = scorer.models["interest"]
+    j = model.features.index("pricing_page_views")
+    rows = small_leads.head(200).to_dict("records")
+    previous: tuple[np.ndarray, np.ndarray] | None = None
+    for views in ("0", "1", "2", "4", "8", "60"):
+        matrix = scorer.encoder.transform_records(
+            [{**r, "pricing_page_views": views} for r in rows]
+        )
+        phi = contributions(model, matrix)[:, j]
+        effect = effects(scorer, "interest", matrix)[0][:, j]
+        if previous is not None:
+            before_phi, before_effect = previous
+            assert (phi >= before_phi - 1e-12).all()
+            assert not ((before_effect > 1e-9) & (effect < -1e-9)).any()
+            if variant == "sigmoid":
+                assert (effect >= before_effect - 1e-9).all()
+        else:
+            first = phi
+        previous = (phi, effect)
+    assert previous is not None
+    # not vacuous: the model does use the views (60 of them count for more than none)
+    assert (previous[0] > first + 1e-6).mean() > 0.5
+    # past every split threshold the views can only raise interest
+    assert (previous[0] >= -1e-12).all() and (previous[1] >= -1e-9).all()
+
+
+def test_the_lead_id_never_changes_the_reasons(
+    scorer: LeadScorer, records: list[dict[str, Any]]
+) -> None:
+    before = explain_records(scorer, records[:100])
+    renamed = [{**r, "hs_object_id": f"other-{i}"} for i, r in enumerate(records[:100])]
+    assert explain_records(scorer, renamed) == before
+    assert (
+        explain_records(
+            scorer, [{k: v for k, v in r.items() if k != "hs_object_id"} for r in records[:100]]
+        )
+        == before
+    )
+
+
+def test_a_batch_explains_each_lead_as_alone(
+    scorer: LeadScorer, records: list[dict[str, Any]]
+) -> None:
+    batch = explain_records(scorer, records[:120])  # > 64 rows: the multi-threaded path
+    for i in (0, 7, 119):
+        assert explain_records(scorer, [records[i]]) == [batch[i]]
+
+
+# --- sentences from the spec alone (X Education) --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def xed_spec() -> DatasetSpec:
+    return resolve_spec("x-education")
+
+
+def _feature(spec: DatasetSpec, name: str) -> Any:
+    return next(f for f in spec.features if f.name == name)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "state", "expected"),
+    [
+        ("TotalVisits", 1, "present", "Website visits: 1 visit"),
+        ("TotalVisits", 12, "present", "Website visits: 12 visits"),
+        ("Total Time Spent on Website", 1532, "present", "Time on website: 1,532 seconds"),
+        ("Page Views Per Visit", 2.5, "present", "Pages per visit: 2.5 pages"),
+        ("Page Views Per Visit", None, "missing", "Pages per visit unknown"),
+        ("Last Activity", "Email Opened", "present", "Last activity: Email Opened"),
+        ("Last Activity", None, "missing", "Last activity unknown"),
+        ("Country", "Atlantis", "other", "Country 'Atlantis' is rare or new to the model"),
+        ("Country", OTHER, "other", "Country: a value rare or new to the model"),
+        ("What is your current occupation", "Other", "present", "Occupation: Other"),
+        (
+            "A free copy of Mastering The Interview",
+            "yes",
+            "present",
+            "Asked for the free interview guide",
+        ),
+        (
+            "A free copy of Mastering The Interview",
+            "no",
+            "present",
+            "Has not asked for the free interview guide",
+        ),
+        ("Do Not Email", "yes", "present", "Opted out of email"),
+        ("Do Not Email", "no", "present", "Has not opted out of email"),
+        ("Do Not Call", None, "missing", "Opted out of calls: unknown"),
+        ("Search", "no", "present", "Has not seen a search ad"),
+        ("Through Recommendations", "no", "present", "Has not come through a recommendation"),
+    ],
+)
+def test_x_education_phrases(
+    xed_spec: DatasetSpec, name: str, value: Any, state: Any, expected: str
+) -> None:
+    feature = _feature(xed_spec, name)
+    assert phrase(feature, value, state) == expected
+    group = "fit" if any(f.name == name for f in xed_spec.fit) else "interest"
+    assert sentence(feature, value, state, group, -0.4) == f"{expected} — lowers {group}"
+    assert sentence(feature, value, state, group, 2.0) == f"{expected} — raises {group}"
+
+
+def test_every_x_education_feature_has_a_clean_phrase_in_every_state(xed_spec: DatasetSpec) -> None:
+    samples = {
+        FeatureType.numeric: 3.0,
+        FeatureType.boolean: "no",
+        FeatureType.categorical: "Mumbai",
+    }
+    for feature in xed_spec.features:
+        states = [("present", samples[feature.type]), ("missing", None)]
+        if feature.type is FeatureType.categorical:
+            states += [("other", "Atlantis"), ("other", OTHER)]
+        for state, value in states:
+            text = sentence(feature, value, state, "fit", 1.0)
+            assert not FORBIDDEN.search(text), text
+            assert feature.readable.lower() in text.lower() or text.startswith("Has not ")
+
+
+@pytest.mark.parametrize(
+    ("label", "expected"),
+    [
+        ("Requested a demo", "Has not requested a demo"),
+        ("Attended a webinar", "Has not attended a webinar"),
+        ("Opted out of email", "Has not opted out of email"),
+        ("Saw a search ad", "Has not seen a search ad"),
+        ("Registered for the event", "Has not registered for the event"),
+        ("Is a customer", "Is not a customer"),
+        ("Has a phone number", "Does not have a phone number"),
+        ("Interested in pricing", None),  # adjective, not an action
+        ("Registered user", None),  # adjective + noun
+        ("Newsletter subscriber", None),
+        ("Need a demo", None),
+        ("", None),
+    ],
+)
+def test_negate(label: str, expected: str | None) -> None:
+    assert negate(label) == expected
+
+
+def test_boolean_labels_without_a_safe_negation_say_yes_or_no(xed_spec: DatasetSpec) -> None:
+    feature = _feature(xed_spec, "Search").model_copy(update={"label": "Newsletter subscriber"})
+    assert phrase(feature, "yes", "present") == "Newsletter subscriber: yes"
+    assert phrase(feature, "no", "present") == "Newsletter subscriber: no"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1234567.0, "1,234,567"),
+        (2.0, "2"),
+        (23.7, "23.7"),
+        (2.456, "2.46"),
+        (0.004, "0.004"),
+        (-3.0, "-3"),
+        (1500.25, "1,500.25"),
+        (0.0, "0"),
+    ],
+)
+def test_format_number(value: float, expected: str) -> None:
+    assert format_number(value) == expected
+
+
+def test_format_number_refuses_nan() -> None:
+    with pytest.raises(ValueError):
+        format_number(float("nan"))
+
+
+def test_enum_detection_and_prettifying() -> None:
+    assert is_enum_like(["ORGANIC_SEARCH", "OFFLINE", "REFERRALS"])
+    assert not is_enum_like(["USA", "UK"])  # no underscore: could be codes, left alone
+    assert not is_enum_like(["ORGANIC_SEARCH", "Direct traffic"])
+    assert not is_enum_like([])
+    assert prettify_enum("OTHER_CAMPAIGNS") == "Other campaigns"
+    assert prettify_enum("AI_REFERRALS") == "AI referrals"
+
+
+# --- a small X Education model: the whole path on another spec ------------------------------
+
+
+def _xed_frame(rows: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Leads shaped like X Education's Leads.csv (text values, "Select" placeholders)."""
+    rng = np.random.default_rng(seed)
+
+    def pick(values: list[Any], p: list[float] | None = None) -> np.ndarray:
+        return rng.choice(np.array(values, dtype=object), size=rows, p=p)
+
+    yes_no = ["Yes", "No"]
+    frame = pd.DataFrame(
+        {
+            "Prospect ID": [f"p-{i}" for i in range(rows)],
+            "Lead Number": np.arange(rows) + 600_000,
+            "Country": pick(["India", "India", "India", "United States", "Singapore", ""]),
+            "City": pick(["Mumbai", "Select", "Thane & Outskirts", "Other Cities", ""]),
+            "Specialization": pick(["Select", "Finance Management", "Marketing Management", ""]),
+            "What is your current occupation": pick(
+                ["Unemployed", "Working Professional", "Student", ""]
+            ),
+            "What matters most to you in choosing a course": pick(["Better Career Prospects", ""]),
+            "TotalVisits": np.where(rng.random(rows) < 0.05, np.nan, rng.poisson(3, rows)),
+            "Total Time Spent on Website": rng.integers(0, 2200, rows),
+            "Page Views Per Visit": np.round(rng.gamma(2.0, 1.2, rows), 2),
+            "Last Activity": pick(
+                ["Email Opened", "SMS Sent", "Olark Chat Conversation", "Page Visited on Website"]
+            ),
+            "Lead Origin": pick(["Landing Page Submission", "API", "Lead Add Form"]),
+            "Lead Source": pick(["Google", "Direct Traffic", "Olark Chat", "Reference"]),
+            "How did you hear about X Education": pick(
+                ["Select", "Online Search", "Word Of Mouth", ""]
+            ),
+            "A free copy of Mastering The Interview": pick(yes_no),
+            "Do Not Email": pick(yes_no, [0.1, 0.9]),
+            "Do Not Call": pick(yes_no, [0.02, 0.98]),
+            "Search": pick(yes_no, [0.05, 0.95]),
+            "Through Recommendations": pick(yes_no, [0.05, 0.95]),
+        }
+    )
+    logit = (
+        frame["Total Time Spent on Website"] / 500.0
+        - 2.5
+        + 1.5 * (frame["What is your current occupation"] == "Working Professional")
+        + 1.0 * (frame["Last Activity"] == "SMS Sent")
+        - 1.0 * (frame["Do Not Email"] == "Yes")
+    )
+    y = (rng.random(rows) < 1 / (1 + np.exp(-logit.to_numpy(dtype=float)))).astype(int)
+    return frame.astype(object).where(frame.notna(), ""), y
+
+
+def _small_scorer(spec: DatasetSpec, frame: pd.DataFrame, y: np.ndarray) -> LeadScorer:
+    """A LeadScorer trained directly (few small trees, sigmoid): fast, for explanations."""
+    encoder = FeatureEncoder(spec).fit(frame)
+    x = encoder.transform(frame)
+    names = [f.name for f in spec.features]
+    groups = {"full": spec.features, "fit": spec.fit, "interest": spec.interest}
+    models = {}
+    for name in SUBMODELS:
+        features = groups[name]
+        indices = [names.index(f.name) for f in features]
+        categorical = [i for i, f in enumerate(features) if f.type is FeatureType.categorical]
+        data = lgb.Dataset(x[:, indices], y, categorical_feature=categorical)
+        booster = lgb.train(
+            {
+                "objective": "binary",
+                "num_leaves": 7,
+                "learning_rate": 0.1,
+                "min_data_per_group": 20,
+                "verbosity": -1,
+                "num_threads": 1,
+                "deterministic": True,
+                "seed": 1,
+            },
+            data,
+            num_boost_round=40,
+        )
+        margin = booster.predict(x[:, indices], raw_score=True)
+        models[name] = SubModel(
+            name, [f.name for f in features], indices, booster, Calibrator("sigmoid").fit(margin, y)
+        )
+    return LeadScorer(spec, encoder, models)
+
+
+@pytest.fixture(scope="module")
+def xed_scorer(xed_spec: DatasetSpec) -> LeadScorer:
+    return _small_scorer(xed_spec, *_xed_frame(2000, seed=5))
+
+
+def test_x_education_reasons_add_up_and_read_well(xed_scorer: LeadScorer) -> None:
+    frame, _ = _xed_frame(300, seed=6)
+    leads = [
+        *frame.to_dict("records"),
+        {"Country": "Atlantis", "Do Not Email": "No", "TotalVisits": "", "Last Activity": "Select"},
+    ]
+    matrix = xed_scorer.encoder.transform_records(leads)
+    for group in ("fit", "interest"):
+        effect, baseline, score = effects(xed_scorer, group, matrix)
+        np.testing.assert_allclose(effect.sum(axis=1), score - baseline, atol=1e-9)
+    explained = explain(xed_scorer, matrix, leads, k=20)
+    texts = [f["text"] for _, f in _factors(explained)]
+    assert not [t for t in texts if FORBIDDEN.search(t)]
+    assert any(t.startswith("Time on website: ") and " seconds — " in t for t in texts)
+    odd = explained[-1]
+    odd_factors = {f["feature"]: f for g in odd.values() for f in [*g["positive"], *g["negative"]]}
+    assert odd_factors["Country"]["text"].startswith("Country 'Atlantis' is rare or new")
+    assert odd_factors["Total Time Spent on Website"]["text"].startswith("Time on website unknown")
+    assert odd_factors["Do Not Email"]["text"].startswith("Has not opted out of email — ")
+    assert odd_factors["Do Not Email"]["value"] == "no"
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not X_EDUCATION.is_file(), reason="../shared/data/x-education absent")
+def test_real_x_education_leads_read_cleanly(xed_scorer: LeadScorer) -> None:
+    """The small model is synthetic, but the values are the real export's, typos included."""
+    frame = pd.read_csv(X_EDUCATION, nrows=2000)
+    explained = explain(xed_scorer, xed_scorer.encode(frame), frame.to_dict("records"), k=20)
+    texts = [f["text"] for _, f in _factors(explained)]
+    assert len(texts) > 5000
+    assert not [t for t in texts if FORBIDDEN.search(t)]
+    assert not [t for t in texts if "Select" in t]  # a placeholder is a missing value
+
+
+def test_lead_value_quotes_ranges_only_when_they_read_as_the_encoded_number(
+    scorer: LeadScorer,
+) -> None:
+    encoder = scorer.encoder
+    size = _feature(scorer.spec, "numemployees")
+    assert lead_value(encoder, size, 300.0, "100-500") == ("100-500", "present")
+    assert lead_value(encoder, size, 300.0, "300") == (300, "present")
+    assert lead_value(encoder, size, 300.0, "1-5") == (300, "present")
+    assert lead_value(encoder, size, 300.0) == (300, "present")
+    assert lead_value(encoder, size, float("nan"), "") == (None, "missing")
+    visits = _feature(scorer.spec, "days_since_last_visit")
+    assert lead_value(encoder, visits, 23.7, "23.7") == (23.7, "present")
