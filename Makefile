@@ -34,6 +34,7 @@ explain-demo: install ## print the card of one demo lead (ID=...)
 
 train-xeducation: install ## train on ../shared/data/x-education/Leads.csv with the leak-free spec
 	$(BIN)/leadscore train --data ../shared/data/x-education/Leads.csv --spec x-education \
+		--config configs/x-education.yaml \
 		--model-name lead-scorer-x-education
 
 ui: install ## open the MLflow UI on the local registry (http://127.0.0.1:5000)
