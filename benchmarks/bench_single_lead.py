@@ -22,7 +22,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-
 def timings(call: Callable[[], object], repeat: int) -> list[float]:
     for _ in range(min(50, repeat)):
         call()

@@ -54,7 +54,10 @@ def to_number(value: Any, column: str, missing: Collection[str]) -> float:
     if isinstance(value, bool):
         return float(value)
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            raise CoercionError(column, value, "a finite number") from None
     else:
         text = str(value).strip()
         try:

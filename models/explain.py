@@ -44,8 +44,6 @@ GROUPS: tuple[str, ...] = ("fit", "interest")
 
 State = Literal["present", "missing", "other"]
 
-# Below this many rows LightGBM's thread pool costs more than it saves (as in models.scorer).
-_SMALL_BATCH = 64
 # Effects smaller than this many score points are rounding noise, never reasons.
 _ZERO_EFFECT = 1e-9
 # Σφ and the booster's margin − bias agree to ~1e-15; below this the secant is meaningless.
@@ -67,17 +65,8 @@ NO_RAW: Any = _NoRaw()
 
 
 def contributions(model: SubModel, matrix: np.ndarray) -> np.ndarray:
-    """TreeSHAP values of one sub-model (n × (features + 1), bias last), one call per batch.
-
-    Same values as `SubModel.contributions`, but with the thread rule of
-    `SubModel.margin`: the bundle's boosters carry the training setting (one thread),
-    and explanations are the one place where a second core halves the time.
-    """
-    threads = 1 if len(matrix) <= _SMALL_BATCH else 0
-    return np.asarray(
-        model.booster.predict(model.columns(matrix), pred_contrib=True, num_threads=threads),
-        dtype=np.float64,
-    )
+    """TreeSHAP values of one sub-model (n × (features + 1), bias last), one call per batch."""
+    return model.contributions(matrix)
 
 
 def local_slope(calibrator: Any, at: np.ndarray) -> np.ndarray:

@@ -1,1 +1,2 @@
-"""The BentoML scoring service (built in a later issue; imports features and models only)."""
+"""The BentoML scoring service (`serving.service:LeadScoring`): request/response schemas, CRM
+payload adapters, auth and settings. Imports `features` and `models`, never `training`."""

@@ -19,6 +19,7 @@ model scores the lead on what it has.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -28,7 +29,9 @@ from serving.schemas import HubSpotBatch, HubSpotObject, LegacyContact
 from serving.settings import HubSpotProperties
 
 # Past this many characters HubSpot's single-line text is unwieldy in a record's sidebar.
-REASONS_MAX_CHARS = 600
+REASONS_MAX_CHARS = 500
+REASONS_PER_SIGN = 2
+_DIRECTION = re.compile(r"\s+[—-]\s+(raises|lowers)\s+\w+\s*$")
 
 # Salesforce Lead field → HubSpot contact property (the default spec's column names).
 SALESFORCE_LEAD_FIELDS: dict[str, str] = {
@@ -55,11 +58,11 @@ def hubspot_records(payload: Any) -> list[tuple[str | None, dict[str, Any]]]:
     out: list[tuple[str | None, dict[str, Any]]] = []
     for item in objects:
         if isinstance(item, LegacyContact):
-            record = {name: prop.value for name, prop in item.properties.items()}
+            record: dict[str, Any] = {name: prop.value for name, prop in item.properties.items()}
             object_id: Any = item.vid
         elif isinstance(item, HubSpotObject):
             record = dict(item.properties)
-            object_id = item.id
+            object_id = item.id if item.id is not None else (item.model_extra or {}).get("vid")
         else:  # pragma: no cover - the request schema admits nothing else
             raise TypeError(f"not a HubSpot object: {type(item).__name__}")
         if object_id is None or object_id == "":
@@ -102,12 +105,17 @@ def format_reasons(result: Mapping[str, Any]) -> str:
     for group, title in (("fit", "Fit"), ("interest", "Interest")):
         factors = reasons.get(group) or {}
         grade = result.get(f"{group}_grade")
-        items = [f"+ {f['text']}" for f in factors.get("positive", [])]
-        items += [f"− {f['text']}" for f in factors.get("negative", [])]
+        items = [f"+ {_bare(f['text'])}" for f in factors.get("positive", [])[:REASONS_PER_SIGN]]
+        items += [f"− {_bare(f['text'])}" for f in factors.get("negative", [])[:REASONS_PER_SIGN]]
         head = f"{title} {grade}" if grade else title
         parts.append(f"{head}: {'; '.join(items) if items else 'no strong factor'}")
     text = " | ".join(parts)
     return text if len(text) <= REASONS_MAX_CHARS else text[: REASONS_MAX_CHARS - 1] + "…"
+
+
+def _bare(text: str) -> str:
+    """`Seniority: VP — raises fit` → `Seniority: VP` (the sign already says which way)."""
+    return _DIRECTION.sub("", text)
 
 
 def hubspot_properties(result: Mapping[str, Any], record: Mapping[str, Any],

@@ -36,7 +36,7 @@ class BoosterConfig(_Strict):
     and depth, and lead data rarely rewards deep trees.
     """
 
-    learning_rate: float = Field(0.03, gt=0, le=1)
+    learning_rate: float = Field(0.05, gt=0, le=1)
     num_leaves: int = Field(7, ge=2)
     max_depth: int = Field(-1, ge=-1)
     min_child_samples: int = Field(50, ge=1)

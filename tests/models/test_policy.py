@@ -172,7 +172,7 @@ def test_the_rule_that_stopped_a_lead_is_named() -> None:
 
 
 def test_an_unknown_stage_is_an_error_naming_it() -> None:
-    with pytest.raises(CoercionError, match="lifecyclestage.*'prospect'"):
+    with pytest.raises(CoercionError, match=r"lifecyclestage.*'prospect'"):
         decide([one(lifecyclestage="prospect")])
 
 

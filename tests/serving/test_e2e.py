@@ -1,0 +1,166 @@
+"""End to end: the real `bentoml serve serving.service:LeadScoring` on a free loopback port,
+exercised over HTTP (scoring, HubSpot payloads, model info, auth), then stopped by its pid."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+
+from tests.serving.support import Registry, crm_fixture
+
+TOKEN = "e2e-token-4f9c2b7a"
+READY_TIMEOUT = 120.0
+
+
+@dataclass
+class Server:
+    url: str
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    def client(self, token: str | None = TOKEN) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30.0)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the server's process group (arbiter and workers), SIGKILL if it lingers."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("server")
+    port = free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": registry.tracking_uri,
+           "LEADSCORE_API_TOKEN": TOKEN, "BENTOML_DO_NOT_TRACK": "true",
+           "MLFLOW_DISABLE_TELEMETRY": "true", "BENTOML_HOME": str(folder / "bentoml"),
+           "OMP_NUM_THREADS": "1"}
+    env.pop("LEADSCORE_MODEL_URI", None)
+    log = folder / "server.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bentoml", "serve", "serving.service:LeadScoring",
+             "--host", "127.0.0.1", "--port", str(port)],
+            cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"server exited ({process.returncode}):\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"server not ready in {READY_TIMEOUT:.0f} s:\n"
+                            f"{log.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield Server(url, log, process)
+    finally:
+        stop(process)
+
+
+def test_score_over_http_equals_the_batch_scorer(server: Server, registry: Registry,
+                                                 small_leads: pd.DataFrame) -> None:
+    rows = small_leads.iloc[100:120]
+    with server.client() as client:
+        response = client.post("/score", json={"leads": rows.to_dict("records"),
+                                               "explain": True})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model"] == {"name": "lead-scorer", "version": registry.version}
+    expected = registry.result.scorer.score(rows)
+    for result, (_, row) in zip(body["results"], expected.iterrows(), strict=True):
+        assert result["id"] == row["hs_object_id"]
+        assert result["probability"] == pytest.approx(row["probability"], abs=1e-12)
+        assert result["fit"]["score"] == pytest.approx(row["fit"], abs=1e-10)
+        assert result["interest"]["score"] == pytest.approx(row["interest"], abs=1e-10)
+        assert result["recommendation"]["lifecyclestage"] == row["recommended_stage"]
+        assert result["reasons"]["fit"]["positive"] or result["reasons"]["fit"]["negative"]
+
+
+@pytest.mark.parametrize("name", ["hubspot_contact_v3.json", "hubspot_contacts_batch_read.json",
+                                  "hubspot_workflow_webhook_legacy.json"])
+def test_hubspot_payloads_over_http(server: Server, name: str) -> None:
+    payload: Any = crm_fixture(name)
+    with server.client() as client:
+        response = client.post("/hubspot/score", json=payload)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert results and all(r["id"] for r in results)
+    for result in results:
+        properties = result["properties"]
+        assert 0 <= float(properties["leadscore_probability"]) <= 1
+        assert properties["leadscore_fit_grade"] in {"A", "B", "C", "D"}
+        assert all(isinstance(v, str) for v in properties.values())
+
+
+def test_model_info_over_http(server: Server, registry: Registry) -> None:
+    with server.client() as client:
+        info = client.get("/model").json()
+    assert (info["name"], info["version"], info["alias"]) == \
+        ("lead-scorer", registry.version, "champion")
+    assert info["decision_layer"] is True
+
+
+def test_auth_over_http(server: Server) -> None:
+    body = {"leads": [{"jobtitle": "CEO"}]}
+    with server.client(token=None) as anonymous:
+        assert anonymous.post("/score", json=body).status_code == 401
+        assert anonymous.get("/model").status_code == 401
+        assert anonymous.post("/hubspot/score", json={"properties": {}}).status_code == 401
+        assert anonymous.get("/livez").status_code == 200
+        assert anonymous.get("/readyz").status_code == 200
+        assert anonymous.get("/docs.json").status_code == 200
+    with server.client(token="wrong-token") as wrong:
+        response = wrong.post("/score", json=body)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"].startswith("Bearer")
+    with server.client() as client:
+        assert client.post("/score", json=body).status_code == 200
+
+
+def test_bad_input_over_http_is_a_400_and_one_warning_line(server: Server) -> None:
+    with server.client() as client:
+        response = client.post("/score", json={"leads": [{"numemployees": "lots"}]})
+        assert response.status_code == 400
+        assert "numemployees" in response.json()["error"]
+        empty = client.post("/score", json={"leads": []})
+        assert empty.status_code == 400
+        garbage = client.post("/score", content=b"\xff{", headers={
+            "content-type": "application/json"})
+        assert garbage.status_code == 400
+    time.sleep(0.5)
+    log = server.log.read_text(errors="replace")
+    assert "Traceback" not in log
+    assert "[ERROR]" not in log
+    assert "[WARNING]" in log and "numemployees" in log
+    assert TOKEN not in log and "wrong-token" not in log

@@ -1,0 +1,258 @@
+"""Settings, auth guard and CRM adapters on their own (no model, no server)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pydantic import SecretStr, TypeAdapter, ValidationError
+
+from features.coerce import CoercionError
+from serving.adapters import (
+    check_numbers,
+    format_reasons,
+    hubspot_properties,
+    hubspot_records,
+    salesforce_record,
+)
+from serving.auth import bearer_token, is_open, token_matches
+from serving.logs import ClientErrorFilter
+from serving.middleware import RequestGuard
+from serving.schemas import HubSpotPayload
+from serving.settings import HubSpotProperties, ServingSettings
+from tests.serving.support import crm_fixture
+
+# -- settings ------------------------------------------------------------------------------------
+
+
+def test_settings_defaults_and_environment(monkeypatch: pytest.MonkeyPatch,
+                                           tmp_path: Any) -> None:
+    for name in ("MLFLOW_TRACKING_URI", "LEADSCORE_MLFLOW_TRACKING_URI", "LEADSCORE_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    settings = ServingSettings()
+    assert settings.model_uri == "models:/lead-scorer@champion"
+    assert settings.tracking_uri() == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert settings.api_token is None and settings.max_batch_size == 1000
+    assert settings.hubspot.probability == "leadscore_probability"
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////elsewhere/mlflow.db")
+    assert ServingSettings().tracking_uri() == "sqlite:////elsewhere/mlflow.db"
+    monkeypatch.setenv("LEADSCORE_MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    monkeypatch.setenv("LEADSCORE_MODEL_URI", "models:/other/3")
+    monkeypatch.setenv("LEADSCORE_API_TOKEN", "s3cret")
+    monkeypatch.setenv("LEADSCORE_MAX_BATCH_SIZE", "50")
+    monkeypatch.setenv("LEADSCORE_HUBSPOT__REASONS", "")
+    monkeypatch.setenv("LEADSCORE_HUBSPOT__PROBABILITY", "p_convert")
+    settings = ServingSettings()
+    assert settings.tracking_uri() == "http://127.0.0.1:5000"
+    assert settings.model_uri == "models:/other/3"
+    assert settings.api_token is not None and settings.api_token.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(settings)
+    assert settings.max_batch_size == 50
+    assert (settings.hubspot.reasons, settings.hubspot.probability) == ("", "p_convert")
+
+
+def test_an_empty_token_means_no_auth_and_bad_numbers_are_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADSCORE_API_TOKEN", "  ")
+    assert ServingSettings().api_token is None
+    monkeypatch.setenv("LEADSCORE_MAX_BATCH_SIZE", "0")
+    with pytest.raises(ValidationError, match="max_batch_size"):
+        ServingSettings()
+
+
+# -- auth and the request guard ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("header", "token"), [
+    (None, None), (b"", None), (b"Bearer abc", b"abc"), (b"bearer  abc ", b"abc"),
+    (b"Basic abc", None), (b"Bearer", None), (b"abc", None),
+])
+def test_bearer_token(header: bytes | None, token: bytes | None) -> None:
+    assert bearer_token(header) == token
+
+
+def test_token_matches_only_the_exact_token() -> None:
+    secret = SecretStr("s3cret-token")
+    assert token_matches(b"s3cret-token", secret)
+    for sent in (None, b"", b"s3cret", b"s3cret-token ", b"S3CRET-TOKEN"):
+        assert not token_matches(sent, secret)
+
+
+def test_health_and_docs_are_open_scoring_is_not() -> None:
+    assert all(is_open(p) for p in ("/livez", "/readyz", "/healthz", "/metrics", "/docs.json"))
+    assert not any(is_open(p) for p in ("/score", "/hubspot/score", "/model", "/x"))
+
+
+def run_guard(settings: ServingSettings, method: str, path: str,
+              headers: dict[str, str], body: bytes = b"", chunks: int = 1
+              ) -> tuple[int, dict[str, Any] | None, bytes | None]:
+    """Send one request through RequestGuard; returns status, JSON body, body the app got."""
+    seen: dict[str, bytes] = {}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        message = await receive()
+        seen["body"] = message["body"]
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    size = max(1, len(body) // chunks)
+    parts = [body[i:i + size] for i in range(0, len(body), size)] or [b""]
+    messages = [{"type": "http.request", "body": p, "more_body": i < len(parts) - 1}
+                for i, p in enumerate(parts)]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": method, "path": path,
+             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
+    asyncio.run(RequestGuard(app, settings)(scope, receive, send))
+    status = sent[0]["status"]
+    payload = json.loads(sent[1]["body"]) if status != 200 else None
+    return status, payload, seen.get("body")
+
+
+JSON = {"content-type": "application/json"}
+
+
+def test_guard_requires_the_token_except_on_open_paths(caplog: pytest.LogCaptureFixture) -> None:
+    settings = ServingSettings(api_token="s3cret-token")
+    status, body, _ = run_guard(settings, "POST", "/score", JSON, b"{}")
+    assert status == 401 and body is not None and "missing bearer token" in body["error"]
+    status, body, _ = run_guard(settings, "POST", "/score",
+                                {**JSON, "Authorization": "Bearer wrong"}, b"{}")
+    assert status == 401 and body is not None and "invalid bearer token" in body["error"]
+    assert run_guard(settings, "GET", "/model", {"Authorization": "Bearer wrong"})[0] == 401
+    assert run_guard(settings, "POST", "/score",
+                     {**JSON, "Authorization": "Bearer s3cret-token"}, b"{}")[0] == 200
+    assert run_guard(settings, "GET", "/readyz", {})[0] == 200
+    assert "s3cret" not in caplog.text and "wrong" not in caplog.text
+
+
+def test_guard_refuses_non_json_and_oversized_bodies() -> None:
+    settings = ServingSettings(max_body_bytes=2048)
+    assert run_guard(settings, "POST", "/score", {"content-type": "text/csv"}, b"a")[0] == 415
+    assert run_guard(settings, "POST", "/score", {"content-type": "application/json; "
+                                                  "charset=utf-8"}, b"{}")[0] == 200
+    assert run_guard(settings, "POST", "/score", {}, b"{}")[0] == 200
+    big = b"x" * 5000
+    status, body, _ = run_guard(settings, "POST", "/score",
+                                {**JSON, "content-length": str(len(big))}, big)
+    assert status == 413 and body is not None and "2,048" in body["error"]
+    # without a content length (chunked), counted while reading
+    assert run_guard(settings, "POST", "/score", JSON, big, chunks=5)[0] == 413
+    status, _, seen = run_guard(settings, "POST", "/score", JSON, b'{"leads": []}', chunks=3)
+    assert (status, seen) == (200, b'{"leads": []}')
+
+
+def test_client_error_filter_makes_one_warning_line() -> None:
+    try:
+        TypeAdapter(list[int]).validate_python(["x", None])
+    except ValidationError as error:
+        exc_info = (type(error), error, error.__traceback__)
+    record = logging.LogRecord("bentoml", logging.ERROR, __file__, 1, "Exception on %s [%s]",
+                               ("/score", "POST"), exc_info)
+    assert ClientErrorFilter().filter(record)
+    assert record.levelno == logging.WARNING and record.exc_info is None
+    assert record.getMessage().startswith("400 POST /score: invalid request: 0: ")
+    server = logging.LogRecord("bentoml", logging.ERROR, __file__, 1, "Exception on %s [%s]",
+                               ("/score", "POST"), (RuntimeError, RuntimeError("x"), None))
+    assert ClientErrorFilter().filter(server)
+    assert server.levelno == logging.ERROR and server.exc_info is not None
+
+
+# -- CRM adapters --------------------------------------------------------------------------------
+
+PAYLOAD = TypeAdapter(HubSpotPayload)
+
+
+def test_hubspot_shapes_become_flat_records() -> None:
+    contact = crm_fixture("hubspot_contact_v3.json")
+    [(object_id, record)] = hubspot_records(PAYLOAD.validate_python(contact))
+    assert object_id == "51" and record["numemployees"] == "100-500"
+    batch = crm_fixture("hubspot_contacts_batch_read.json")
+    records = hubspot_records(PAYLOAD.validate_python(batch))
+    assert [i for i, _ in records] == ["51", "52", "53"]
+    assert records[1][1]["jobtitle"] == "Student"
+    legacy = crm_fixture("hubspot_workflow_webhook_legacy.json")
+    [(object_id, record)] = hubspot_records(PAYLOAD.validate_python(legacy))
+    assert object_id == "51"
+    assert record["numemployees"] == "100-500" and record["lifecyclestage"] == "lead"
+    no_id = {"properties": {"hs_object_id": "9", "jobtitle": "CEO"}}
+    assert hubspot_records(PAYLOAD.validate_python(no_id))[0][0] == "9"
+
+
+def test_salesforce_lead_maps_to_hubspot_names() -> None:
+    record = salesforce_record(crm_fixture("salesforce_lead.json"))
+    assert record["hs_object_id"] == "00Q5e00000ABCdeEAF"
+    assert record["jobtitle"] == "Head of Marketing"
+    assert record["numemployees"] == 240
+    assert record["hs_email_domain"] == "j.meyer@example-maschinenbau.de"
+    assert "FirstName" not in record and "Email" not in record
+
+
+@pytest.mark.parametrize("value", [float("inf"), -float("inf"), 10**400])
+def test_numbers_no_float_holds_are_refused(value: Any) -> None:
+    with pytest.raises(CoercionError) as caught:
+        check_numbers({"ok": 1e300, "annualrevenue": value})
+    assert caught.value.column == "annualrevenue"
+    check_numbers({"a": 1, "b": 2.5, "c": True, "d": "1e999", "e": None})
+
+
+def factor(text: str, effect: float) -> dict[str, Any]:
+    return {"feature": "f", "label": "F", "value": None, "effect": effect, "text": text}
+
+
+RESULT: dict[str, Any] = {
+    "probability": 0.31234, "fit": 71.26, "interest": 45.04, "fit_grade": "A",
+    "interest_grade": "B",
+    "recommendation": {"lifecyclestage": "salesqualifiedlead", "hs_lead_status": "NEW",
+                       "changed": True, "rule": "score_sql", "detail": ""},
+    "reasons": {"fit": {"positive": [factor("Seniority: VP — raises fit", 5.0),
+                                     factor("Company size: 300 employees — raises fit", 2.0),
+                                     factor("Country: Germany — raises fit", 1.0)],
+                        "negative": []},
+                "interest": {"positive": [], "negative": [
+                    factor("Website visits: 1 visits — lowers interest", -3.0)]}},
+}
+NOW = datetime(2025, 4, 2, 12, 0, tzinfo=UTC)
+
+
+def test_write_back_properties_are_strings_and_stage_only_when_changed() -> None:
+    record = {"lifecyclestage": "marketingqualifiedlead", "hs_lead_status": ""}
+    out = hubspot_properties(RESULT, record, HubSpotProperties(), "4", NOW)
+    assert out == {
+        "leadscore_probability": "0.3123", "leadscore_score": "31.2", "leadscore_fit": "71.3",
+        "leadscore_interest": "45.0", "leadscore_fit_grade": "A",
+        "leadscore_interest_grade": "B", "leadscore_model_version": "4",
+        "leadscore_scored_at": "2025-04-02T12:00:00.000Z",
+        "leadscore_reasons": "Fit A: + Seniority: VP; + Company size: 300 employees | "
+                             "Interest B: − Website visits: 1 visits",
+        "lifecyclestage": "salesqualifiedlead", "hs_lead_status": "NEW",
+    }
+    unchanged = {**RESULT, "recommendation": {**RESULT["recommendation"], "changed": False}}
+    out = hubspot_properties(unchanged, record, HubSpotProperties(reasons="", score=""), "4", NOW)
+    assert "lifecyclestage" not in out and "hs_lead_status" not in out
+    assert "leadscore_reasons" not in out and "leadscore_score" not in out
+    kept_status = {"lifecyclestage": "lead", "hs_lead_status": "NEW"}
+    out = hubspot_properties(RESULT, kept_status, HubSpotProperties(), "4", NOW)
+    assert out["lifecyclestage"] == "salesqualifiedlead" and "hs_lead_status" not in out
+    scores_only = {"probability": 0.5, "fit": 50.0, "interest": 50.0}
+    out = hubspot_properties(scores_only, {}, HubSpotProperties(), None, NOW)
+    assert "leadscore_fit_grade" not in out and "leadscore_model_version" not in out
+
+
+def test_reasons_text_is_short() -> None:
+    many = {**RESULT, "reasons": {g: {"positive": [factor("x" * 100, 1.0)] * 5,
+                                      "negative": [factor("y" * 100, -1.0)] * 5}
+                                  for g in ("fit", "interest")}}
+    assert len(format_reasons(many)) <= 500
+    assert format_reasons({"probability": 0.1}) == ""
