@@ -9,7 +9,7 @@ export BENTOML_DO_NOT_TRACK = true
 export MLFLOW_DISABLE_TELEMETRY = true
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo train-xeducation score-demo explain-demo ui test test-all lint format typecheck clean
+.PHONY: help install demo train-xeducation score-demo explain-demo serve bench ui test test-all lint format typecheck clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -36,6 +36,14 @@ train-xeducation: install ## train on ../shared/data/x-education/Leads.csv with 
 	$(BIN)/leadscore train --data ../shared/data/x-education/Leads.csv --spec x-education \
 		--config configs/x-education.yaml \
 		--model-name lead-scorer-x-education
+
+serve: install ## serve the champion over HTTP with BentoML (http://127.0.0.1:3000)
+	$(BIN)/leadscore serve
+
+bench: install ## run the benchmarks (single lead, reasons, service under load; minutes)
+	$(BIN)/python benchmarks/bench_single_lead.py
+	$(BIN)/python benchmarks/bench_reasons.py
+	$(BIN)/python benchmarks/bench_service.py
 
 ui: install ## open the MLflow UI on the local registry (http://127.0.0.1:5000)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --port 5000
