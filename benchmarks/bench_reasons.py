@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from timing import timings
+
 
 def interleaved(
     cases: dict[str, Callable[[], object]], rounds: int
@@ -37,17 +39,6 @@ def interleaved(
             wall[name].append(time.perf_counter() - start)
             cpu[name].append(time.process_time() - start_cpu)
     return {name: (min(wall[name]), min(cpu[name])) for name in cases}
-
-
-def timings(call: Callable[[], object], repeat: int) -> list[float]:
-    for _ in range(min(50, repeat)):
-        call()
-    out = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        out.append(time.perf_counter() - start)
-    return out
 
 
 def tree_shape(booster: Any) -> dict[str, float]:

@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from timing import percentile_ms, timings
+
 REPO = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 JSON = {"Content-Type": "application/json"}
@@ -172,20 +174,8 @@ async def _throughput(port: int, body: bytes, concurrency: int, duration: float,
     return load
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e3
-
-
 def floor(call: Callable[[], object], repeat: int = 500) -> float:
-    for _ in range(50):
-        call()
-    times = []
-    for _ in range(repeat):
-        begin = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - begin)
-    return statistics.median(times) * 1e3
+    return statistics.median(timings(call, repeat)) * 1e3
 
 
 def train(rows: int, folder: Path) -> tuple[Any, str, list[dict[str, Any]], Path]:
@@ -286,8 +276,9 @@ def main() -> None:
         for explain in (False, True):
             times = latencies(servers, body_of(one, explain), args.latency_requests)
             for name, values in times.items():
-                p50[(name, explain)] = pct(values, 0.5)
-                print(f"  {name:12} {explain!s:8} {pct(values, 0.5):8.2f} {pct(values, 0.99):8.2f}")
+                p50[(name, explain)] = percentile_ms(values, 0.5)
+                print(f"  {name:12} {explain!s:8} {p50[(name, explain)]:8.2f} "
+                      f"{percentile_ms(values, 0.99):8.2f}")
         for explain in (False, True):
             print(f"  naive / leadscore p50, explain={explain}: "
                   f"{p50[('naive', explain)] / p50[('leadscore', explain)]:.1f}×")
@@ -303,8 +294,8 @@ def main() -> None:
                     per_second = load.requests / load.seconds
                     rates[(server.name, concurrency, batch)] = per_second * batch
                     print(f"  {server.name:12} {concurrency:5} {batch:5} {per_second:8.1f} "
-                          f"{per_second * batch:9.0f} {pct(load.times, 0.5):8.2f} "
-                          f"{pct(load.times, 0.99):8.2f}", flush=True)
+                          f"{per_second * batch:9.0f} {percentile_ms(load.times, 0.5):8.2f} "
+                          f"{percentile_ms(load.times, 0.99):8.2f}", flush=True)
         print("\n  leadscore / naive throughput:")
         for batch in (1, 100):
             cells = ", ".join(
@@ -315,9 +306,9 @@ def main() -> None:
         if variants:
             print("\nBentoML options, one lead per request (interleaved with the default):")
             times = latencies([ours, *variants], body_of(one, False), args.latency_requests)
-            base = pct(times["leadscore"], 0.5)
+            base = percentile_ms(times["leadscore"], 0.5)
             for name, values in times.items():
-                median = pct(values, 0.5)
+                median = percentile_ms(values, 0.5)
                 print(f"  {name:12} p50 {median:6.2f} ms ({median - base:+.2f})")
             print("\nworkers, throughput at concurrency 8 (leads/s):")
             for server in (ours, variants[-1]):

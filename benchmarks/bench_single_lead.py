@@ -17,20 +17,10 @@ import argparse
 import os
 import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-
-def timings(call: Callable[[], object], repeat: int) -> list[float]:
-    for _ in range(min(50, repeat)):
-        call()
-    out = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        out.append(time.perf_counter() - start)
-    return out
+from timing import timings
 
 
 def main() -> None:
