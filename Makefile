@@ -9,7 +9,7 @@ export BENTOML_DO_NOT_TRACK = true
 export MLFLOW_DISABLE_TELEMETRY = true
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo train-xeducation score-demo explain-demo serve bench ui test test-all lint format typecheck clean
+.PHONY: help install demo train-xeducation evaluate-demo evaluate-xeducation score-demo explain-demo serve bench ui test test-all lint format typecheck clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -25,6 +25,15 @@ install: $(BIN)/leadscore ## create .venv and install leadscore with its dev too
 demo: install ## generate demo leads, train, log to MLflow (./mlflow.db), register, print the summary
 	$(BIN)/leadscore generate --rows $(ROWS) --seed $(SEED) --out $(DEMO)/leads.csv
 	$(BIN)/leadscore train --data $(DEMO)/leads.csv --spec hubspot --config configs/hubspot-demo.yaml
+
+evaluate-demo: install ## evaluation report of the champion on the demo leads, with a 3-month backtest
+	$(BIN)/leadscore evaluate --data $(DEMO)/leads.csv --spec hubspot --config configs/hubspot-demo.yaml \
+		--points configs/points-hubspot.yaml --backtest 3 --out reports/demo
+
+evaluate-xeducation: install ## evaluation report of the X Education model (vs logistic regression and points)
+	$(BIN)/leadscore evaluate --data ../shared/data/x-education/Leads.csv --spec x-education \
+		--model models:/lead-scorer-x-education@champion --points configs/points-x-education.yaml \
+		--out reports/x-education
 
 score-demo: install ## score the demo leads with the registered champion (with reasons)
 	$(BIN)/leadscore score --data $(DEMO)/leads.csv --out $(DEMO)/scores.csv --reasons
@@ -66,4 +75,4 @@ typecheck: install ## mypy on the four packages
 	$(BIN)/mypy
 
 clean: ## remove demo data, local MLflow files and caches (keeps .venv)
-	rm -rf $(DEMO) mlflow.db mlartifacts mlruns .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(DEMO) reports mlflow.db mlartifacts mlruns .pytest_cache .mypy_cache .ruff_cache

@@ -393,11 +393,13 @@ class ChunkWriter:
             self.path.unlink(missing_ok=True)
 
 
-def _register_serve() -> None:
+def _register_more() -> None:
     # `serving` never imports `training`; the CLI (here) may import `serving`.
     from serving.cli import serve
+    from training.evaluate_cli import evaluate
 
+    app.command("evaluate")(user_errors(evaluate))
     app.command("serve")(user_errors(serve))
 
 
-_register_serve()
+_register_more()

@@ -1,0 +1,271 @@
+"""`leadscore evaluate`: score leads the model never saw and write the evaluation report.
+
+The command only loads, checks, saves and logs; every number comes from the pure
+functions in `training.evaluation`. Registered in `training.cli` as
+`app.command("evaluate")(user_errors(evaluate))`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from features.errors import LeadscoreError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from models.scorer import LeadScorer
+
+log = logging.getLogger(__name__)
+console = Console()
+
+EXPERIMENT = "leadscore-evaluation"
+DEFAULT_MODEL = "models:/lead-scorer@champion"
+
+
+def evaluate(
+    data: Annotated[Path, typer.Option(help="CRM export with known outcomes, .csv or .parquet")],
+    spec: Annotated[str, typer.Option(help="dataset spec YAML, or a built-in name: hubspot, "
+                                           "x-education (how to read labels and time)")]
+    = "hubspot",
+    model: Annotated[str, typer.Option(help="MLflow model URI")] = DEFAULT_MODEL,
+    out: Annotated[Path, typer.Option(help="folder for report.html and report.json")]
+    = Path("reports/evaluation"),
+    points: Annotated[Path | None, typer.Option(
+        help="points-rules YAML for the points baseline (default: "
+             "configs/points-hubspot.yaml when the data has its columns)")] = None,
+    date_from: Annotated[str | None, typer.Option(
+        "--from", help="evaluate leads created on or after this date (default: the model's "
+                       "test slice, or on a newer export the leads after its training data)")]
+    = None,
+    date_to: Annotated[str | None, typer.Option(
+        "--to", help="evaluate leads created on or before this date (a date without a time "
+                     "includes the whole day)")] = None,
+    backtest: Annotated[int, typer.Option(
+        min=0, help="rolling-origin backtest over the last N months (trains N new models)")]
+    = 0,
+    config: Annotated[Path | None, typer.Option(
+        help="training config YAML: the test share, and how backtest folds train")] = None,
+    log_mlflow: Annotated[bool, typer.Option(
+        "--log-mlflow", help=f"log the report and metrics to MLflow experiment {EXPERIMENT}")]
+    = False,
+) -> None:
+    """Evaluate a model on leads it never saw, against the base rate, a logistic regression
+    and a points rule; write an HTML + JSON report."""
+    from features.spec import resolve_spec
+    from training import evaluation
+    from training.cli import load_model
+    from training.config import load_config
+    from training.data import file_sha256, load_leads, prepare
+    from training.points import default_points_path, load_points
+    from training.tracking import configure
+
+    # Every input check before the model is loaded or anything is written.
+    dataset_spec = resolve_spec(spec)
+    settings = load_config(config)
+    if backtest:
+        evaluation.check_backtest(dataset_spec, backtest)
+    rules = load_points(points) if points is not None else None
+    frame = load_leads(data)
+    if rules is not None:
+        rules.check(frame, f"points rules {points}")
+    prepared = prepare(frame, dataset_spec, settings.min_positives)
+    # A date range is checked now; the default slice's share may come from the model's run.
+    selection = evaluation.select_rows(prepared, dataset_spec, date_from, date_to) \
+        if date_from or date_to else None
+    partial = evaluation.backtest_months(prepared, backtest)[1] if backtest else None
+
+    uri = configure()
+    scorer, version = load_model(model)
+    check_model_matches(scorer, frame, model, data)
+    notes: list[str] = []
+    if scorer.spec.name != dataset_spec.name:
+        notes.append(f"the model was trained with spec {scorer.spec.name!r}; the data is read "
+                     f"with spec {dataset_spec.name!r} (labels and time)")
+    if rules is None:
+        default = default_points_path()
+        if default.is_file():
+            candidate = load_points(default)
+            if all(c in frame.columns for c in candidate.columns):
+                rules = candidate
+                notes.append(f"points rule: the default {default.name}")
+
+    trained = training_params(model)
+    test_share = settings.split.test
+    if config is None and trained and "split.test" in trained:
+        test_share = float(trained["split.test"])
+    sha256 = file_sha256(data)
+    if selection is None:
+        selection = evaluation.default_selection(prepared, dataset_spec, test_share, trained,
+                                                 sha256)
+    evaluated = evaluation.subset(prepared, selection.rows)
+    before = evaluation.subset(prepared, selection.before) if len(selection.before) else None
+    notes += evaluation.training_overlap_notes(prepared, dataset_spec, selection,
+                                               sha256, trained, scorer.metadata)
+    if prepared.dropped_unknown:
+        notes.append(f"{prepared.dropped_unknown:,} leads left out: their label window is "
+                     "still open (outcome not known yet)")
+
+    with console.status(f"evaluating {len(evaluated.y):,} leads…"):
+        sections = evaluation.evaluate_scorer(
+            scorer, evaluated, dataset_spec, baselines=before, points=rules,
+            slice_columns=evaluation.default_slice_columns(scorer.spec))
+    backtest_result = None
+    if backtest:
+        with console.status(f"backtest: training {backtest} model(s), one per month…"):
+            backtest_result = evaluation.backtest(prepared, dataset_spec, settings, backtest)
+        notes.append(evaluation.backtest_note(settings, backtest))
+        if partial:
+            notes.append(partial)
+
+    result: dict[str, Any] = evaluation.jsonable({
+        "model": {"uri": model, "version": version, "spec": scorer.spec.name,
+                  "trained_at": scorer.metadata.get("trained_at")},
+        "data": evaluation.data_summary(evaluated, dataset_spec, str(data), selection),
+        **{k: v for k, v in sections.items() if k != "notes"},
+        "backtest": backtest_result,
+        "notes": notes + sections["notes"],
+    })
+    paths = write(result, out)
+
+    console.print(comparison_table(result))
+    if backtest_result is not None:
+        console.print(backtest_table(result["backtest"]))
+    for note in result["notes"]:
+        console.print(f"[dim]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+    for kind, path in paths.items():
+        console.print(f"{kind}: {path}", highlight=False)
+    if log_mlflow:
+        run_id = log_to_mlflow(result, paths, uri)
+        console.print(f"MLflow run {run_id} in experiment {EXPERIMENT} ({uri})", highlight=False)
+
+
+def check_model_matches(scorer: LeadScorer, frame: pd.DataFrame, model: str, data: Path
+                        ) -> None:
+    """The data must hold every column the model reads (features and its catalogue)."""
+    needed = list(scorer.spec.feature_columns)
+    if scorer.policy is not None:
+        catalogue = scorer.policy.requirements
+        needed += [c for c in catalogue.columns
+                   if c not in (catalogue.stage_column, catalogue.status_column)]
+    absent = [c for c in dict.fromkeys(needed) if c not in frame.columns]
+    if absent:
+        raise LeadscoreError(
+            f"model {model} (spec {scorer.spec.name!r}) does not match data file {data}: "
+            f"missing column(s) {', '.join(map(repr, absent))}")
+
+
+def training_params(uri: str) -> dict[str, str] | None:
+    """The params of the run that trained the model (data fingerprint, split), if known."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    try:
+        run_id: str | None = None
+        if uri.startswith("models:/"):
+            ref = uri.removeprefix("models:/")
+            if "@" in ref:
+                name, alias = ref.split("@", 1)
+                run_id = client.get_model_version_by_alias(name, alias).run_id
+            elif "/" in ref:
+                name, number = ref.split("/", 1)
+                run_id = client.get_model_version(name, number).run_id
+            else:
+                run_id = client.get_logged_model(ref).source_run_id
+        elif uri.startswith("runs:/"):
+            run_id = uri.removeprefix("runs:/").split("/", 1)[0]
+        if not run_id:
+            return None
+        return dict(client.get_run(run_id).data.params)
+    except (MlflowException, OSError) as error:
+        log.info("no training run for %s: %s", uri, error)
+        return None
+
+
+def write(result: dict[str, Any], out: Path) -> dict[str, Path]:
+    """report.html + report.json through the renderer, or report.json alone without it."""
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        from training.report import write_report
+    except ModuleNotFoundError as error:
+        if error.name != "training.report":
+            raise
+        path = out / "report.json"
+        path.write_text(json.dumps(result, indent=2, default=float), encoding="utf-8")
+        return {"json": path}
+    return write_report(result, out)
+
+
+def _cell(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def comparison_table(result: dict[str, Any]) -> Table:
+    data = result["data"]
+    table = Table(title=f"{data['selection']}: {data['rows']:,} leads from {data['time_from']} "
+                        f"to {data['time_to']}, base rate {data['base_rate']:.1%}")
+    for column in ("model", "ROC AUC", "PR AUC", "Brier", "ECE", "top-10% lift"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for row in result["comparison"]:
+        table.add_row(row["name"], *(_cell(row[m]) for m in
+                                     ("roc_auc", "pr_auc", "brier", "ece", "top_decile_lift")))
+    return table
+
+
+def backtest_table(backtest: dict[str, Any]) -> Table:
+    table = Table(title="rolling-origin backtest: a new model per month, trained on the "
+                        "leads before it")
+    for column in ("month", "leads", "conv.", "ROC AUC", "PR AUC", "Brier", "ECE", "LR AUC"):
+        table.add_column(column, justify="left" if column == "month" else "right")
+    for fold in backtest["folds"]:
+        table.add_row(fold["test_month"], f"{fold['rows']:,}", f"{fold['positives']:,}",
+                      _cell(fold["roc_auc"]), _cell(fold["pr_auc"]), _cell(fold["brier"]),
+                      _cell(fold["ece"]), _cell(fold["logistic_roc_auc"]))
+    summary = backtest["summary"]
+    for stat in ("mean", "std"):
+        table.add_row(stat, "", "", *(_cell(summary[m][stat]) for m in
+                                          ("roc_auc", "pr_auc", "brier", "ece",
+                                           "logistic_roc_auc")))
+    return table
+
+
+def metric_key(name: str) -> str:
+    return name.replace(" ", "_")
+
+
+def log_to_mlflow(result: dict[str, Any], paths: dict[str, Path], uri: str) -> str:
+    """A new run in the evaluation experiment: the report files, comparison metrics."""
+    import mlflow
+
+    from training.tracking import ensure_experiment
+
+    experiment_id = ensure_experiment(EXPERIMENT, uri)
+    model, data = result["model"], result["data"]
+    name = f"{model['uri'].removeprefix('models:/')}-{data['time_from']}-{data['time_to']}"
+    with mlflow.start_run(experiment_id=experiment_id, run_name=name) as run:
+        mlflow.log_params({"model.uri": model["uri"], "model.version": model["version"],
+                           "model.spec": model["spec"], "data.file": data["file"],
+                           "data.rows": data["rows"], "data.time_from": data["time_from"],
+                           "data.time_to": data["time_to"], "data.selection": data["selection"]})
+        metrics = {f"{metric_key(row['name'])}.{m}": row[m] for row in result["comparison"]
+                   for m in ("roc_auc", "pr_auc", "brier", "ece", "top_decile_lift")
+                   if row[m] is not None}
+        if result["backtest"] is not None:
+            for metric, stats in result["backtest"]["summary"].items():
+                metrics.update({f"backtest.{metric}.{s}": v for s, v in stats.items()
+                                if v is not None})
+        mlflow.log_metrics(metrics)
+        mlflow.set_tags({"leadscore.model_uri": model["uri"],
+                         "leadscore.model_version": model["version"]})
+        for path in paths.values():
+            mlflow.log_artifact(str(path))
+        return str(run.info.run_id)
