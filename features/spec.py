@@ -10,10 +10,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from features.errors import LeadscoreError, describe_validation_error
+from features.errors import LeadscoreError
+from features.yaml_files import read_yaml, validate_mapping
 
 # Values that mean "no value" in every export, on top of a spec's own list.
 DEFAULT_MISSING_VALUES: tuple[str, ...] = ("", "nan", "NaN", "NA", "N/A", "null", "NULL", "None")
@@ -159,24 +159,12 @@ class DatasetSpec(_Strict):
 
 def parse_spec(data: Any, source: str = "<spec>") -> DatasetSpec:
     """Validate a mapping as a `DatasetSpec`; errors name the key."""
-    if not isinstance(data, dict):
-        raise LeadscoreError(f"invalid dataset spec {source}: expected a mapping at the top level")
-    try:
-        return DatasetSpec.model_validate(data)
-    except ValidationError as error:
-        raise LeadscoreError(describe_validation_error(error, f"dataset spec {source}")) from None
+    return validate_mapping(DatasetSpec, data, f"dataset spec {source}")
 
 
 def load_spec(path: str | Path) -> DatasetSpec:
     """Read and validate a spec YAML file."""
-    path = Path(path)
-    if not path.is_file():
-        raise LeadscoreError(f"spec file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise LeadscoreError(f"spec file {path} is not valid YAML: {error}") from None
-    return parse_spec(data, str(path))
+    return parse_spec(read_yaml(path, "spec file"), str(path))
 
 
 def builtin_spec_path(name: str) -> Path:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from features.errors import LeadscoreError, describe_validation_error
+from features.yaml_files import read_yaml, validate_mapping
 from training.thresholds import DecisionConfig
 
 
@@ -104,16 +103,5 @@ def load_config(path: str | Path | None) -> TrainConfig:
     """Read a training config YAML (None → defaults); errors name the key."""
     if path is None:
         return TrainConfig()
-    path = Path(path)
-    if not path.is_file():
-        raise LeadscoreError(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise LeadscoreError(f"config file {path} is not valid YAML: {error}") from None
-    if not isinstance(data, dict):
-        raise LeadscoreError(f"config file {path}: expected a mapping at the top level")
-    try:
-        return TrainConfig.model_validate(data)
-    except ValidationError as error:
-        raise LeadscoreError(describe_validation_error(error, f"training config {path}")) from None
+    data = read_yaml(path, "config file")
+    return validate_mapping(TrainConfig, {} if data is None else data, f"training config {path}")

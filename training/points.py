@@ -36,14 +36,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sklearn.isotonic import IsotonicRegression
 
 from features.build import check_columns
 from features.coerce import is_missing, to_boolean, to_category, to_number
-from features.errors import LeadscoreError, describe_validation_error
+from features.errors import LeadscoreError
 from features.spec import DEFAULT_MISSING_VALUES
+from features.yaml_files import read_yaml, validate_mapping
 
 _TESTS = ("equals", "in_", "min", "max", "present", "contains")
 
@@ -145,24 +145,12 @@ class PointsRules(BaseModel):
 
 def parse_points(data: Any, source: str = "<points rules>") -> PointsRules:
     """Validate a mapping as points rules; errors name the key (e.g. `rules.2.pionts`)."""
-    if not isinstance(data, dict):
-        raise LeadscoreError(f"invalid points rules {source}: expected a mapping with `rules:`")
-    try:
-        return PointsRules.model_validate(data)
-    except ValidationError as error:
-        raise LeadscoreError(describe_validation_error(error, f"points rules {source}")) from None
+    return validate_mapping(PointsRules, data, f"points rules {source}")
 
 
 def load_points(path: str | Path) -> PointsRules:
     """Read and validate a points-rules YAML file."""
-    path = Path(path)
-    if not path.is_file():
-        raise LeadscoreError(f"points rules file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise LeadscoreError(f"points rules file {path} is not valid YAML: {error}") from None
-    return parse_points(data, str(path))
+    return parse_points(read_yaml(path, "points rules file"), str(path))
 
 
 def default_points_path() -> Path:
