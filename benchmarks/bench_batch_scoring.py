@@ -1,0 +1,202 @@
+"""Batch scoring throughput against raw LightGBM on the same rows and trees, and its memory.
+
+Run on demand (not part of the tests; a few minutes, `--million` adds a few more):
+
+    .venv/bin/python benchmarks/bench_batch_scoring.py [--rows 200000] [--chunk-size 50000]
+                                                      [--rounds 3] [--million]
+
+Trains a scorer on generated leads (default `TrainConfig`), logs it to a temporary
+MLflow store, generates `--rows` other leads as CRM text, and measures in one run:
+
+- without reasons: `LeadScorer.score(chunk, decide=True)` over chunks of
+  `--chunk-size` rows, as `leadscore score` does, and the `leadscore score` command end
+  to end on a CSV of the same rows, each as a share of the floor: raw
+  `booster.predict(raw_score=True)` of the three boosters on the already-encoded
+  matrix (same rows, same trees, LightGBM's default threads). Goal ≥ 50 %.
+  Where the time goes: encode, score_matrix, decide.
+- with reasons: `score(chunk, decide=True, reasons=True)` and `leadscore score
+  --reasons`, as a share of raw `pred_contrib` of the fit and interest boosters.
+  Goal ≥ 80 %.
+- `--million`: the peak resident memory of `leadscore score` on 1,000,000 rows against
+  the same command on `--rows` rows. It reads and writes in chunks, so the peak should
+  not grow with the file.
+
+In-process cases take turns for `--rounds` rounds (fastest kept), so that other load
+on the machine hits them alike. A command's peak RSS comes from `os.wait4` in a small
+launcher process (see `bench_training.run_measured`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench_training import run_measured
+
+LEADSCORE = Path(sys.executable).with_name("leadscore")
+
+
+def interleaved(cases: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+    """Fastest wall seconds of each case; the cases take turns."""
+    best = {name: float("inf") for name in cases}
+    for round_ in range(rounds):
+        for name, call in cases.items():
+            started = time.perf_counter()
+            call()
+            best[name] = min(best[name], time.perf_counter() - started)
+        print(f"  round {round_ + 1}/{rounds} done", file=sys.stderr, flush=True)
+    return best
+
+
+def as_crm_text(frame: Any) -> Any:
+    return frame.astype(object).where(frame.notna(), "").astype(str)
+
+
+def report(title: str, rows: int, seconds: dict[str, float], floor: str, goal: float) -> None:
+    base = seconds[floor]
+    print(f"\n{title} ({rows:,} rows; share of floor = floor time / case time; goal ≥ "
+          f"{goal:.0%})")
+    print(f"{'case':58} {'seconds':>8} {'rows/s':>10} {'of floor':>9}")
+    for name, value in seconds.items():
+        print(f"{name:58} {value:8.2f} {rows / value:10,.0f} {base / value:9.1%}")
+
+
+def cli(data: Path, out: Path, model_uri: str, env: dict[str, str], chunk_size: int,
+        reasons: bool = False) -> tuple[float, int]:
+    command = [str(LEADSCORE), "score", "--data", str(data), "--out", str(out),
+               "--model", model_uri, "--chunk-size", str(chunk_size)]
+    seconds, peak, _ = run_measured(command + (["--reasons"] if reasons else []), env=env)
+    out.unlink(missing_ok=True)
+    return seconds, peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rows", type=int, default=200_000, help="leads to score")
+    parser.add_argument("--train-rows", type=int, default=20_000, help="leads to train on")
+    parser.add_argument("--chunk-size", type=int, default=50_000,
+                        help="rows per chunk (the `leadscore score` default)")
+    parser.add_argument("--rounds", type=int, default=3, help="timed runs of each case")
+    parser.add_argument("--million", action="store_true",
+                        help="also the peak memory of `leadscore score` on 1,000,000 rows")
+    args = parser.parse_args()
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+    import mlflow
+
+    from features.generate import generate_leads
+    from features.spec import resolve_spec
+    from models.explain import explain
+    from models.pyfunc import log_scorer
+    from models.scorer import MIN_EFFECT
+    from training.config import TrainConfig
+    from training.data import prepare
+    from training.tracking import configure, ensure_experiment
+    from training.train import input_example, train_scorer
+
+    cores, usable = os.cpu_count(), len(os.sched_getaffinity(0))
+    print(f"{cores} cores ({usable} usable); LightGBM prediction on its default threads")
+    spec = resolve_spec("hubspot")
+    started = time.perf_counter()
+    train = as_crm_text(generate_leads(args.train_rows, seed=7))
+    scorer = train_scorer(prepare(train, spec), spec, TrainConfig()).scorer
+    trees = {n: m.booster.num_trees() for n, m in scorer.models.items()}
+    print(f"trained on {args.train_rows:,} leads in {time.perf_counter() - started:.0f} s; "
+          f"trees {trees}")
+
+    frame = as_crm_text(generate_leads(args.rows, seed=11))
+    chunks = [frame.iloc[i:i + args.chunk_size] for i in range(0, len(frame), args.chunk_size)]
+    matrix = scorer.encoder.transform(frame)
+    boosters = {n: (m.booster, m.columns(matrix)) for n, m in scorer.models.items()}
+    encoded = [scorer.encode(c) for c in chunks]
+    scored = [scorer.score_matrix(m) for m in encoded]
+    assert scorer.policy is not None
+
+    def floor() -> None:
+        for booster, columns in boosters.values():
+            booster.predict(columns, raw_score=True)
+
+    def contrib_floor() -> None:
+        for name in ("fit", "interest"):
+            booster, columns = boosters[name]
+            booster.predict(columns, pred_contrib=True)
+
+    plain: dict[str, Callable[[], object]] = {
+        "raw predict, 3 boosters, encoded matrix (floor)": floor,
+        "LeadScorer.score(chunk, decide=True)": lambda: [scorer.score(c) for c in chunks],
+        "  of which encode (chunks)": lambda: [scorer.encode(c) for c in chunks],
+        "  of which score_matrix (encoded chunks)": lambda: [scorer.score_matrix(m)
+                                                             for m in encoded],
+        "  of which decide (scored chunks)": lambda: [
+            scorer.decide(scorer.policy_columns(c), s)  # type: ignore[union-attr]
+            for c, s in zip(chunks, scored, strict=True)],
+    }
+    with_reasons: dict[str, Callable[[], object]] = {
+        "raw pred_contrib, fit + interest, encoded (floor)": contrib_floor,
+        "LeadScorer.score(chunk, decide=True, reasons=True)": lambda: [
+            scorer.score(c, reasons=True) for c in chunks],
+        "  of which explain (encoded chunks, raw records)": lambda: [
+            explain(scorer, m, c, 3, min_effect=MIN_EFFECT)
+            for c, m in zip(chunks, encoded, strict=True)],
+    }
+    print("timing in-process cases…", file=sys.stderr, flush=True)
+    plain_seconds = interleaved(plain, args.rounds)
+    reasons_seconds = interleaved(with_reasons, args.rounds)
+
+    with tempfile.TemporaryDirectory(prefix="bench-score-") as tmp_name:
+        tmp = Path(tmp_name)
+        uri = configure(f"sqlite:///{tmp / 'bench.db'}")
+        with mlflow.start_run(experiment_id=ensure_experiment("bench", uri)):
+            bundle = scorer.save(tmp / "bundle")
+            model_uri = log_scorer(scorer, bundle, input_example(scorer, train)).model_uri
+        env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+        data, small, out = tmp / "leads.csv", tmp / "small.csv", tmp / "scores.csv"
+        frame.to_csv(data, index=False)
+        frame.iloc[:1000].to_csv(small, index=False)
+        print("timing the `leadscore score` command…", file=sys.stderr, flush=True)
+        runs: dict[str, list[tuple[float, int]]] = {k: [] for k in
+                                                     ("plain", "reasons", "small", "small_r")}
+        for _ in range(args.rounds):
+            runs["small"].append(cli(small, out, model_uri, env, args.chunk_size))
+            runs["plain"].append(cli(data, out, model_uri, env, args.chunk_size))
+            runs["small_r"].append(cli(small, out, model_uri, env, args.chunk_size, True))
+            runs["reasons"].append(cli(data, out, model_uri, env, args.chunk_size, True))
+        best = {k: min(v) for k, v in runs.items()}
+        million: tuple[float, int] | None = None
+        if args.million:
+            big = tmp / "million.csv"
+            started = time.perf_counter()
+            as_crm_text(generate_leads(1_000_000, seed=13)).to_csv(big, index=False)
+            print(f"wrote 1,000,000 leads ({big.stat().st_size / 2**20:.0f} MiB) in "
+                  f"{time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+            million = cli(big, out, model_uri, env, args.chunk_size)
+            million_mib = big.stat().st_size / 2**20
+        data_mib = data.stat().st_size / 2**20
+
+    startup, startup_r = best["small"][0], best["small_r"][0]
+    plain_seconds["`leadscore score` command, CSV → CSV"] = best["plain"][0]
+    plain_seconds["  same, less start-up (the command on 1,000 rows)"] = \
+        best["plain"][0] - startup
+    reasons_seconds["`leadscore score --reasons` command, CSV → CSV"] = best["reasons"][0]
+    reasons_seconds["  same, less start-up (the command on 1,000 rows)"] = \
+        best["reasons"][0] - startup_r
+    report("without reasons", args.rows, plain_seconds,
+           "raw predict, 3 boosters, encoded matrix (floor)", 0.5)
+    report("with reasons (top 3 per direction, fit and interest)", args.rows, reasons_seconds,
+           "raw pred_contrib, fit + interest, encoded (floor)", 0.8)
+    print(f"\nchunks of {args.chunk_size:,} rows; fastest of {args.rounds}; command start-up "
+          f"(1,000 rows) {startup:.1f} s, with --reasons {startup_r:.1f} s")
+    print(f"peak RSS of `leadscore score`: {best['small'][1] / 2**20:,.0f} MiB on 1,000 rows, "
+          f"{best['plain'][1] / 2**20:,.0f} MiB on {args.rows:,} rows ({data_mib:.0f} MiB CSV)"
+          + (f", {million[1] / 2**20:,.0f} MiB on 1,000,000 rows ({million_mib:.0f} MiB CSV, "
+             f"{million[0]:.0f} s)" if million else ""))
+
+
+if __name__ == "__main__":
+    main()

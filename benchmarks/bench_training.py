@@ -1,0 +1,218 @@
+"""Training cost: time and peak memory of the whole pipeline for 10k, 100k and 1M leads.
+
+Run on demand (not part of the tests; the 1M size takes many minutes):
+
+    .venv/bin/python benchmarks/bench_training.py [--sizes 10000,100000,1000000] [--data-dir DIR]
+
+For each size the parent writes generated leads to a CSV (kept in `--data-dir` for the
+next run), then starts a fresh child process that does what `leadscore train` does
+before MLflow: `load_leads` (every value read as text), `prepare`, `design_matrix`
+and `train_scorer` with the default `TrainConfig`. Time is per phase; memory is the
+child's peak resident set size, from `os.wait4` in a small launcher process (it
+includes LightGBM's native buffers, which tracemalloc cannot see), and the child's own peak
+during the load and during prepare + train (it resets the kernel's high-water mark
+between the two). At the end: how time and memory grow per 10× rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+SEED = 7
+
+
+# A small process between the benchmark and the measured command. A child's peak RSS
+# counts the memory of the process it was forked from until it calls exec (Linux keeps
+# the old address space's high-water mark), so forking from a benchmark that holds
+# gigabytes of leads would be measured too; forking from this ~10 MiB launcher is not.
+LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execv(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def run_measured(command: list[str], env: dict[str, str] | None = None
+                 ) -> tuple[float, int, str]:
+    """Run a command; its wall seconds, its peak RSS in bytes (`wait4`), and its stdout.
+
+    stderr passes through, for progress. The RSS includes native memory (LightGBM's
+    buffers) that tracemalloc cannot see.
+    """
+    with tempfile.NamedTemporaryFile("r", suffix=".maxrss") as peak_file:
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", LAUNCHER, peak_file.name, *command],
+                              stdout=subprocess.PIPE, text=True, env=env, check=False)
+        seconds = time.perf_counter() - started
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(command[:3])}… failed with exit code "
+                             f"{done.returncode}")
+        kib = int(Path(peak_file.name).read_text() or 0)
+    return seconds, kib * 1024, done.stdout  # ru_maxrss is in KiB on Linux
+
+
+def peak_rss() -> int:
+    """This process's peak RSS so far (VmHWM), in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's high-water mark to the current RSS (Linux ≥ 4.0)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def child(csv: Path) -> None:
+    """One size: load, prepare, design, train; prints one JSON line of measurements."""
+    from features.spec import resolve_spec
+    from training.config import TrainConfig
+    from training.data import load_leads, prepare
+    from training.train import design_matrix, train_scorer
+
+    out: dict[str, Any] = {"rss_after_imports": peak_rss()}
+    spec, config = resolve_spec("hubspot"), TrainConfig()
+    progress = f"[{csv.stem}]"
+    seconds: dict[str, float] = {}
+
+    def phase(name: str, started: float) -> None:
+        seconds[name] = time.perf_counter() - started
+        print(f"  {progress} {name}: {seconds[name]:.1f} s", file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
+    frame = load_leads(csv)
+    phase("load", started)
+    out["peak_rss_load"] = peak_rss()
+    out["peak_reset"] = reset_peak_rss()
+
+    started = time.perf_counter()
+    prepared = prepare(frame, spec, config.min_positives)
+    phase("prepare", started)
+    started = time.perf_counter()
+    design = design_matrix(prepared, spec, config)
+    phase("design", started)
+    started = time.perf_counter()
+    result = train_scorer(prepared, spec, config, design)
+    phase("train", started)
+
+    out.update(
+        seconds=seconds,
+        peak_rss_pipeline=peak_rss(),
+        rows_loaded=len(frame),
+        rows_trained=len(prepared.y),
+        trees={n: m.booster.num_trees() for n, m in result.scorer.models.items()},
+        test_auc=result.metrics["test.full.roc_auc"],
+        threads=config.booster.num_threads,
+    )
+    print(json.dumps(out))
+
+
+def write_leads(size: int, path: Path) -> None:
+    from features.generate import generate_leads
+
+    if path.is_file():
+        print(f"using {path}", flush=True)
+        return
+    started = time.perf_counter()
+    partial = path.with_name(path.name + ".partial")
+    generate_leads(size, seed=SEED).to_csv(partial, index=False)
+    partial.replace(path)
+    print(f"wrote {size:,} generated leads to {path} ({path.stat().st_size / 2**20:.0f} MiB) "
+          f"in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def growth(sizes: list[int], values: list[float]) -> str:
+    """Ratio per 10× rows between neighbouring sizes, and the exponent k in value ∝ rows^k."""
+    parts = []
+    for (n0, v0), (n1, v1) in pairwise(zip(sizes, values, strict=True)):
+        ratio = v1 / v0
+        per_10x = ratio ** (1 / math.log10(n1 / n0))
+        parts.append(f"{n0:,} → {n1:,}: ×{ratio:.1f} (×{per_10x:.1f} per 10× rows, "
+                     f"k = {math.log(ratio) / math.log(n1 / n0):.2f})")
+    return "; ".join(parts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000",
+                        help="comma-separated numbers of generated leads")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="keep the generated CSVs here (default: a temporary folder)")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return
+
+    sizes = sorted(int(s.replace("_", "")) for s in args.sizes.split(","))
+    temporary = None if args.data_dir else tempfile.TemporaryDirectory(prefix="bench-train-")
+    data_dir = args.data_dir or Path(temporary.name)  # type: ignore[union-attr]
+    data_dir.mkdir(parents=True, exist_ok=True)
+    cores = os.cpu_count()
+    usable = len(os.sched_getaffinity(0))
+    print(f"{cores} cores ({usable} usable by this process); default TrainConfig; seed {SEED}")
+    results = []
+    try:
+        for size in sizes:
+            csv = data_dir / f"leads-{size}.csv"
+            write_leads(size, csv)
+            print(f"training on {size:,} leads…", flush=True)
+            wall, peak, out = run_measured([sys.executable, __file__, "--child", str(csv)])
+            measured = json.loads(out.strip().splitlines()[-1])
+            measured.update(size=size, wall=wall, peak_rss=peak)
+            results.append(measured)
+            print(f"  done in {wall:.1f} s, peak RSS {peak / 2**20:,.0f} MiB", flush=True)
+    finally:
+        if temporary is not None:
+            temporary.cleanup()
+
+    print(f"\n{'leads':>10} {'trained':>9} {'load s':>7} {'prepare s':>9} {'design s':>8} "
+          f"{'train s':>8} {'pipeline s':>10} {'peak MiB':>9} {'load MiB':>9} "
+          f"{'train MiB':>9}  trees full/fit/interest  test AUC")
+    for r in results:
+        s = r["seconds"]
+        pipeline = s["prepare"] + s["design"] + s["train"]
+        r["pipeline"] = pipeline
+        trees = "/".join(str(r["trees"][n]) for n in ("full", "fit", "interest"))
+        train_peak = f"{r['peak_rss_pipeline'] / 2**20:9,.0f}" if r["peak_reset"] else \
+            f"{'n/a':>9}"
+        print(f"{r['size']:10,} {r['rows_trained']:9,} {s['load']:7.1f} {s['prepare']:9.1f} "
+              f"{s['design']:8.1f} {s['train']:8.1f} {pipeline:10.1f} "
+              f"{r['peak_rss'] / 2**20:9,.0f} {r['peak_rss_load'] / 2**20:9,.0f} {train_peak}  "
+              f"{trees:>22}  {r['test_auc']:.3f}")
+    if results:
+        print("pipeline = prepare + design_matrix + train_scorer (load separate); peak = the "
+              "child's whole life; train MiB = peak during prepare + train alone; "
+              f"{results[0]['rss_after_imports'] / 2**20:.0f} MiB of it are the imports; "
+              f"LightGBM on {results[0]['threads']} thread(s) (TrainConfig default)")
+    if len(results) > 1:
+        sizes_done = [r["size"] for r in results]
+        print("time (pipeline) grows " + growth(sizes_done, [r["pipeline"] for r in results]))
+        print("peak memory grows " + growth(sizes_done, [r["peak_rss"] for r in results]))
+
+
+if __name__ == "__main__":
+    main()
