@@ -9,7 +9,7 @@ export BENTOML_DO_NOT_TRACK = true
 export MLFLOW_DISABLE_TELEMETRY = true
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo train-xeducation evaluate-demo evaluate-xeducation score-demo explain-demo serve bench ui test test-all lint format typecheck clean
+.PHONY: help install demo train-xeducation evaluate-demo evaluate-xeducation score-demo explain-demo serve bench bench-large ui test test-all lint format typecheck clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -53,6 +53,12 @@ bench: install ## run the benchmarks (single lead, reasons, service under load; 
 	$(BIN)/python benchmarks/bench_single_lead.py
 	$(BIN)/python benchmarks/bench_reasons.py
 	$(BIN)/python benchmarks/bench_service.py
+	$(BIN)/python benchmarks/bench_training.py --sizes 10000,100000
+	$(BIN)/python benchmarks/bench_batch_scoring.py
+
+bench-large: install ## the 1M-lead benchmarks: training (~11 min) and streaming scoring memory (~20 min)
+	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python benchmarks/bench_batch_scoring.py --million
 
 ui: install ## open the MLflow UI on the local registry (http://127.0.0.1:5000)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --port 5000
