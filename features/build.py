@@ -17,11 +17,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.coerce import DERIVATIONS, CoercionError, to_boolean, to_category, to_number
+from features.coerce import (
+    DERIVATIONS,
+    INTEGRAL_TEXT,
+    CoercionError,
+    to_boolean,
+    to_category,
+    to_number,
+)
 from features.errors import LeadscoreError
 from features.spec import DatasetSpec, FeatureSpec, FeatureType
 
 OTHER = "(other)"
+# Up to this many values are read one by one: factorising costs more than it saves.
+_FEW = 64
 
 Reader = Callable[[Any, str, Collection[str]], Any]
 
@@ -37,27 +46,83 @@ def reader_for(feature: FeatureSpec) -> Reader:
     return to_category
 
 
+def read_distinct(feature: FeatureSpec, values: pd.Series, missing: Collection[str]
+                  ) -> tuple[np.ndarray, list[Any]]:
+    """Each row's index into the column's distinct values, and each of them read once.
+
+    The reading of a missing value (NA) comes last, so index −1 picks it: `reads[codes]`
+    gives the rows' readings. A CRM column has far fewer distinct values than rows, so
+    the scalar readers (the single definition of how a value is read) stay cheap.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    read, column = reader_for(feature), feature.source
+    reads = [read(u, column, missing) for u in uniques]
+    reads.append(read(None, column, missing))
+    return codes, reads
+
+
 def read_column(feature: FeatureSpec, values: pd.Series, missing: Collection[str]) -> pd.Series:
     """Read a raw column into typed values (float for numeric/boolean, str/None for categories)."""
-    column = feature.source
-    if feature.type is FeatureType.numeric and feature.derive is None:
-        if pd.api.types.is_numeric_dtype(values.dtype):
-            numbers = values.astype("float64")
+    if feature.type is FeatureType.numeric and feature.derive is None \
+            and pd.api.types.is_numeric_dtype(values.dtype) \
+            and not pd.api.types.is_bool_dtype(values.dtype):
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        if np.isinf(numbers).any():
+            raise CoercionError(feature.source, float("inf"), "a finite number")
+        return pd.Series(numbers, index=values.index)
+    codes, reads = read_distinct(feature, values, missing)
+    if feature.type is FeatureType.categorical:
+        return pd.Series(np.asarray(reads, dtype=object)[codes], index=values.index,
+                         dtype="object")
+    return pd.Series(np.asarray(reads, dtype=np.float64)[codes], index=values.index)
+
+
+def read_each(values: Sequence[Any] | np.ndarray | pd.Series, read: Callable[[Any], Any]
+              ) -> np.ndarray:
+    """`read(value)` for every value (an object array), called once per distinct value.
+
+    NA values (None, NaN) are all read as None. Larger batches are factorised; a few
+    values (the service's records), or values that cannot be hashed, are read one by one.
+    """
+    out = np.empty(len(values), dtype=object)
+    if len(values) > _FEW:
+        if isinstance(values, pd.Series):
+            array = values.to_numpy(dtype=object)
+        elif isinstance(values, np.ndarray):
+            array = values.astype(object, copy=False)
+        else:  # fromiter keeps a list value one value
+            array = np.fromiter(values, dtype=object, count=len(values))
+        try:
+            codes, uniques = pd.factorize(array, use_na_sentinel=True)
+        except TypeError:  # unhashable values (a list or dict sent as a value)
+            pass
         else:
-            numbers = pd.to_numeric(values, errors="coerce").astype("float64")
-            failed = numbers.isna() & values.notna()
-            if failed.any():
-                fallback = {v: to_number(v, column, missing) for v in pd.unique(values[failed])}
-                numbers[failed] = values[failed].map(fallback).astype("float64")
-        if np.isinf(numbers.to_numpy()).any():
-            raise CoercionError(column, float("inf"), "a finite number")
-        return numbers
-    read = reader_for(feature)
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = [read(u, column, missing) for u in uniques]
-    out = [mapped[c] if c >= 0 else read(None, column, missing) for c in codes]
-    return pd.Series(out, index=values.index, dtype="float64" if feature.type is not
-                     FeatureType.categorical else "object")
+            reads = np.empty(len(uniques) + 1, dtype=object)
+            reads[:] = [*(read(u) for u in uniques), read(None)]  # −1 (NA) reads None
+            out[:] = reads[codes]
+            return out
+    out[:] = [read(v) for v in values]
+    return out
+
+
+def read_categories(values: pd.Series, column: str, missing: Collection[str]) -> np.ndarray:
+    """`to_category` of every value of a column (an object array of str / None).
+
+    Vectorised for text columns, where most values are distinct (ids); other columns
+    go value by value through `to_category` itself.
+    """
+    if not (pd.api.types.is_string_dtype(values.dtype)
+            and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")):
+        return read_each(values.to_numpy(dtype=object),
+                         lambda v: to_category(v, column, missing))
+    text = values.astype("string").str.strip()
+    absent = (text.isna() | text.isin(list(missing))).to_numpy(dtype=bool)
+    integral = text.str.fullmatch(INTEGRAL_TEXT).fillna(False).to_numpy(dtype=bool)
+    out = text.to_numpy(dtype=object)
+    if integral.any():
+        out[integral] = [t.split(".", 1)[0] for t in out[integral]]
+    out[absent] = None
+    return out
 
 
 class FeatureEncoder:
@@ -123,14 +188,14 @@ class FeatureEncoder:
         check_columns(frame, self.spec.feature_columns, "data")
         out = np.empty((len(frame), len(self._plan)), dtype=np.float64)
         for j, feature in enumerate(self.spec.features):
-            values = read_column(feature, frame[feature.source], self._missing)
             codes = self._codes.get(feature.name)
             if codes is None:
-                out[:, j] = values.to_numpy(dtype=np.float64, na_value=np.nan)
-            else:
-                known = values.map(codes).to_numpy(dtype=np.float64, na_value=np.nan)
-                out[:, j] = np.where(values.isna().to_numpy(), math.nan,
-                                     np.where(np.isnan(known), float(len(codes)), known))
+                out[:, j] = read_column(feature, frame[feature.source], self._missing)
+                continue
+            rows, reads = read_distinct(feature, frame[feature.source], self._missing)
+            other = float(len(codes))
+            coded = [math.nan if r is None else codes.get(r, other) for r in reads]
+            out[:, j] = np.asarray(coded, dtype=np.float64)[rows]
         return out
 
     def transform_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:

@@ -18,7 +18,9 @@ from features.errors import LeadscoreError
 
 _RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$")
 _AT_LEAST = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*\+\s*$")
-_INTEGRAL_TEXT = re.compile(r"^-?\d+\.0+$")
+# "3.0": an integral number written as text (read as the category "3").
+INTEGRAL_TEXT = r"-?\d+\.0+"
+_INTEGRAL_TEXT = re.compile(f"^{INTEGRAL_TEXT}$")
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0", "on"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "0.0", "off"})
 

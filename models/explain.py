@@ -33,6 +33,9 @@ from typing import Any, Literal
 from weakref import WeakKeyDictionary
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.build import OTHER, FeatureEncoder, reader_for
 from features.coerce import to_number
@@ -102,20 +105,28 @@ def effects_from_contributions(
     return phi * ratio[:, None], baseline, score
 
 
+def margin_of(contrib: np.ndarray) -> np.ndarray:
+    """The booster's margin from its TreeSHAP values: bias + Σφ (predict's to ~1e-15)."""
+    return np.asarray(contrib.sum(axis=1), dtype=np.float64)
+
+
 def effects(
-    scorer: LeadScorer, group: str, matrix: np.ndarray
+    scorer: LeadScorer, group: str, matrix: np.ndarray, margin: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every feature's effect on the `group` score ("fit" or "interest"), in score points.
 
     Columns follow `scorer.models[group].features`. Returns (effects, baseline, score),
     each row with Σ effects == score − baseline; score equals the scorer's own score.
+    `margin`: the sub-model's margin of these rows when already computed.
     """
     model = _submodel(scorer, group)
     matrix = _check_matrix(scorer, matrix)
     if len(matrix) == 0:
         width = len(model.features)
         return np.empty((0, width)), np.empty(0), np.empty(0)
-    return effects_from_contributions(model, contributions(model, matrix), model.margin(matrix))
+    if margin is None:
+        margin = model.margin(matrix)
+    return effects_from_contributions(model, contributions(model, matrix), margin)
 
 
 # --- words: a lead's value → a sentence -------------------------------------------------------
@@ -262,10 +273,14 @@ def phrase(feature: FeatureSpec, value: Any, state: State, enum_like: bool = Fal
     if kind is FeatureType.numeric:
         if isinstance(value, str):  # the lead's own text, e.g. "100-500" or "1000+"
             return f"{label}: {_with_unit(value, feature.unit, singular=False)}"
-        number = float(value)
-        return f"{label}: {_with_unit(format_number(number), feature.unit, number == 1.0)}"
+        return number_phrase(feature, float(value))
     text = prettify_enum(str(value)) if enum_like and _ENUM.match(str(value)) else str(value)
     return f"{label}: {text}"
+
+
+def number_phrase(feature: FeatureSpec, number: float) -> str:
+    """`phrase` of a numeric feature's present value: "Company size: 300 employees"."""
+    return f"{feature.readable}: {_with_unit(format_number(number), feature.unit, number == 1.0)}"
 
 
 def sentence(
@@ -296,13 +311,9 @@ def lead_value(
     if kind is FeatureType.boolean:
         return ("yes" if encoded >= 0.5 else "no"), "present"
     if kind is FeatureType.numeric:
-        if isinstance(raw, str) and feature.derive is None:
-            shown = " ".join(raw.split())
-            try:
-                float(shown)
-            except ValueError:
-                if _reads_as(raw, encoded, feature, encoder):
-                    return shown, "present"
+        if feature.derive is None and _quotable(raw) and _reads_as(raw, encoded, feature,
+                                                                    encoder):
+            return " ".join(raw.split()), "present"
         return (
             int(encoded) if encoded.is_integer() and abs(encoded) < 2**53 else float(encoded)
         ), "present"
@@ -318,6 +329,17 @@ def lead_value(
         if text is not None and text not in encoder.categories_[feature.name]:
             return text, "other"
     return OTHER, "other"
+
+
+def _quotable(raw: Any) -> bool:
+    """Whether `lead_value` may show this raw value of a number as text ("100-500")."""
+    if not isinstance(raw, str):
+        return False
+    try:
+        float(" ".join(raw.split()))
+    except ValueError:
+        return True
+    return False
 
 
 def _reads_as(raw: str, encoded: float, feature: FeatureSpec, encoder: FeatureEncoder) -> bool:
@@ -337,6 +359,7 @@ def explain(
     k: int = 3,
     *,
     min_effect: float = 0.0,
+    margins: Mapping[str, np.ndarray] | None = None,
 ) -> list[dict[str, dict[str, Any]]]:
     """Top-k positive and negative factors of the fit and the interest score, per lead.
 
@@ -347,13 +370,11 @@ def explain(
     score points (0–100 scale); positive factors by decreasing effect, negative ones by
     increasing effect (largest |effect| first). One `pred_contrib` call per sub-model.
     `min_effect` (score points) leaves out factors too small to matter to a rep; by
-    default only effects that are 0 (to rounding) are left out.
+    default only effects that are 0 (to rounding) are left out. `margins`: the
+    sub-models' margins of these rows when already computed (`LeadScorer.margins`).
     """
     matrix = _check_matrix(scorer, matrix)
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0:
-        raise LeadscoreError(f"k (reasons per direction) must be a whole number ≥ 0, got {k!r}")
-    if not (isinstance(min_effect, int | float) and min_effect >= 0):
-        raise LeadscoreError(f"min_effect must be a number of score points ≥ 0, got {min_effect!r}")
+    _check_limits(k, min_effect)
     if raw is not None and hasattr(raw, "columns") and hasattr(raw, "to_dict"):
         raw = raw.to_dict("records")  # a DataFrame: its rows, not its columns
     if raw is not None and len(raw) != len(matrix):
@@ -366,12 +387,13 @@ def explain(
         return out
     rows = matrix.tolist()
     for group in GROUPS:
-        effect, baseline, score = effects(scorer, group, matrix)
+        margin = margins.get(group) if margins else None
+        effect, baseline, score = effects(scorer, group, matrix, margin)
         phrasers = _phrasers(scorer, group)
         words: dict[Any, tuple[Any, str]] = {}  # one batch's sentences, reused
         scores, baselines = score.tolist(), baseline.tolist()
-        up, up_effect, up_count = _top(effect, k, min_effect, 1.0)
-        down, down_effect, down_count = _top(effect, k, min_effect, -1.0)
+        up, up_effect, up_count = (a.tolist() for a in _top(effect, k, min_effect, 1.0))
+        down, down_effect, down_count = (a.tolist() for a in _top(effect, k, min_effect, -1.0))
         for i in range(len(rows)):
             record = raw[i] if raw is not None else None
             row = rows[i]
@@ -402,6 +424,153 @@ def explain_records(
         return []
     matrix = scorer.encoder.transform_records(records)
     return explain(scorer, matrix, records, k, min_effect=min_effect)
+
+
+def reason_texts(
+    scorer: LeadScorer,
+    matrix: np.ndarray,
+    raw: Any = None,
+    k: int = 3,
+    *,
+    min_effect: float = 0.0,
+    contributions: Mapping[str, np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
+    """Each lead's top-k fit and interest factors as one line of text, for batch outputs.
+
+    The factors and sentences of `explain`, written "sentence (+effect)", positive ones
+    first, joined by "; " — but built per distinct value of a feature instead of per lead,
+    so a million leads cost little more than their TreeSHAP values. `raw`: the same leads'
+    raw values (a DataFrame, or a mapping column → values; only the features' source
+    columns are read) so sentences can quote the lead's own text. `contributions`: each
+    group's TreeSHAP values of these rows when already computed. Returns
+    ``{"fit": texts, "interest": texts}``, object arrays ("" for a lead without reasons).
+    """
+    matrix = _check_matrix(scorer, matrix)
+    _check_limits(k, min_effect)
+    out: dict[str, np.ndarray] = {}
+    n = len(matrix)
+    for group in GROUPS:
+        model = _submodel(scorer, group)
+        text = np.full(n, "", dtype=object)
+        out[group] = text
+        if n == 0:
+            continue
+        contrib = (contributions or {}).get(group)
+        if contrib is None:
+            contrib = model.contributions(matrix)
+        effect = effects_from_contributions(model, contrib, margin_of(contrib))[0]
+        tops = {direction: _top(effect, k, min_effect, sign)
+                for direction, sign in (("raises", 1.0), ("lowers", -1.0))}
+        ids, table = _batch_phrases(scorer, group, matrix, raw, tops.values())
+        # Strings are put together by Arrow, in C: per (direction, rank) a column of
+        # "; sentence (" pieces and one of "+effect)" (null where the lead has no such
+        # factor), joined in one call.
+        columns: list[pa.Array] = []
+        for direction, (order, top_effect, count) in tops.items():
+            pieces = pa.array([f"; {p} — {direction} {group} (" for p in table], pa.string())
+            for rank in range(order.shape[1]):
+                absent = count <= rank
+                if absent.all():
+                    break
+                codes, numbers = _one_decimal(top_effect[:, rank])
+                columns.append(pc.take(pieces, pa.array(ids[np.arange(n), order[:, rank]],
+                                                        mask=absent)))
+                columns.append(pc.take(numbers, pa.array(codes, mask=absent)))
+        if columns:
+            # null_handling="skip" drops whole rows in pyarrow 25: nulls become "" instead.
+            joined = pc.binary_join_element_wise(*columns, "", null_handling="replace",
+                                                 null_replacement="")
+            text[:] = pc.utf8_slice_codeunits(joined, start=2).to_numpy(zero_copy_only=False)
+    return out
+
+
+def _one_decimal(values: np.ndarray) -> tuple[np.ndarray, pa.Array]:
+    """f"{v:+.1f})" of each value, as codes into a table of the distinct texts."""
+    rounded = np.round(values, 1)
+    # Where v·10 sits on a half, numpy's rounding of v·10 may differ from Python's
+    # rounding of v itself: those few are formatted from v.
+    tenths = np.abs(values) * 10.0
+    exact = np.abs(tenths - np.floor(tenths) - 0.5) < 1e-6
+    rounded[exact] = values[exact]
+    # by bit pattern: -0.0 and 0.0 are equal numbers but read "-0.0" and "+0.0"
+    codes, uniques = pd.factorize(rounded.view(np.int64))
+    texts = [f"{v:+.1f})" for v in np.asarray(uniques, dtype=np.int64).view(np.float64).tolist()]
+    return codes, pa.array(texts, pa.string())
+
+
+def _batch_phrases(
+    scorer: LeadScorer,
+    group: str,
+    matrix: np.ndarray,
+    raw: Any,
+    tops: Any,
+) -> tuple[np.ndarray, list[str]]:
+    """The `phrase` of each (lead, feature) some top list names, as ids into a table.
+
+    Returns (ids n × features, 0 where not named; the phrases). A phrase depends on the
+    encoded value and, for numbers and rare or unseen categories, on the raw text: it is
+    built once per distinct (encoded, raw) pair.
+    """
+    phrasers = _phrasers(scorer, group)
+    n = len(matrix)
+    named = np.zeros((n, len(phrasers)), dtype=bool)
+    for order, _, count in tops:
+        for rank in range(order.shape[1]):
+            rows = np.flatnonzero(count > rank)
+            named[rows, order[rows, rank]] = True
+    ids = np.zeros(named.shape, dtype=np.intp)
+    table: list[str] = []
+    for j, phraser in enumerate(phrasers):
+        rows = np.flatnonzero(named[:, j])
+        if not len(rows):
+            continue
+        encoded = matrix[rows, phraser.column]
+        numeric = phraser.feature.type is FeatureType.numeric and phraser.feature.derive is None
+        values = _raw_column(raw, phraser.source, n)
+        quoted = ~(np.isnan(encoded) | (encoded < phraser.coded)) & (values is not None)
+        key = pd.factorize(encoded, use_na_sentinel=False)[0].astype(np.int64)
+        raw_codes, uniques = np.zeros(len(rows), dtype=np.int64), []
+        if values is not None and quoted.any():
+            codes, found = pd.factorize(values.take(rows[quoted]), use_na_sentinel=False)
+            uniques = found.tolist()
+            if numeric:  # a plain number reads as its encoded value: no need to quote it
+                plain = np.fromiter((not _quotable(u) for u in uniques), dtype=bool,
+                                    count=len(uniques))
+                codes = np.where(plain[codes], -1, codes)
+            raw_codes[quoted] = codes
+            key[quoted] += (codes.astype(np.int64) + 1) * len(rows)
+        distinct, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        for at in first.tolist():
+            number = float(encoded[at])
+            if numeric and number == number and (not quoted[at] or raw_codes[at] < 0):
+                table.append(number_phrase(phraser.feature, number))
+                continue
+            raw_value = uniques[raw_codes[at]] if quoted[at] else NO_RAW
+            value, state = lead_value(phraser.encoder, phraser.feature, number, raw_value)
+            table.append(phrase(phraser.feature, value, state, phraser.enum_like))
+        ids[rows, j] = len(table) - len(distinct) + inverse.reshape(-1)
+    return ids, table
+
+
+def _raw_column(raw: Any, column: str, rows: int) -> pd.Series | np.ndarray | None:
+    """A raw column (taken by position), or None when the leads' raw values lack it."""
+    if raw is None:
+        return None
+    if hasattr(raw, "columns"):
+        values = raw[column] if column in raw.columns else None
+    else:
+        values = raw.get(column)
+    if values is None:
+        return None
+    if len(values) != rows:
+        raise LeadscoreError(
+            f"raw column {column!r} has {len(values)} value(s) but the matrix has {rows} "
+            "row(s); pass the raw values of the same leads, in the same order")
+    if isinstance(values, pd.Series):
+        return values.reset_index(drop=True)
+    array = np.empty(len(values), dtype=object)
+    array[:] = list(values)
+    return array
 
 
 class _Phraser:
@@ -484,9 +653,11 @@ def _phrasers(scorer: LeadScorer, group: str) -> list[_Phraser]:
     return entry[1]
 
 
-def _top(effect: np.ndarray, k: int, min_effect: float, sign: float) -> tuple[list, list, list]:
-    """Up to k effects of one sign per row, largest |effect| first, as three row lists:
-    feature indices, effects, and how many of them qualify (the rest are padding).
+def _top(effect: np.ndarray, k: int, min_effect: float, sign: float
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Up to k effects of one sign per row, largest |effect| first, as three arrays:
+    feature indices (n × k), effects (n × k), and how many of them qualify per row (the
+    rest are padding).
 
     Effects within rounding noise of 0 (or below `min_effect`) are no reason either way.
     Ties keep feature order.
@@ -499,7 +670,14 @@ def _top(effect: np.ndarray, k: int, min_effect: float, sign: float) -> tuple[li
     order = np.argsort(-keyed, axis=1, kind="stable")[:, :take]
     rows = np.arange(n)[:, None]
     count = np.isfinite(keyed[rows, order]).sum(axis=1)
-    return order.tolist(), effect[rows, order].tolist(), count.tolist()
+    return order, effect[rows, order], count
+
+
+def _check_limits(k: Any, min_effect: Any) -> None:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0:
+        raise LeadscoreError(f"k (reasons per direction) must be a whole number ≥ 0, got {k!r}")
+    if not (isinstance(min_effect, int | float) and min_effect >= 0):
+        raise LeadscoreError(f"min_effect must be a number of score points ≥ 0, got {min_effect!r}")
 
 
 def _submodel(scorer: LeadScorer, group: str) -> SubModel:

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from features.build import read_each
 from features.coerce import (
     CoercionError,
     email_domain_type,
@@ -89,15 +90,7 @@ class Condition(_Strict):
 
     def holds(self, values: Sequence[Any], missing: frozenset[str]) -> np.ndarray:
         """Whether each raw value passes (requirement) / matches (exclusion)."""
-        out = np.empty(len(values), dtype=bool)
-        cache: dict[Any, bool] = {}
-        for i, value in enumerate(values):
-            key = value if isinstance(value, str | int | float | bool) or value is None \
-                else repr(value)
-            if key not in cache:
-                cache[key] = self._holds_one(value, missing)
-            out[i] = cache[key]
-        return out
+        return read_each(values, lambda v: self._holds_one(v, missing)).astype(bool)
 
     def _holds_one(self, value: Any, missing: frozenset[str]) -> bool:
         if is_missing(value, missing):
@@ -125,18 +118,18 @@ class HandRaise(_Strict):
 
     def raised(self, values: Sequence[Any], missing: frozenset[str]) -> np.ndarray:
         wanted = {v.lower() for v in self.values} if self.values else None
-        out = np.zeros(len(values), dtype=bool)
-        for i, value in enumerate(values):
+
+        def raised(value: Any) -> bool:
             if is_missing(value, missing):
-                continue
-            if wanted is None:
-                try:
-                    out[i] = to_boolean(value, self.column, missing) == 1.0
-                except CoercionError:
-                    out[i] = False
-            else:
-                out[i] = (to_category(value, self.column, missing) or "").lower() in wanted
-        return out
+                return False
+            if wanted is not None:
+                return (to_category(value, self.column, missing) or "").lower() in wanted
+            try:
+                return to_boolean(value, self.column, missing) == 1.0
+            except CoercionError:
+                return False
+
+        return read_each(values, raised).astype(bool)
 
 
 class Requirements(_Strict):
@@ -200,10 +193,10 @@ class Policy(_Strict):
             current = np.full(n, "lead", dtype=object)
             status: np.ndarray = np.full(n, None, dtype=object)
         else:
-            current = np.array([normalise_stage(v, req.stage_column, missing)
-                                for v in column(req.stage_column)], dtype=object)
-            status = np.array([None if is_missing(v, missing) else str(v).strip()
-                               for v in column(req.status_column)], dtype=object)
+            current = read_each(column(req.stage_column),
+                                lambda v: normalise_stage(v, req.stage_column, missing))
+            status = read_each(column(req.status_column),
+                               lambda v: None if is_missing(v, missing) else str(v).strip())
 
         probability = np.asarray(scores["probability"], dtype=np.float64)
         fit = np.asarray(scores["fit"], dtype=np.float64)
@@ -222,17 +215,17 @@ class Policy(_Strict):
             decided[mask] = True
 
         kept = np.isin(current, list(KEPT))
-        settle(kept, None, "already_at_or_past_stage",
-               np.array([f"stage {c!r} is never changed by scoring" for c in current],
-                        dtype=object))
+        kept_detail = np.empty(n, dtype=object)
+        kept_detail[kept] = [f"stage {c!r} is never changed by scoring" for c in current[kept]]
+        settle(kept, None, "already_at_or_past_stage", kept_detail)
         for condition in req.exclusions:
             settle(condition.holds(column(condition.column), missing), OTHER, "excluded",
                    f"excluded by {condition.name!r}")
         for condition in req.requirements:
             passes = condition.holds(column(condition.column), missing)
             if condition.allow_missing:
-                passes |= np.array([is_missing(v, missing) for v in column(condition.column)],
-                                   dtype=bool)
+                passes |= read_each(column(condition.column),
+                                    lambda v: is_missing(v, missing)).astype(bool)
             settle(~passes, None, "requirement_failed", f"fails requirement {condition.name!r}")
         raised = np.zeros(n, dtype=bool)
         for hand in req.hand_raise:
@@ -245,19 +238,18 @@ class Policy(_Strict):
                f"probability ≥ {t.mql_probability:.3f}, fit ≥ {t.mql_min_fit:.1f} and "
                f"interest ≥ {t.mql_min_interest:.1f}")
 
+        targeted = target != None  # noqa: E711 (elementwise on an object array)
+        forward = targeted & (target == OTHER)
+        forward[targeted] |= _rank(target[targeted]) > _rank(current[targeted])
         recommended = current.copy()
-        for i in range(n):
-            stage = target[i]
-            if stage is None:
-                continue
-            if stage == OTHER or _ORDER[stage] > _ORDER[current[i]]:
-                recommended[i] = stage
-            else:
-                rule[i] = "already_at_or_past_stage"
-                detail[i] = f"already {current[i]} (would be {stage})"
+        recommended[forward] = target[forward]
+        behind = targeted & ~forward
+        rule[behind] = "already_at_or_past_stage"
+        detail[behind] = [f"already {c} (would be {t})"
+                          for c, t in zip(current[behind], target[behind], strict=True)]
         new_sql = (recommended == SQL) & (current != SQL)
         new_status = status.copy()
-        new_status[new_sql & np.array([s is None for s in status], dtype=bool)] = "NEW"
+        new_status[new_sql & (status == None)] = "NEW"  # noqa: E711
         changed = (recommended != current) | (new_status != status)
         return {
             "fit_grade": grade(fit, t.fit_grade_cuts),
@@ -268,6 +260,11 @@ class Policy(_Strict):
             "rule": rule,
             "detail": detail,
         }
+
+
+def _rank(stages: np.ndarray) -> np.ndarray:
+    """Position of each stage in the lifecycle (`other` ranks as -1: never a target here)."""
+    return np.fromiter((_ORDER.get(s, -1) for s in stages), dtype=np.intp, count=len(stages))
 
 
 def normalise_stage(value: Any, column: str, missing: frozenset[str]) -> str:

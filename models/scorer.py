@@ -23,8 +23,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features.build import FeatureEncoder, check_columns
-from features.coerce import to_category
+from features.build import FeatureEncoder, check_columns, read_categories
 from features.errors import LeadscoreError
 from features.spec import DatasetSpec, parse_spec
 from models.calibration import Calibrator
@@ -34,6 +33,12 @@ BUNDLE_FORMAT = 1
 SUBMODELS = ("full", "fit", "interest")
 # Reasons smaller than this (score points) are noise to a sales rep: not listed.
 MIN_EFFECT = 0.05
+# `score` output column → key of `Policy.decide`'s result.
+_DECISION_COLUMNS = {
+    "fit_grade": "fit_grade", "interest_grade": "interest_grade",
+    "recommended_stage": "lifecyclestage", "lead_status": "hs_lead_status",
+    "changed": "changed", "rule": "rule", "rule_detail": "detail",
+}
 # Below this many rows pandas' per-column overhead costs more than the record path.
 _SMALL_BATCH = 64
 # Below this many rows LightGBM's OpenMP threads cost more than they save; on a busy
@@ -92,12 +97,23 @@ class LeadScorer:
             return self.encoder.transform_records(_records(frame))
         return self.encoder.transform(frame)
 
-    def score_matrix(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
-        """Scores of already-encoded rows: probability 0–1, fit and interest 0–100."""
+    def margins(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
+        """Each sub-model's raw margin (log-odds before calibration) for encoded rows."""
+        return {name: model.margin(matrix) for name, model in self.models.items()}
+
+    def score_matrix(self, matrix: np.ndarray,
+                     margins: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """Scores of already-encoded rows: probability 0–1, fit and interest 0–100.
+
+        `margins`: the sub-models' margins of these rows when already computed.
+        """
+        margins = margins or self.margins(matrix)
+        calibrated = {name: model.calibrator.predict(margins[name])
+                      for name, model in self.models.items()}
         return {
-            "probability": self.models["full"].probability(matrix),
-            "fit": 100.0 * self.models["fit"].probability(matrix),
-            "interest": 100.0 * self.models["interest"].probability(matrix),
+            "probability": calibrated["full"],
+            "fit": 100.0 * calibrated["fit"],
+            "interest": 100.0 * calibrated["interest"],
         }
 
     def score(self, frame: pd.DataFrame, decide: bool = True, reasons: bool = False,
@@ -109,28 +125,37 @@ class LeadScorer:
         """
         check_columns(frame, self.spec.feature_columns, "data")
         matrix = self.encode(frame)
-        scores = self.score_matrix(matrix)
-        out = pd.DataFrame(scores, index=frame.index)
+        contributions: dict[str, np.ndarray] = {}
+        if reasons:
+            from models.explain import GROUPS, margin_of
+
+            # TreeSHAP values add up to the margin: no second pass over fit and interest.
+            contributions = {g: self.models[g].contributions(matrix) for g in GROUPS}
+            margins = {"full": self.models["full"].margin(matrix),
+                       **{g: margin_of(c) for g, c in contributions.items()}}
+        else:
+            margins = self.margins(matrix)
+        scores = self.score_matrix(matrix, margins)
+        columns: dict[str, Any] = {}
         if self.spec.id in frame.columns:
-            ids = [to_category(v, self.spec.id, ()) for v in frame[self.spec.id]]
-            out.insert(0, self.spec.id, ids)
+            columns[self.spec.id] = read_categories(frame[self.spec.id], self.spec.id, ())
+        columns.update(scores)
         if decide and self.policy is not None:
             decided = self.decide(self.policy_columns(frame), scores)
-            out["fit_grade"] = decided["fit_grade"]
-            out["interest_grade"] = decided["interest_grade"]
-            out["recommended_stage"] = decided["lifecyclestage"]
-            out["lead_status"] = decided["hs_lead_status"]
-            out["changed"] = decided["changed"]
-            out["rule"] = decided["rule"]
-            out["rule_detail"] = decided["detail"]
+            for name, key in _DECISION_COLUMNS.items():
+                columns[name] = decided[key]
         if reasons:
-            from models.explain import explain
+            from models.explain import reason_texts
 
-            explained = explain(self, matrix, _records(frame), k,
-                                min_effect=MIN_EFFECT)
-            for group in ("fit", "interest"):
-                out[f"{group}_reasons"] = [_reason_text(e[group]) for e in explained]
-        return out
+            texts = reason_texts(self, matrix, frame, k, min_effect=MIN_EFFECT,
+                                 contributions=contributions)
+            columns.update({f"{group}_reasons": text for group, text in texts.items()})
+        # Text columns stay object arrays: converting them to pandas' string type costs
+        # more than scoring them (every consumer reads either).
+        return pd.DataFrame({
+            name: pd.Series(values, index=frame.index,
+                            dtype=object if np.asarray(values).dtype.kind == "O" else None)
+            for name, values in columns.items()}, index=frame.index)
 
     def policy_columns(self, frame: pd.DataFrame) -> dict[str, Any]:
         """The raw columns the decision reads; catalogue columns must be in the frame."""
@@ -168,7 +193,8 @@ class LeadScorer:
         if not records:
             return []
         matrix = self.encoder.transform_records(records)
-        scores = self.score_matrix(matrix)
+        margins = self.margins(matrix)
+        scores = self.score_matrix(matrix, margins)
         catalogue = self.policy.requirements if self.policy else None
         columns = {c: [r.get(c) for r in records] for c in catalogue.columns} \
             if catalogue else {}
@@ -177,7 +203,8 @@ class LeadScorer:
         if explain:
             from models.explain import explain as explain_leads
 
-            explained = explain_leads(self, matrix, records, k, min_effect=MIN_EFFECT)
+            explained = explain_leads(self, matrix, records, k, min_effect=MIN_EFFECT,
+                                      margins=margins)
         out = []
         for i in range(len(records)):
             result: dict[str, Any] = {
@@ -249,12 +276,6 @@ class LeadScorer:
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
-
-
-def _reason_text(group: Mapping[str, Any]) -> str:
-    """Top factors as one line: strongest positive first, then negative."""
-    factors = [*group["positive"], *group["negative"]]
-    return "; ".join(f"{f['text']} ({f['effect']:+.1f})" for f in factors)
 
 
 def _jsonable(value: Any) -> Any:

@@ -9,8 +9,11 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from features.build import OTHER, FeatureEncoder
+from features.build import OTHER, FeatureEncoder, read_categories, read_each
+from features.coerce import to_category
 from features.errors import LeadscoreError
 from features.spec import DatasetSpec, FeatureType, parse_spec
 
@@ -224,3 +227,47 @@ def test_batch_equals_records_on_typed_values(small_leads: pd.DataFrame,
     assert_same_encoding(batch, fitted.transform_records(records(rows)))
     # a typed export and a text export of the same leads encode the same
     assert_same_encoding(batch, fitted.transform(text_rows))
+
+
+TEXTS = st.one_of(
+    st.sampled_from(["", " ", "NA", "Unknown", "3.0", "-12.000", " 7.0 ", "x.0", "4.5", "1e3",
+                     "Retail", " Retail ", "RETAIL", "None"]),
+    st.text(max_size=6),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(TEXTS, st.none()), min_size=0, max_size=150))
+def test_read_categories_equals_to_category_value_by_value(values: list[str | None]) -> None:
+    missing = {"", "NA", "Unknown"}
+    expected = [to_category(v, "c", missing) for v in values]
+    for series in (pd.Series(values, dtype="str"), pd.Series(values, dtype=object)):
+        assert read_categories(series, "c", missing).tolist() == expected
+    numbers = pd.Series([3.0, 2.5, math.nan, -1.0, 1e6] * 20)
+    assert read_categories(numbers, "c", missing).tolist() == \
+        [to_category(v, "c", missing) for v in numbers]
+
+
+@pytest.mark.parametrize("size", [3, 64, 65, 500])
+def test_read_each_equals_reading_value_by_value(size: int) -> None:
+    values = (["x", None, math.nan, "y", 3, "x", " y", 2.5] * 63)[:size]
+    calls: list[Any] = []
+
+    def read(value: Any) -> str:  # like every reader: None and NaN both mean missing
+        calls.append(value)
+        return "missing" if value is None or value != value else repr(value)
+
+    expected = [read(v) for v in values]
+    for given_as in (values, np.array(values, dtype=object), pd.Series(values, dtype=object)):
+        calls.clear()
+        out = read_each(given_as, read)
+        assert out.dtype == object and out.tolist() == expected
+        if size > 64:  # a large batch reads each distinct value once, and missing once
+            assert len(calls) == 6
+
+
+def test_read_each_reads_unhashable_values_one_by_one() -> None:
+    values = [["a", "list"], {"a": "dict"}, "x"] * 30
+    assert read_each(values, repr).tolist() == [repr(v) for v in values]
+    assert read_each(np.array([*values, None], dtype=object)[:-1], repr).tolist() == \
+        [repr(v) for v in values]

@@ -29,9 +29,10 @@ from models.explain import (
     negate,
     phrase,
     prettify_enum,
+    reason_texts,
     sentence,
 )
-from models.scorer import SUBMODELS, LeadScorer, SubModel
+from models.scorer import MIN_EFFECT, SUBMODELS, LeadScorer, SubModel
 from tests.conftest import X_EDUCATION, as_crm_text
 from training.config import TrainConfig
 from training.data import prepare
@@ -449,6 +450,66 @@ def test_a_batch_explains_each_lead_as_alone(
     batch = explain_records(scorer, records[:120])  # > 64 rows: the multi-threaded path
     for i in (0, 7, 119):
         assert explain_records(scorer, [records[i]]) == [batch[i]]
+
+
+# --- batch reason lines (`reason_texts`, what `leadscore score --reasons` writes) -------------
+
+
+def _line(group: dict[str, Any]) -> str:
+    return "; ".join(f"{f['text']} ({f['effect']:+.1f})"
+                     for f in [*group["positive"], *group["negative"]])
+
+
+@pytest.mark.parametrize("k, min_effect", [(3, 0.05), (1, 0.0), (20, 0.0), (0, 0.0)])
+def test_reason_lines_are_the_explained_factors(
+    scorer: LeadScorer, records: list[dict[str, Any]], k: int, min_effect: float
+) -> None:
+    frame = pd.DataFrame(records).fillna("")
+    frame = frame.set_index(pd.RangeIndex(1000, 1000 + len(frame)))  # not 0..n: by position
+    matrix = scorer.encode(frame)
+    explained = explain(scorer, matrix, frame, k, min_effect=min_effect)
+    lines = reason_texts(scorer, matrix, frame, k, min_effect=min_effect)
+    for group in ("fit", "interest"):
+        expected = [_line(lead[group]) for lead in explained]
+        assert lines[group].tolist() == expected
+    if k:  # not vacuous: rare categories and ranges are quoted, leads have reasons (a
+        # lead on a flat isotonic step has none: see test_a_flat_isotonic_step_leaves_no_reasons)
+        if k == 20:
+            assert any("'Atlantis'" in t for t in lines["fit"])
+            assert any("100-500 employees" in t for t in lines["fit"])
+        assert np.mean(lines["fit"] != "") > 0.9 and np.mean(lines["interest"] != "") > 0.9
+    else:
+        assert not any(lines["fit"]) and not any(lines["interest"])
+
+
+def test_reason_lines_take_raw_values_as_columns_or_none(
+    scorer: LeadScorer, records: list[dict[str, Any]]
+) -> None:
+    frame = pd.DataFrame(records).fillna("")
+    matrix = scorer.encode(frame)
+    as_columns = {c: frame[c].tolist() for c in frame.columns}
+    assert reason_texts(scorer, matrix, as_columns)["fit"].tolist() == \
+        reason_texts(scorer, matrix, frame)["fit"].tolist()
+    without_raw = reason_texts(scorer, matrix)["fit"].tolist()
+    assert without_raw == [_line(lead["fit"]) for lead in explain(scorer, matrix)]
+    assert reason_texts(scorer, matrix[:0])["fit"].tolist() == []
+    with pytest.raises(LeadscoreError, match=r"'country'.*3 value"):
+        reason_texts(scorer, matrix, {"country": ["Germany"] * 3})
+    with pytest.raises(LeadscoreError, match="k"):
+        reason_texts(scorer, matrix, k=-1)
+
+
+def test_scoring_with_reasons_keeps_the_scores(scorer: LeadScorer, small_leads: pd.DataFrame
+                                               ) -> None:
+    frame = small_leads.head(300)
+    plain = scorer.score(frame)
+    with_reasons = scorer.score(frame, reasons=True)
+    # fit and interest come from the TreeSHAP values' sum there: the same to rounding
+    for column in ("probability", "fit", "interest"):
+        np.testing.assert_allclose(with_reasons[column], plain[column], rtol=0, atol=1e-9)
+    explained = explain(scorer, scorer.encode(frame), frame, 3, min_effect=MIN_EFFECT)
+    assert with_reasons["interest_reasons"].tolist() == \
+        [_line(lead["interest"]) for lead in explained]
 
 
 # --- sentences from the spec alone (X Education) --------------------------------------------

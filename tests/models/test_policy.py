@@ -190,3 +190,16 @@ def test_grades_follow_descending_cuts() -> None:
 def test_a_condition_needs_exactly_one_test(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="test"):
         Condition(name="x", column="c", **bad)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(leads, min_size=65, max_size=150))
+def test_a_large_batch_decides_each_lead_as_alone(batch: list[dict[str, Any]]) -> None:
+    # more than 64 values take the factorised path (`read_each`), as a DataFrame's do
+    columns = {c: np.array([lead[c] for lead in batch], dtype=object) for c in CATALOGUE.columns}
+    scores = {k: np.array([lead[k] for lead in batch]) for k in ("probability", "fit", "interest")}
+    together = POLICY.decide(columns, scores, MISSING)
+    for i in range(0, len(batch), 7):
+        alone = decide([batch[i]])
+        for key, values in together.items():
+            assert values[i] == alone[key][0], (key, batch[i])
