@@ -2,6 +2,9 @@
 
 A user's mistake (bad file, column, key, value) prints one line naming it and exits
 with code 2, before any MLflow run starts and without touching the registry.
+
+Each command imports what it needs when it runs: `leadscore --help` stays quick, and
+`score` / `explain` on a bundle folder never import MLflow or the training code.
 """
 
 from __future__ import annotations
@@ -11,15 +14,17 @@ import os
 from collections.abc import Callable, Iterator
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from features.errors import LeadscoreError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = typer.Typer(help="leadscore: fit / interest lead scoring with MLflow and BentoML.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -29,6 +34,7 @@ err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_MODEL_NAME = "lead-scorer"
+MODEL_HELP = "MLflow model URI, or a bundle folder (bundle.json: read without MLflow)"
 
 
 def user_errors(command: F) -> F:
@@ -118,9 +124,11 @@ def train(
 
     import mlflow
 
+    from training.evaluation import report_of_test_slice
     from training.tracking import (
         configure,
         ensure_experiment,
+        log_evaluation_report,
         log_training_run,
         register_and_promote,
     )
@@ -133,11 +141,18 @@ def train(
         from features.spec import builtin_spec_path
 
         spec_path = builtin_spec_path(spec)
-    with console.status("training fit, interest and full models…"), \
+    with console.status("training fit, interest and full models…") as status, \
             mlflow.start_run(experiment_id=experiment_id,
                              run_name=f"{dataset_spec.name}-{prints['rows']}"):
         result = train_scorer(prepared, dataset_spec, settings, design)
         run_id, model_uri = log_training_run(result, settings, prints, spec_path)
+        status.update("evaluation report of the test slice…")
+        report = report_of_test_slice(
+            result, prepared, dataset_spec, data_file=str(data),
+            model={"uri": model_uri, "version": None, "run_id": run_id,
+                   "spec": dataset_spec.name,
+                   "trained_at": result.scorer.metadata.get("trained_at")})
+        log_evaluation_report(report, run_id)
     promotion = register_and_promote(model_uri, run_id, result, settings.registry)
 
     console.print(metrics_table(result.metrics, result.report))
@@ -148,7 +163,8 @@ def train(
     console.print(f"registered [bold]{settings.registry.model_name}[/] version "
                   f"{promotion.version} as [bold {colour}]{promotion.alias}[/]: "
                   f"{promotion.reason}", highlight=False)
-    console.print(f"MLflow run {run_id} in {uri}")
+    console.print(f"MLflow run {run_id} in {uri} (evaluation report of the test slice in its "
+                  "artifacts: evaluation/report.html)", highlight=False, soft_wrap=True)
     console.print(f"open the MLflow UI:  {ui_command(uri)}  → http://127.0.0.1:5000",
                   highlight=False, soft_wrap=True)
 
@@ -203,7 +219,7 @@ def threshold_table(thresholds: dict[str, Any]) -> Table:
 def score(
     data: Annotated[Path, typer.Option(help="leads to score, .csv or .parquet")],
     out: Annotated[Path, typer.Option(help="output file, .csv or .parquet")],
-    model: Annotated[str, typer.Option(help="MLflow model URI")] =
+    model: Annotated[str, typer.Option(help=MODEL_HELP)] =
         f"models:/{DEFAULT_MODEL_NAME}@champion",
     chunk_size: Annotated[int, typer.Option(min=1, help="rows per chunk")] = 50_000,
     reasons: Annotated[bool, typer.Option(help="add the top fit / interest reasons")] = False,
@@ -214,14 +230,13 @@ def score(
 
     from features.build import check_columns
     from training.data import data_format
-    from training.tracking import configure
+    from training.model_uri import load_model
 
     in_kind, out_kind = data_format(data), data_format(out)
     if not data.is_file():
         raise LeadscoreError(f"data file not found: {data}")
     if data.stat().st_size == 0:
         raise LeadscoreError(f"data file {data} is empty")
-    configure()
     scorer, version = load_model(model)
     # Read the first rows once to fail early on a file that does not match the spec.
     head = next(read_chunks(data, in_kind, min(chunk_size, 1000)), None)
@@ -244,7 +259,8 @@ def score(
                 written += len(chunk)
                 progress.update(task, advance=len(chunk))
     tmp_out.replace(out)
-    console.print(f"scored {written:,} leads with {model} (version {version}) → {out}")
+    console.print(f"scored {written:,} leads with {model}"
+                  + (f" (version {version})" if version else "") + f" → {out}")
 
 
 @app.command()
@@ -252,16 +268,15 @@ def score(
 def explain(
     data: Annotated[Path, typer.Option(help="file with the lead, .csv or .parquet")],
     id: Annotated[str, typer.Option("--id", help="the lead's id (the spec's id column)")],
-    model: Annotated[str, typer.Option(help="MLflow model URI")] =
+    model: Annotated[str, typer.Option(help=MODEL_HELP)] =
         f"models:/{DEFAULT_MODEL_NAME}@champion",
     k: Annotated[int, typer.Option(min=1, help="reasons per direction and score")] = 3,
 ) -> None:
     """Print a card for one lead: scores, grades, recommendation and rule, reasons."""
     from training.data import load_leads
-    from training.tracking import configure
+    from training.model_uri import load_model
 
     frame = load_leads(data)
-    configure()
     scorer, version = load_model(model)
     id_column = scorer.spec.id
     if id_column not in frame.columns:
@@ -269,7 +284,7 @@ def explain(
     rows = frame[frame[id_column].astype(str).str.strip() == id.strip()]
     if rows.empty:
         raise LeadscoreError(f"no lead with {id_column} = {id!r} in {data}")
-    record = rows.iloc[0].to_dict()
+    record = {str(column): value for column, value in rows.iloc[0].items()}
     result = scorer.recommend_records([record], explain=True, k=k)[0]
     console.print(lead_card(id, record, result, scorer, model, version))
 
@@ -301,36 +316,13 @@ def lead_card(lead_id: str, record: dict[str, Any], result: dict[str, Any], scor
         for factor in reasons["negative"]:
             lines.append(f"  [red]{factor['effect']:.1f}[/] {escape(factor['text'])}")
     return Panel("\n".join(lines), title=f"lead {escape(lead_id)}",
-                 subtitle=f"{model} (version {version or '?'})")
-
-
-def load_model(uri: str) -> tuple[Any, str]:
-    """The scorer at a model URI and its registry version ("" when not registered)."""
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
-
-    from models.pyfunc import load_scorer
-
-    try:
-        scorer = load_scorer(uri)
-    except (MlflowException, OSError) as error:
-        raise LeadscoreError(
-            f"no model at {uri}: {str(error).splitlines()[0]} (train one with `leadscore train`)"
-        ) from None
-    version = ""
-    if uri.startswith("models:/"):
-        name_ref = uri.removeprefix("models:/")
-        client = MlflowClient()
-        if "@" in name_ref:
-            name, alias = name_ref.split("@", 1)
-            version = str(client.get_model_version_by_alias(name, alias).version)
-        elif "/" in name_ref:
-            version = name_ref.split("/", 1)[1]
-    return scorer, version
+                 subtitle=f"{model}" + (f" (version {version})" if version else ""))
 
 
 def read_chunks(path: Path, kind: str, size: int) -> Iterator[pd.DataFrame]:
     """Stream a file in DataFrames of at most `size` rows (never the whole file at once)."""
+    import pandas as pd
+
     if kind == "csv":
         try:
             yield from pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=size,

@@ -36,7 +36,8 @@ def evaluate(
     spec: Annotated[str, typer.Option(help="dataset spec YAML, or a built-in name: hubspot, "
                                            "x-education (how to read labels and time)")]
     = "hubspot",
-    model: Annotated[str, typer.Option(help="MLflow model URI")] = DEFAULT_MODEL,
+    model: Annotated[str, typer.Option(help="MLflow model URI, or a bundle folder")]
+    = DEFAULT_MODEL,
     out: Annotated[Path, typer.Option(help="folder for report.html and report.json")]
     = Path("reports/evaluation"),
     points: Annotated[Path | None, typer.Option(
@@ -57,16 +58,18 @@ def evaluate(
     log_mlflow: Annotated[bool, typer.Option(
         "--log-mlflow", help=f"log the report and metrics to MLflow experiment {EXPERIMENT}")]
     = False,
+    run_id: Annotated[str | None, typer.Option(
+        "--run-id", help="also log the report into this existing MLflow run (e.g. the model's "
+                         "training run), under evaluation/FROM_TO/")] = None,
 ) -> None:
     """Evaluate a model on leads it never saw, against the base rate, a logistic regression
     and a points rule; write an HTML + JSON report."""
     from features.spec import resolve_spec
     from training import evaluation
-    from training.cli import load_model
     from training.config import load_config
     from training.data import file_sha256, load_leads, prepare
+    from training.model_uri import configure, load_model
     from training.points import default_points_path, load_points
-    from training.tracking import configure
 
     # Every input check before the model is loaded or anything is written.
     dataset_spec = resolve_spec(spec)
@@ -84,19 +87,18 @@ def evaluate(
     partial = evaluation.backtest_months(prepared, backtest)[1] if backtest else None
 
     uri = configure()
-    scorer, version = load_model(model)
+    if run_id is not None:
+        check_run(run_id, uri)
+    scorer, version = load_model(model, uri)
     check_model_matches(scorer, frame, model, data)
     notes: list[str] = []
     if scorer.spec.name != dataset_spec.name:
         notes.append(f"the model was trained with spec {scorer.spec.name!r}; the data is read "
                      f"with spec {dataset_spec.name!r} (labels and time)")
     if rules is None:
-        default = default_points_path()
-        if default.is_file():
-            candidate = load_points(default)
-            if all(c in frame.columns for c in candidate.columns):
-                rules = candidate
-                notes.append(f"points rule: the default {default.name}")
+        rules = evaluation.default_points_rule(frame.columns)
+        if rules is not None:
+            notes.append(f"points rule: the default {default_points_path().name}")
 
     trained = training_params(model)
     test_share = settings.split.test
@@ -144,8 +146,31 @@ def evaluate(
     for kind, path in paths.items():
         console.print(f"{kind}: {path}", highlight=False)
     if log_mlflow:
-        run_id = log_to_mlflow(result, paths, uri)
-        console.print(f"MLflow run {run_id} in experiment {EXPERIMENT} ({uri})", highlight=False)
+        new_run = log_to_mlflow(result, paths, uri)
+        console.print(f"MLflow run {new_run} in experiment {EXPERIMENT} ({uri})",
+                      highlight=False)
+    if run_id is not None:
+        folder = log_to_run(paths, run_id, result["data"])
+        console.print(f"logged into MLflow run {run_id}: {folder}/ ({uri})", highlight=False,
+                      soft_wrap=True)
+
+
+def check_run(run_id: str, uri: str) -> None:
+    """`--run-id` must name a live run of the tracking store (checked before any writing)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    database = Path(uri.removeprefix("sqlite:///"))
+    if uri.startswith("sqlite:///") and not database.is_file():
+        # MLflow would create an empty database here: say what is missing instead.
+        raise LeadscoreError(f"--run-id: no MLflow run {run_id!r}: there is no MLflow "
+                             f"database at {database}")
+    try:
+        run = MlflowClient().get_run(run_id)
+    except MlflowException:
+        raise LeadscoreError(f"--run-id: no MLflow run {run_id!r} in {uri}") from None
+    if run.info.lifecycle_stage == "deleted":
+        raise LeadscoreError(f"--run-id: MLflow run {run_id!r} is deleted")
 
 
 def check_model_matches(scorer: LeadScorer, frame: pd.DataFrame, model: str, data: Path
@@ -240,6 +265,20 @@ def backtest_table(backtest: dict[str, Any]) -> Table:
 
 def metric_key(name: str) -> str:
     return name.replace(" ", "_")
+
+
+def log_to_run(paths: dict[str, Path], run_id: str, data: dict[str, Any]) -> str:
+    """The report files into an existing run, in a folder named after the evaluated time
+    range (a training run's own report, `evaluation/report.*`, stays as it is)."""
+    from mlflow.tracking import MlflowClient
+
+    from training.tracking import EVALUATION_ARTIFACTS
+
+    folder = f"{EVALUATION_ARTIFACTS}/{data['time_from']}_{data['time_to']}"
+    client = MlflowClient()
+    for path in paths.values():
+        client.log_artifact(run_id, str(path), folder)
+    return folder
 
 
 def log_to_mlflow(result: dict[str, Any], paths: dict[str, Path], uri: str) -> str:

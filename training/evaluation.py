@@ -16,9 +16,9 @@ logs). The result is one JSON-able dict that the report renderer draws:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -43,9 +43,12 @@ from training.evaluate import (
     reliability_curve,
     top_decile_lift,
 )
-from training.points import PointsBaseline, PointsRules
+from training.points import PointsBaseline, PointsRules, default_points_path, load_points
 from training.thresholds import threshold_report
 from training.train import span_weeks, train_scorer
+
+if TYPE_CHECKING:
+    from training.train import TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -430,6 +433,50 @@ def evaluate_scorer(scorer: LeadScorer, evaluated: PreparedData, spec: DatasetSp
     return {"metrics": metrics, "reliability": calibration, "gains": gains,
             "curves": curve_data, "comparison": comparison, "thresholds": thresholds,
             "stability": months, "slices": slices, "notes": notes}
+
+
+def default_points_rule(columns: Collection[str]) -> PointsRules | None:
+    """The repository's points rule (`configs/points-hubspot.yaml`) when the data has
+    every column it reads, else None."""
+    path = default_points_path()
+    if not path.is_file():
+        return None
+    rules = load_points(path)
+    return rules if all(c in columns for c in rules.columns) else None
+
+
+def report_of_test_slice(result: TrainResult, data: PreparedData, spec: DatasetSpec, *,
+                         model: Mapping[str, Any], data_file: str) -> dict[str, Any]:
+    """The evaluation report of a training's own test slice, as `leadscore evaluate`
+    writes it for the model on the same file (without a backtest).
+
+    `data` is what the model was trained on (`result.split` indexes it): the baselines
+    learn from every lead before the test slice, the model's train and validation rows.
+    """
+    test = result.split.test
+    n = len(data.y)
+    selection = Selection(test, np.arange(test[0]),
+                          f"the training's test slice: the newest {len(test):,} of "
+                          f"{n:,} leads", default=True)
+    evaluated = subset(data, selection.rows)
+    notes = ["the model never saw these leads: they are its own test slice, held out "
+             "from training, tree-count choice and calibration"]
+    points = default_points_rule(data.frame.columns)
+    if points is not None:
+        notes.append(f"points rule: the default {default_points_path().name}")
+    if data.dropped_unknown:
+        notes.append(f"{data.dropped_unknown:,} leads left out: their label window is "
+                     "still open (outcome not known yet)")
+    sections = evaluate_scorer(result.scorer, evaluated, spec,
+                               baselines=subset(data, selection.before), points=points,
+                               slice_columns=default_slice_columns(result.scorer.spec))
+    return jsonable({
+        "model": dict(model),
+        "data": data_summary(evaluated, spec, data_file, selection),
+        **{k: v for k, v in sections.items() if k != "notes"},
+        "backtest": None,
+        "notes": notes + sections["notes"],
+    })
 
 
 def threshold_report_for(scorer: LeadScorer, frame: pd.DataFrame,

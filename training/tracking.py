@@ -1,15 +1,14 @@
-"""MLflow: where runs go, what a run logs, and the registry with its champion gate.
+"""MLflow: what a training run logs, and the registry with its champion gate.
 
-The embedded default needs no server: a SQLite file `mlflow.db` in the working
-directory with artifacts in `mlartifacts/` beside it. `MLFLOW_TRACKING_URI`
-overrides it (a remote server is a setting, not a code change).
+Where runs go (`tracking_uri`, `configure`) lives in the light `training.model_uri`,
+which the scoring commands import without this module's MLflow and training imports;
+both names are re-exported here.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,27 +26,16 @@ from models.pyfunc import load_scorer, log_scorer
 from models.scorer import LeadScorer
 from training import plots
 from training.config import RegistryConfig, TrainConfig
+from training.model_uri import configure as configure
+from training.model_uri import tracking_uri as tracking_uri
 from training.train import TrainResult, input_example
 
 log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
-
-
-def tracking_uri() -> str:
-    """`MLFLOW_TRACKING_URI`, or a SQLite file in the current directory."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or (
-        f"sqlite:///{(Path.cwd() / 'mlflow.db').resolve()}"
-    )
-
-
-def configure(uri: str | None = None) -> str:
-    """Point MLflow at `uri` (default: `tracking_uri()`); call from entry points only."""
-    uri = uri or tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    return uri
+# where a training run keeps the evaluation report of its own test slice
+EVALUATION_ARTIFACTS = "evaluation"
 
 
 def artifact_root(uri: str) -> str | None:
@@ -119,6 +107,16 @@ def log_training_run(result: TrainResult, config: TrainConfig, fingerprint: dict
         info = log_scorer(result.scorer, bundle_dir, input_example(result.scorer,
                                                                    result.test_frame))
     return run.info.run_id, str(info.model_uri)
+
+
+def log_evaluation_report(report: dict[str, Any], run_id: str,
+                          artifact_path: str = EVALUATION_ARTIFACTS) -> None:
+    """Write the evaluation report (report.html + report.json) into a run's artifacts."""
+    from training.report import write_report
+
+    with tempfile.TemporaryDirectory() as tmp:
+        write_report(report, Path(tmp))
+        MlflowClient().log_artifacts(run_id, tmp, artifact_path)
 
 
 def _shap_summary(result: TrainResult, path: Path, sample: int) -> None:

@@ -4,6 +4,7 @@ what is compared with what, the rolling-origin backtest, and clear errors for ba
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,13 +20,13 @@ from typer.testing import CliRunner, Result
 
 from features.errors import LeadscoreError
 from features.generate import generate_leads
-from features.spec import DatasetSpec, builtin_spec_path, resolve_spec
+from features.spec import DatasetSpec, builtin_spec_path
 from models.pyfunc import BUNDLE_ARTIFACT, pip_requirements, signature_for
 from models.scorer import LeadScorer
 from training.cli import app as leadscore_app
 from training.cli import user_errors
 from training.config import TrainConfig
-from training.data import PreparedData, prepare
+from training.data import PreparedData
 from training.evaluate import expected_calibration_error, logistic_baseline, top_decile_lift
 from training.evaluate_cli import evaluate
 from training.evaluation import (
@@ -44,10 +45,8 @@ from training.evaluation import (
     training_overlap_notes,
 )
 from training.points import default_points_path, load_points
-from training.train import input_example, train_scorer
+from training.train import input_example
 
-FAST = {"booster": {"max_rounds": 80, "early_stopping_rounds": 15, "num_leaves": 7},
-        "calibration_folds": 3}
 runner = CliRunner()
 
 
@@ -131,32 +130,7 @@ def test_jsonable_turns_nan_into_null() -> None:
 
 # --- the evaluation of a trained scorer ------------------------------------------------
 
-@pytest.fixture(scope="module")
-def spec() -> DatasetSpec:
-    return resolve_spec("hubspot")
-
-
-@pytest.fixture(scope="module")
-def config() -> TrainConfig:
-    return TrainConfig.model_validate(FAST)
-
-
-@pytest.fixture(scope="module")
-def leads() -> pd.DataFrame:
-    """6,000 generated leads as CRM text."""
-    frame = generate_leads(6000, seed=5)
-    return frame.astype(object).where(frame.notna(), "").astype(str)
-
-
-@pytest.fixture(scope="module")
-def prepared(leads: pd.DataFrame, spec: DatasetSpec) -> PreparedData:
-    return prepare(leads, spec)
-
-
-@pytest.fixture(scope="module")
-def scorer(prepared: PreparedData, spec: DatasetSpec, config: TrainConfig) -> LeadScorer:
-    return train_scorer(prepared, spec, config).scorer
-
+# spec, config, leads, prepared and the trained scorer: session fixtures in conftest.py
 
 @pytest.fixture(scope="module")
 def model_dir(scorer: LeadScorer, leads: pd.DataFrame,
@@ -510,11 +484,11 @@ def test_backtest_with_an_ordinal_time_column_is_an_error(
 
 
 def test_evaluating_the_registered_champion_reproduces_its_test_metrics(
-        leads_csv: Path, tmp_path: Path) -> None:
-    config = tmp_path / "train.yaml"
-    config.write_text(yaml.safe_dump(FAST))
+        leads_csv: Path, config: TrainConfig, tmp_path: Path) -> None:
+    config_file = tmp_path / "train.yaml"
+    config_file.write_text(yaml.safe_dump(config.model_dump(mode="json")))
     trained = runner.invoke(leadscore_app, ["train", "--data", str(leads_csv), "--config",
-                                            str(config)])
+                                            str(config_file)])
     assert trained.exit_code == 0, trained.output
     result = invoke("--data", leads_csv, "--out", tmp_path / "r")
     assert result.exit_code == 0, result.output
@@ -529,3 +503,54 @@ def test_evaluating_the_registered_champion_reproduces_its_test_metrics(
         for metric in ("roc_auc", "pr_auc", "brier", "ece"):
             assert rows[name][metric] == pytest.approx(
                 logged.data.metrics[f"test.{key}.{metric}"], rel=1e-6), (name, metric)
+
+
+def test_training_logs_the_evaluation_report_of_its_test_slice(
+        leads_csv: Path, config: TrainConfig, prepared: PreparedData, tmp_path: Path) -> None:
+    config_file = tmp_path / "train.yaml"
+    config_file.write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    trained = runner.invoke(leadscore_app, ["train", "--data", str(leads_csv), "--config",
+                                            str(config_file)])
+    assert trained.exit_code == 0, trained.output
+    run = mlflow.search_runs(experiment_names=["leadscore"], output_format="list")[0]
+    run_id, client = run.info.run_id, MlflowClient()
+    assert {a.path for a in client.list_artifacts(run_id, "evaluation")} == {
+        "evaluation/report.html", "evaluation/report.json"}
+    folder = Path(client.download_artifacts(run_id, "evaluation", str(tmp_path / "logged")))
+    written = json.loads((folder / "report.json").read_text(), parse_constant=_no_nan)
+    rows = {r["name"]: r for r in written["comparison"]}
+    assert rows["leadscore"]["roc_auc"] == pytest.approx(
+        run.data.metrics["test.full.roc_auc"], rel=1e-12)
+    assert rows["logistic regression"]["roc_auc"] == pytest.approx(
+        run.data.metrics["test.full_logistic.roc_auc"], rel=1e-12)
+    assert rows["points rule"]["roc_auc"] > 0.6
+    assert written["data"]["rows"] == round(config.split.test * len(prepared.y))
+    assert written["model"]["run_id"] == run_id and written["backtest"] is None
+    assert any("never saw these leads" in n for n in written["notes"]), written["notes"]
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert "<title>leadscore evaluation" in html and len(html) > 10_000
+
+    # `evaluate --run-id` adds a report to that run, beside the training's own one
+    result = invoke("--data", leads_csv, "--out", tmp_path / "r", "--run-id", run_id)
+    assert result.exit_code == 0, result.output
+    evaluated = json.loads((tmp_path / "r" / "report.json").read_text())
+    span = f"evaluation/{evaluated['data']['time_from']}_{evaluated['data']['time_to']}"
+    assert {a.path for a in client.list_artifacts(run_id, span)} == {
+        f"{span}/report.html", f"{span}/report.json"}
+    assert evaluated["comparison"][-1]["roc_auc"] == pytest.approx(
+        rows["leadscore"]["roc_auc"], rel=1e-9)  # the same leads, the same model
+    assert len(client.list_artifacts(run_id, "evaluation")) == 3
+    assert len(mlflow.search_runs(search_all_experiments=True, output_format="list")) == 1
+
+
+@pytest.mark.parametrize("database", [True, False], ids=["empty-store", "no-database"])
+def test_run_id_of_no_run_is_an_error_and_nothing_is_written(
+        leads_csv: Path, tmp_path: Path, database: bool) -> None:
+    uri = os.environ["MLFLOW_TRACKING_URI"]
+    if database:
+        MlflowClient(tracking_uri=uri).search_experiments()  # creates the empty store
+    result = invoke("--data", leads_csv, "--model", tmp_path / "no-model-needed",
+                    "--out", tmp_path / "r", "--run-id", "0f1e2d-no-such-run")
+    assert_user_error(result, "--run-id", "'0f1e2d-no-such-run'")
+    assert not (tmp_path / "r").exists()
+    assert Path(uri.removeprefix("sqlite:///")).exists() == database
