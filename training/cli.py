@@ -159,6 +159,8 @@ def train(
     console.print(threshold_table(result.report["thresholds"]))
     for note in result.report["thresholds"]["notes"]:
         console.print(f"[yellow]target not met:[/] {escape(note)}", highlight=False)
+    for note in result.report["notes"]:
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     colour = "green" if promotion.alias == "champion" else "yellow"
     console.print(f"registered [bold]{settings.registry.model_name}[/] version "
                   f"{promotion.version} as [bold {colour}]{promotion.alias}[/]: "

@@ -294,6 +294,11 @@ def train_scorer(data: PreparedData, spec: DatasetSpec, config: TrainConfig,
                     metrics[f"{slice_name}.{key}.{measure}"] = float(value)
 
     report = {
+        "notes": [
+            f"the {name} model used all {config.booster.max_rounds} rounds (early stopping "
+            "never stopped it, so more trees would likely still help): raise "
+            "booster.max_rounds or booster.learning_rate"
+            for name, info in model_info.items() if info["trees"] >= config.booster.max_rounds],
         "rows": {"train": len(split.train), "validation": len(split.validation),
                  "test": len(split.test)},
         "base_rate": {"train": base_rate, "test": float(y_test.mean())},
