@@ -60,17 +60,32 @@ def as_crm_text(frame: Any) -> Any:
 
 def report(title: str, rows: int, seconds: dict[str, float], floor: str, goal: float) -> None:
     base = seconds[floor]
-    print(f"\n{title} ({rows:,} rows; share of floor = floor time / case time; goal ≥ "
-          f"{goal:.0%})")
+    print(f"\n{title} ({rows:,} rows; share of floor = floor time / case time; goal ≥ {goal:.0%})")
     print(f"{'case':58} {'seconds':>8} {'rows/s':>10} {'of floor':>9}")
     for name, value in seconds.items():
         print(f"{name:58} {value:8.2f} {rows / value:10,.0f} {base / value:9.1%}")
 
 
-def cli(data: Path, out: Path, model_uri: str, env: dict[str, str], chunk_size: int,
-        reasons: bool = False) -> tuple[float, int]:
-    command = [str(LEADSCORE), "score", "--data", str(data), "--out", str(out),
-               "--model", model_uri, "--chunk-size", str(chunk_size)]
+def cli(
+    data: Path,
+    out: Path,
+    model_uri: str,
+    env: dict[str, str],
+    chunk_size: int,
+    reasons: bool = False,
+) -> tuple[float, int]:
+    command = [
+        str(LEADSCORE),
+        "score",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--model",
+        model_uri,
+        "--chunk-size",
+        str(chunk_size),
+    ]
     seconds, peak, _ = run_measured(command + (["--reasons"] if reasons else []), env=env)
     out.unlink(missing_ok=True)
     return seconds, peak
@@ -80,11 +95,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000, help="leads to score")
     parser.add_argument("--train-rows", type=int, default=20_000, help="leads to train on")
-    parser.add_argument("--chunk-size", type=int, default=50_000,
-                        help="rows per chunk (the `leadscore score` default)")
+    parser.add_argument(
+        "--chunk-size",
+        type=int,
+        default=50_000,
+        help="rows per chunk (the `leadscore score` default)",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="timed runs of each case")
-    parser.add_argument("--million", action="store_true",
-                        help="also the peak memory of `leadscore score` on 1,000,000 rows")
+    parser.add_argument(
+        "--million",
+        action="store_true",
+        help="also the peak memory of `leadscore score` on 1,000,000 rows",
+    )
     args = parser.parse_args()
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
@@ -107,11 +129,13 @@ def main() -> None:
     train = as_crm_text(generate_leads(args.train_rows, seed=7))
     scorer = train_scorer(prepare(train, spec), spec, TrainConfig()).scorer
     trees = {n: m.booster.num_trees() for n, m in scorer.models.items()}
-    print(f"trained on {args.train_rows:,} leads in {time.perf_counter() - started:.0f} s; "
-          f"trees {trees}")
+    print(
+        f"trained on {args.train_rows:,} leads in {time.perf_counter() - started:.0f} s; "
+        f"trees {trees}"
+    )
 
     frame = as_crm_text(generate_leads(args.rows, seed=11))
-    chunks = [frame.iloc[i:i + args.chunk_size] for i in range(0, len(frame), args.chunk_size)]
+    chunks = [frame.iloc[i : i + args.chunk_size] for i in range(0, len(frame), args.chunk_size)]
     matrix = scorer.encoder.transform(frame)
     boosters = {n: (m.booster, m.columns(matrix)) for n, m in scorer.models.items()}
     encoded = [scorer.encode(c) for c in chunks]
@@ -132,21 +156,26 @@ def main() -> None:
         "raw predict, 3 boosters, encoded matrix (floor)": floor,
         "LeadScorer.score(chunk, decide=True)": lambda: [scorer.score(c) for c in chunks],
         "  of which encode (chunks)": lambda: [scorer.encode(c) for c in chunks],
-        "  of which score_matrix (encoded chunks)": lambda: [scorer.score_matrix(m)
-                                                             for m in encoded],
+        "  of which score_matrix (encoded chunks)": lambda: [
+            scorer.score_matrix(m) for m in encoded
+        ],
         "  of which decide (scored chunks)": lambda: [
             scorer.decide(scorer.policy_columns(c), s)  # type: ignore[union-attr]
-            for c, s in zip(chunks, scored, strict=True)],
+            for c, s in zip(chunks, scored, strict=True)
+        ],
     }
     with_reasons: dict[str, Callable[[], object]] = {
         "raw pred_contrib, fit + interest, encoded (floor)": contrib_floor,
         "LeadScorer.score(chunk, decide=True, reasons=True)": lambda: [
-            scorer.score(c, reasons=True) for c in chunks],
+            scorer.score(c, reasons=True) for c in chunks
+        ],
         "  of which TreeSHAP, fit + interest (encoded chunks)": lambda: [
-            [scorer.models[g].contributions(m) for g in GROUPS] for m in encoded],
+            [scorer.models[g].contributions(m) for g in GROUPS] for m in encoded
+        ],
         "  of which reason lines (given the TreeSHAP values)": lambda: [
             reason_texts(scorer, m, c, 3, min_effect=MIN_EFFECT, contributions=s)
-            for c, m, s in zip(chunks, encoded, shap, strict=True)],
+            for c, m, s in zip(chunks, encoded, shap, strict=True)
+        ],
     }
     print("timing in-process cases…", file=sys.stderr, flush=True)
     plain_seconds = interleaved(plain, args.rounds)
@@ -163,8 +192,9 @@ def main() -> None:
         frame.to_csv(data, index=False)
         frame.iloc[:1000].to_csv(small, index=False)
         print("timing the `leadscore score` command…", file=sys.stderr, flush=True)
-        runs: dict[str, list[tuple[float, int]]] = {k: [] for k in
-                                                     ("plain", "reasons", "small", "small_r")}
+        runs: dict[str, list[tuple[float, int]]] = {
+            k: [] for k in ("plain", "reasons", "small", "small_r")
+        }
         for _ in range(args.rounds):
             runs["small"].append(cli(small, out, model_uri, env, args.chunk_size))
             runs["plain"].append(cli(data, out, model_uri, env, args.chunk_size))
@@ -176,29 +206,51 @@ def main() -> None:
             big = tmp / "million.csv"
             started = time.perf_counter()
             as_crm_text(generate_leads(1_000_000, seed=13)).to_csv(big, index=False)
-            print(f"wrote 1,000,000 leads ({big.stat().st_size / 2**20:.0f} MiB) in "
-                  f"{time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+            print(
+                f"wrote 1,000,000 leads ({big.stat().st_size / 2**20:.0f} MiB) in "
+                f"{time.perf_counter() - started:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
             million = cli(big, out, model_uri, env, args.chunk_size)
             million_mib = big.stat().st_size / 2**20
         data_mib = data.stat().st_size / 2**20
 
     startup, startup_r = best["small"][0], best["small_r"][0]
     plain_seconds["`leadscore score` command, CSV → CSV"] = best["plain"][0]
-    plain_seconds["  same, less start-up (the command on 1,000 rows)"] = \
-        best["plain"][0] - startup
+    plain_seconds["  same, less start-up (the command on 1,000 rows)"] = best["plain"][0] - startup
     reasons_seconds["`leadscore score --reasons` command, CSV → CSV"] = best["reasons"][0]
-    reasons_seconds["  same, less start-up (the command on 1,000 rows)"] = \
+    reasons_seconds["  same, less start-up (the command on 1,000 rows)"] = (
         best["reasons"][0] - startup_r
-    report("without reasons", args.rows, plain_seconds,
-           "raw predict, 3 boosters, encoded matrix (floor)", 0.5)
-    report("with reasons (top 3 per direction, fit and interest)", args.rows, reasons_seconds,
-           "raw pred_contrib, fit + interest, encoded (floor)", 0.8)
-    print(f"\nchunks of {args.chunk_size:,} rows; fastest of {args.rounds}; command start-up "
-          f"(1,000 rows) {startup:.1f} s, with --reasons {startup_r:.1f} s")
-    print(f"peak RSS of `leadscore score`: {best['small'][1] / 2**20:,.0f} MiB on 1,000 rows, "
-          f"{best['plain'][1] / 2**20:,.0f} MiB on {args.rows:,} rows ({data_mib:.0f} MiB CSV)"
-          + (f", {million[1] / 2**20:,.0f} MiB on 1,000,000 rows ({million_mib:.0f} MiB CSV, "
-             f"{million[0]:.0f} s)" if million else ""))
+    )
+    report(
+        "without reasons",
+        args.rows,
+        plain_seconds,
+        "raw predict, 3 boosters, encoded matrix (floor)",
+        0.5,
+    )
+    report(
+        "with reasons (top 3 per direction, fit and interest)",
+        args.rows,
+        reasons_seconds,
+        "raw pred_contrib, fit + interest, encoded (floor)",
+        0.8,
+    )
+    print(
+        f"\nchunks of {args.chunk_size:,} rows; fastest of {args.rounds}; command start-up "
+        f"(1,000 rows) {startup:.1f} s, with --reasons {startup_r:.1f} s"
+    )
+    print(
+        f"peak RSS of `leadscore score`: {best['small'][1] / 2**20:,.0f} MiB on 1,000 rows, "
+        f"{best['plain'][1] / 2**20:,.0f} MiB on {args.rows:,} rows ({data_mib:.0f} MiB CSV)"
+        + (
+            f", {million[1] / 2**20:,.0f} MiB on 1,000,000 rows ({million_mib:.0f} MiB CSV, "
+            f"{million[0]:.0f} s)"
+            if million
+            else ""
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -77,8 +77,9 @@ def start(name: str, command: list[str], env: dict[str, str], folder: Path) -> S
     log = folder / f"{name}.log"
     command = [c.replace("{port}", str(port)) for c in command]
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     return Server(name, port, process, log)
 
 
@@ -110,8 +111,9 @@ def body_of(leads: list[dict[str, Any]], explain: bool) -> bytes:
     return json.dumps({"leads": leads, "explain": explain}).encode()
 
 
-def latencies(servers: list[Server], body: bytes, requests: int, warmup: int = 50
-              ) -> dict[str, list[float]]:
+def latencies(
+    servers: list[Server], body: bytes, requests: int, warmup: int = 50
+) -> dict[str, list[float]]:
     """Sequential requests, alternating between the servers (same noise for each)."""
     conns = {s.name: http.client.HTTPConnection(HOST, s.port, timeout=60) for s in servers}
     times: dict[str, list[float]] = {s.name: [] for s in servers}
@@ -133,8 +135,9 @@ class Load:
     times: list[float] = field(default_factory=list)
 
 
-def throughput(server: Server, body: bytes, concurrency: int, duration: float,
-               max_requests: int = 200_000) -> Load:
+def throughput(
+    server: Server, body: bytes, concurrency: int, duration: float, max_requests: int = 200_000
+) -> Load:
     """`concurrency` clients on keep-alive connections for `duration` seconds.
 
     An asyncio client writing raw HTTP/1.1: Python threads with http.client let the
@@ -144,10 +147,13 @@ def throughput(server: Server, body: bytes, concurrency: int, duration: float,
     return asyncio.run(_throughput(server.port, body, concurrency, duration, max_requests))
 
 
-async def _throughput(port: int, body: bytes, concurrency: int, duration: float,
-                      max_requests: int) -> Load:
-    head = (f"POST /score HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json"
-            f"\r\nContent-Length: {len(body)}\r\n\r\n").encode("ascii")
+async def _throughput(
+    port: int, body: bytes, concurrency: int, duration: float, max_requests: int
+) -> Load:
+    head = (
+        f"POST /score HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json"
+        f"\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode("ascii")
     load = Load()
     stop_at = time.perf_counter() + duration
 
@@ -160,8 +166,11 @@ async def _throughput(port: int, body: bytes, concurrency: int, duration: float,
                 headers = await reader.readuntil(b"\r\n\r\n")
                 if headers[9:12] != b"200":
                     raise SystemExit(f"HTTP {headers[:12]!r}")
-                length = next(int(line.split(b":", 1)[1]) for line in headers.split(b"\r\n")
-                              if line.lower().startswith(b"content-length:"))
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in headers.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
                 await reader.readexactly(length)
                 load.times.append(time.perf_counter() - begin)
                 load.requests += 1
@@ -210,13 +219,17 @@ def train(rows: int, folder: Path) -> tuple[Any, str, list[dict[str, Any]], Path
 
     numeric: dict[str, list[str]] = {}
     categorical: dict[str, list[str]] = {}
-    for group, features in (("fit", spec.fit), ("interest", spec.interest),
-                            ("full", spec.features)):
+    for group, features in (
+        ("fit", spec.fit),
+        ("interest", spec.interest),
+        ("full", spec.features),
+    ):
         numeric[group] = [f.source for f in features if f.type is not FeatureType.categorical]
         categorical[group] = [f.source for f in features if f.type is FeatureType.categorical]
     trees = max(m.booster.num_trees() for m in result.scorer.models.values())
-    naive = build_naive_model(data.frame, data.y, numeric, categorical, folder / "naive.pkl",
-                              trees=trees)
+    naive = build_naive_model(
+        data.frame, data.y, numeric, categorical, folder / "naive.pkl", trees=trees
+    )
     columns = [spec.id, *spec.feature_columns, "lifecyclestage", "hs_lead_status"]
     sample = leads[columns].tail(200).to_dict("records")
     return result.scorer, uri, sample, naive
@@ -227,36 +240,74 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20_000, help="generated leads to train on")
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per throughput cell")
     parser.add_argument("--latency-requests", type=int, default=600)
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the temporary registry and the server logs")
-    parser.add_argument("--variants", action="store_true",
-                        help="also measure BentoML tracing / access log / metrics costs")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary registry and the server logs"
+    )
+    parser.add_argument(
+        "--variants",
+        action="store_true",
+        help="also measure BentoML tracing / access log / metrics costs",
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     folder = Path(tempfile.mkdtemp(prefix="leadscore-bench-"))
-    print(f"training on {args.rows:,} generated leads (temporary registry in {folder})…",
-          flush=True)
+    print(
+        f"training on {args.rows:,} generated leads (temporary registry in {folder})…", flush=True
+    )
     scorer, uri, sample, naive_path = train(args.rows, folder)
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "BENTOML_DO_NOT_TRACK": "true",
-           "MLFLOW_DISABLE_TELEMETRY": "true", "OMP_NUM_THREADS": "1",
-           "BENTOML_HOME": str(folder / "bentoml"), "NAIVE_MODEL": str(naive_path)}
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": uri,
+        "BENTOML_DO_NOT_TRACK": "true",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "OMP_NUM_THREADS": "1",
+        "BENTOML_HOME": str(folder / "bentoml"),
+        "NAIVE_MODEL": str(naive_path),
+    }
     env.pop("LEADSCORE_API_TOKEN", None)
-    bentoml = [sys.executable, "-m", "bentoml", "serve", "serving.service:LeadScoring",
-               "--host", HOST, "--port", "{port}"]
-    servers = [start("leadscore", bentoml, env, folder),
-               start("naive", [sys.executable, "-m", "uvicorn", "naive_baseline_service:app",
-                               "--app-dir", str(REPO / "benchmarks"), "--host", HOST,
-                               "--port", "{port}", "--log-level", "warning"], env, folder)]
+    bentoml = [
+        sys.executable,
+        "-m",
+        "bentoml",
+        "serve",
+        "serving.service:LeadScoring",
+        "--host",
+        HOST,
+        "--port",
+        "{port}",
+    ]
+    servers = [
+        start("leadscore", bentoml, env, folder),
+        start(
+            "naive",
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "naive_baseline_service:app",
+                "--app-dir",
+                str(REPO / "benchmarks"),
+                "--host",
+                HOST,
+                "--port",
+                "{port}",
+                "--log-level",
+                "warning",
+            ],
+            env,
+            folder,
+        ),
+    ]
     variants: list[Server] = []
     if args.variants:
         for name, option in (
-                ("+tracing", "services.leadscore.tracing.excluded_urls=/none"),
-                ("-access log", "services.leadscore.logging.access.enabled=false"),
-                ("-metrics", "services.leadscore.metrics.enabled=false"),
-                ("2 workers", "services.leadscore.workers=2")):
-            variants.append(start(name, bentoml, {**env, "BENTOML_CONFIG_OPTIONS": option},
-                                  folder))
+            ("+tracing", "services.leadscore.tracing.excluded_urls=/none"),
+            ("-access log", "services.leadscore.logging.access.enabled=false"),
+            ("-metrics", "services.leadscore.metrics.enabled=false"),
+            ("2 workers", "services.leadscore.workers=2"),
+        ):
+            variants.append(start(name, bentoml, {**env, "BENTOML_CONFIG_OPTIONS": option}, folder))
     try:
         for server in servers + variants:
             wait_ready(server)
@@ -277,15 +328,21 @@ def main() -> None:
             times = latencies(servers, body_of(one, explain), args.latency_requests)
             for name, values in times.items():
                 p50[(name, explain)] = percentile_ms(values, 0.5)
-                print(f"  {name:12} {explain!s:8} {p50[(name, explain)]:8.2f} "
-                      f"{percentile_ms(values, 0.99):8.2f}")
+                print(
+                    f"  {name:12} {explain!s:8} {p50[(name, explain)]:8.2f} "
+                    f"{percentile_ms(values, 0.99):8.2f}"
+                )
         for explain in (False, True):
-            print(f"  naive / leadscore p50, explain={explain}: "
-                  f"{p50[('naive', explain)] / p50[('leadscore', explain)]:.1f}×")
+            print(
+                f"  naive / leadscore p50, explain={explain}: "
+                f"{p50[('naive', explain)] / p50[('leadscore', explain)]:.1f}×"
+            )
 
         print(f"\nthroughput ({args.duration:.0f} s per cell, no explain):")
-        print(f"  {'server':12} {'conc.':>5} {'batch':>5} {'req/s':>8} {'leads/s':>9} "
-              f"{'p50 ms':>8} {'p99 ms':>8}")
+        print(
+            f"  {'server':12} {'conc.':>5} {'batch':>5} {'req/s':>8} {'leads/s':>9} "
+            f"{'p50 ms':>8} {'p99 ms':>8}"
+        )
         rates: dict[tuple[str, int, int], float] = {}
         for batch, leads in ((1, one), (100, hundred)):
             for concurrency in (1, 8, 32):
@@ -293,14 +350,18 @@ def main() -> None:
                     load = throughput(server, body_of(leads, False), concurrency, args.duration)
                     per_second = load.requests / load.seconds
                     rates[(server.name, concurrency, batch)] = per_second * batch
-                    print(f"  {server.name:12} {concurrency:5} {batch:5} {per_second:8.1f} "
-                          f"{per_second * batch:9.0f} {percentile_ms(load.times, 0.5):8.2f} "
-                          f"{percentile_ms(load.times, 0.99):8.2f}", flush=True)
+                    print(
+                        f"  {server.name:12} {concurrency:5} {batch:5} {per_second:8.1f} "
+                        f"{per_second * batch:9.0f} {percentile_ms(load.times, 0.5):8.2f} "
+                        f"{percentile_ms(load.times, 0.99):8.2f}",
+                        flush=True,
+                    )
         print("\n  leadscore / naive throughput:")
         for batch in (1, 100):
             cells = ", ".join(
                 f"c={c}: {rates[('leadscore', c, batch)] / rates[('naive', c, batch)]:.1f}×"
-                for c in (1, 8, 32))
+                for c in (1, 8, 32)
+            )
             print(f"    batch {batch:3}: {cells}")
 
         if variants:

@@ -50,8 +50,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def run_measured(command: list[str], env: dict[str, str] | None = None
-                 ) -> tuple[float, int, str]:
+def run_measured(command: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
     """Run a command; its wall seconds, its peak RSS in bytes (`wait4`), and its stdout.
 
     stderr passes through, for progress. The RSS includes native memory (LightGBM's
@@ -59,12 +58,16 @@ def run_measured(command: list[str], env: dict[str, str] | None = None
     """
     with tempfile.NamedTemporaryFile("r", suffix=".maxrss") as peak_file:
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", LAUNCHER, peak_file.name, *command],
-                              stdout=subprocess.PIPE, text=True, env=env, check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", LAUNCHER, peak_file.name, *command],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            check=False,
+        )
         seconds = time.perf_counter() - started
         if done.returncode != 0:
-            raise SystemExit(f"{' '.join(command[:3])}… failed with exit code "
-                             f"{done.returncode}")
+            raise SystemExit(f"{' '.join(command[:3])}… failed with exit code {done.returncode}")
         kib = int(Path(peak_file.name).read_text() or 0)
     return seconds, kib * 1024, done.stdout  # ru_maxrss is in KiB on Linux
 
@@ -140,8 +143,11 @@ def write_leads(size: int, path: Path) -> None:
     partial = path.with_name(path.name + ".partial")
     generate_leads(size, seed=SEED).to_csv(partial, index=False)
     partial.replace(path)
-    print(f"wrote {size:,} generated leads to {path} ({path.stat().st_size / 2**20:.0f} MiB) "
-          f"in {time.perf_counter() - started:.0f} s", flush=True)
+    print(
+        f"wrote {size:,} generated leads to {path} ({path.stat().st_size / 2**20:.0f} MiB) "
+        f"in {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
 
 
 def growth(sizes: list[int], values: list[float]) -> str:
@@ -150,17 +156,24 @@ def growth(sizes: list[int], values: list[float]) -> str:
     for (n0, v0), (n1, v1) in pairwise(zip(sizes, values, strict=True)):
         ratio = v1 / v0
         per_10x = ratio ** (1 / math.log10(n1 / n0))
-        parts.append(f"{n0:,} → {n1:,}: ×{ratio:.1f} (×{per_10x:.1f} per 10× rows, "
-                     f"k = {math.log(ratio) / math.log(n1 / n0):.2f})")
+        parts.append(
+            f"{n0:,} → {n1:,}: ×{ratio:.1f} (×{per_10x:.1f} per 10× rows, "
+            f"k = {math.log(ratio) / math.log(n1 / n0):.2f})"
+        )
     return "; ".join(parts)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--sizes", default="10000,100000,1000000",
-                        help="comma-separated numbers of generated leads")
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="keep the generated CSVs here (default: a temporary folder)")
+    parser.add_argument(
+        "--sizes", default="10000,100000,1000000", help="comma-separated numbers of generated leads"
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="keep the generated CSVs here (default: a temporary folder)",
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -189,25 +202,30 @@ def main() -> None:
         if temporary is not None:
             temporary.cleanup()
 
-    print(f"\n{'leads':>10} {'trained':>9} {'load s':>7} {'prepare s':>9} {'design s':>8} "
-          f"{'train s':>8} {'pipeline s':>10} {'peak MiB':>9} {'load MiB':>9} "
-          f"{'train MiB':>9}  trees full/fit/interest  test AUC")
+    print(
+        f"\n{'leads':>10} {'trained':>9} {'load s':>7} {'prepare s':>9} {'design s':>8} "
+        f"{'train s':>8} {'pipeline s':>10} {'peak MiB':>9} {'load MiB':>9} "
+        f"{'train MiB':>9}  trees full/fit/interest  test AUC"
+    )
     for r in results:
         s = r["seconds"]
         pipeline = s["prepare"] + s["design"] + s["train"]
         r["pipeline"] = pipeline
         trees = "/".join(str(r["trees"][n]) for n in ("full", "fit", "interest"))
-        train_peak = f"{r['peak_rss_pipeline'] / 2**20:9,.0f}" if r["peak_reset"] else \
-            f"{'n/a':>9}"
-        print(f"{r['size']:10,} {r['rows_trained']:9,} {s['load']:7.1f} {s['prepare']:9.1f} "
-              f"{s['design']:8.1f} {s['train']:8.1f} {pipeline:10.1f} "
-              f"{r['peak_rss'] / 2**20:9,.0f} {r['peak_rss_load'] / 2**20:9,.0f} {train_peak}  "
-              f"{trees:>22}  {r['test_auc']:.3f}")
+        train_peak = f"{r['peak_rss_pipeline'] / 2**20:9,.0f}" if r["peak_reset"] else f"{'n/a':>9}"
+        print(
+            f"{r['size']:10,} {r['rows_trained']:9,} {s['load']:7.1f} {s['prepare']:9.1f} "
+            f"{s['design']:8.1f} {s['train']:8.1f} {pipeline:10.1f} "
+            f"{r['peak_rss'] / 2**20:9,.0f} {r['peak_rss_load'] / 2**20:9,.0f} {train_peak}  "
+            f"{trees:>22}  {r['test_auc']:.3f}"
+        )
     if results:
-        print("pipeline = prepare + design_matrix + train_scorer (load separate); peak = the "
-              "child's whole life; train MiB = peak during prepare + train alone; "
-              f"{results[0]['rss_after_imports'] / 2**20:.0f} MiB of it are the imports; "
-              f"LightGBM on {results[0]['threads']} thread(s) (TrainConfig default)")
+        print(
+            "pipeline = prepare + design_matrix + train_scorer (load separate); peak = the "
+            "child's whole life; train MiB = peak during prepare + train alone; "
+            f"{results[0]['rss_after_imports'] / 2**20:.0f} MiB of it are the imports; "
+            f"LightGBM on {results[0]['threads']} thread(s) (TrainConfig default)"
+        )
     if len(results) > 1:
         sizes_done = [r["size"] for r in results]
         print("time (pipeline) grows " + growth(sizes_done, [r["pipeline"] for r in results]))

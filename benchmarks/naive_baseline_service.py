@@ -58,8 +58,14 @@ def _derived(frame: pd.DataFrame) -> pd.DataFrame:
     return out.astype(object).where(out.notna(), "missing")
 
 
-def build_naive_model(frame: pd.DataFrame, y: np.ndarray, numeric: dict[str, list[str]],
-                      categorical: dict[str, list[str]], path: Path, trees: int = 100) -> Path:
+def build_naive_model(
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    numeric: dict[str, list[str]],
+    categorical: dict[str, list[str]],
+    path: Path,
+    trees: int = 100,
+) -> Path:
     """Fit one sklearn pipeline per group on raw CRM text columns and pickle them."""
     import lightgbm as lgb
     from sklearn.compose import ColumnTransformer
@@ -68,15 +74,22 @@ def build_naive_model(frame: pd.DataFrame, y: np.ndarray, numeric: dict[str, lis
 
     pipelines = {}
     for group in GROUPS:
-        encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
-                                 min_frequency=10)
-        columns = ColumnTransformer([
-            ("numeric", FunctionTransformer(_numeric), numeric[group]),
-            ("categorical", Pipeline([("derive", FunctionTransformer(_derived)),
-                                      ("encode", encoder)]), categorical[group]),
-        ])
-        model = lgb.LGBMClassifier(n_estimators=trees, num_leaves=15, learning_rate=0.05,
-                                   verbose=-1, n_jobs=1)
+        encoder = OrdinalEncoder(
+            handle_unknown="use_encoded_value", unknown_value=-1, min_frequency=10
+        )
+        columns = ColumnTransformer(
+            [
+                ("numeric", FunctionTransformer(_numeric), numeric[group]),
+                (
+                    "categorical",
+                    Pipeline([("derive", FunctionTransformer(_derived)), ("encode", encoder)]),
+                    categorical[group],
+                ),
+            ]
+        )
+        model = lgb.LGBMClassifier(
+            n_estimators=trees, num_leaves=15, learning_rate=0.05, verbose=-1, n_jobs=1
+        )
         pipelines[group] = Pipeline([("columns", columns), ("model", model)])
         pipelines[group].fit(frame[numeric[group] + categorical[group]], y)
     with open(path, "wb") as out:
@@ -111,7 +124,8 @@ def score(request: ScoreRequest) -> dict[str, Any]:
         probability = pipeline.predict_proba(x)[:, 1]
         for result, p in zip(results, probability, strict=True):
             result[group if group != "full" else "probability"] = float(
-                p if group == "full" else 100 * p)
+                p if group == "full" else 100 * p
+            )
         if request.explain and group != "full":
             encoded = pipeline.named_steps["columns"].transform(x)
             explainer = shap.TreeExplainer(pipeline.named_steps["model"])
@@ -121,5 +135,6 @@ def score(request: ScoreRequest) -> dict[str, Any]:
                 order = np.argsort(row)
                 result.setdefault("reasons", {})[group] = {
                     "positive": [columns[i] for i in order[::-1][:3] if row[i] > 0],
-                    "negative": [columns[i] for i in order[:3] if row[i] < 0]}
+                    "negative": [columns[i] for i in order[:3] if row[i] < 0],
+                }
     return {"results": results}

@@ -46,8 +46,9 @@ def reader_for(feature: FeatureSpec) -> Reader:
     return to_category
 
 
-def read_distinct(feature: FeatureSpec, values: pd.Series, missing: Collection[str]
-                  ) -> tuple[np.ndarray, list[Any]]:
+def read_distinct(
+    feature: FeatureSpec, values: pd.Series, missing: Collection[str]
+) -> tuple[np.ndarray, list[Any]]:
     """Each row's index into the column's distinct values, and each of them read once.
 
     The reading of a missing value (NA) comes last, so index −1 picks it: `reads[codes]`
@@ -63,22 +64,25 @@ def read_distinct(feature: FeatureSpec, values: pd.Series, missing: Collection[s
 
 def read_column(feature: FeatureSpec, values: pd.Series, missing: Collection[str]) -> pd.Series:
     """Read a raw column into typed values (float for numeric/boolean, str/None for categories)."""
-    if feature.type is FeatureType.numeric and feature.derive is None \
-            and pd.api.types.is_numeric_dtype(values.dtype) \
-            and not pd.api.types.is_bool_dtype(values.dtype):
+    if (
+        feature.type is FeatureType.numeric
+        and feature.derive is None
+        and pd.api.types.is_numeric_dtype(values.dtype)
+        and not pd.api.types.is_bool_dtype(values.dtype)
+    ):
         numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
         if np.isinf(numbers).any():
             raise CoercionError(feature.source, float("inf"), "a finite number")
         return pd.Series(numbers, index=values.index)
     codes, reads = read_distinct(feature, values, missing)
     if feature.type is FeatureType.categorical:
-        return pd.Series(np.asarray(reads, dtype=object)[codes], index=values.index,
-                         dtype="object")
+        return pd.Series(np.asarray(reads, dtype=object)[codes], index=values.index, dtype="object")
     return pd.Series(np.asarray(reads, dtype=np.float64)[codes], index=values.index)
 
 
-def read_each(values: Sequence[Any] | np.ndarray | pd.Series, read: Callable[[Any], Any]
-              ) -> np.ndarray:
+def read_each(
+    values: Sequence[Any] | np.ndarray | pd.Series, read: Callable[[Any], Any]
+) -> np.ndarray:
     """`read(value)` for every value (an object array), called once per distinct value.
 
     NA values (None, NaN) are all read as None. Larger batches are factorised; a few
@@ -111,10 +115,11 @@ def read_categories(values: pd.Series, column: str, missing: Collection[str]) ->
     Vectorised for text columns, where most values are distinct (ids); other columns
     go value by value through `to_category` itself.
     """
-    if not (pd.api.types.is_string_dtype(values.dtype)
-            and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")):
-        return read_each(values.to_numpy(dtype=object),
-                         lambda v: to_category(v, column, missing))
+    if not (
+        pd.api.types.is_string_dtype(values.dtype)
+        and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
+    ):
+        return read_each(values.to_numpy(dtype=object), lambda v: to_category(v, column, missing))
     text = values.astype("string").str.strip()
     absent = (text.isna() | text.isin(list(missing))).to_numpy(dtype=bool)
     integral = text.str.fullmatch(INTEGRAL_TEXT).fillna(False).to_numpy(dtype=bool)
@@ -136,8 +141,9 @@ class FeatureEncoder:
     max_categories: at most this many categories per feature get their own code.
     """
 
-    def __init__(self, spec: DatasetSpec, min_category_count: int = 10,
-                 max_categories: int = 60) -> None:
+    def __init__(
+        self, spec: DatasetSpec, min_category_count: int = 10, max_categories: int = 60
+    ) -> None:
         self.spec = spec
         self.min_category_count = min_category_count
         self.max_categories = max_categories
@@ -159,8 +165,10 @@ class FeatureEncoder:
 
     def _prepare(self) -> None:
         self.feature_names_ = [f.name for f in self.spec.features]
-        self._codes = {name: {c: float(i) for i, c in enumerate(cats)}
-                       for name, cats in self.categories_.items()}
+        self._codes = {
+            name: {c: float(i) for i, c in enumerate(cats)}
+            for name, cats in self.categories_.items()
+        }
         missing = self.spec.missing_tokens
         self._plan: list[tuple[str, str, Reader, dict[str, float] | None]] = [
             (f.source, f.name, reader_for(f), self._codes.get(f.name)) for f in self.spec.features

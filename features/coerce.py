@@ -109,11 +109,38 @@ def to_category(value: Any, column: str, missing: Collection[str]) -> str | None
 
 FREE_MAIL_DOMAINS: frozenset[str] = frozenset(
     {
-        "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "yahoo.de", "yahoo.fr",
-        "outlook.com", "hotmail.com", "hotmail.co.uk", "live.com", "msn.com", "icloud.com",
-        "me.com", "aol.com", "gmx.de", "gmx.net", "gmx.com", "web.de", "t-online.de",
-        "mail.com", "protonmail.com", "proton.me", "yandex.com", "yandex.ru", "mail.ru",
-        "qq.com", "163.com", "rediffmail.com", "zoho.com", "orange.fr", "free.fr", "libero.it",
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "yahoo.co.uk",
+        "yahoo.de",
+        "yahoo.fr",
+        "outlook.com",
+        "hotmail.com",
+        "hotmail.co.uk",
+        "live.com",
+        "msn.com",
+        "icloud.com",
+        "me.com",
+        "aol.com",
+        "gmx.de",
+        "gmx.net",
+        "gmx.com",
+        "web.de",
+        "t-online.de",
+        "mail.com",
+        "protonmail.com",
+        "proton.me",
+        "yandex.com",
+        "yandex.ru",
+        "mail.ru",
+        "qq.com",
+        "163.com",
+        "rediffmail.com",
+        "zoho.com",
+        "orange.fr",
+        "free.fr",
+        "libero.it",
     }
 )
 
@@ -133,9 +160,13 @@ def email_domain_type(value: Any, column: str, missing: Collection[str]) -> str 
 _SENIORITY_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("individual contributor", re.compile(r"\bassistant\b")),
     ("VP", re.compile(r"\b(vp|vice president|svp|evp)\b")),
-    ("C-level or owner", re.compile(
-        r"\b(ceo|cto|cfo|cmo|coo|cro|cio|chief|founder|co-founder|(?<!product )owner|"
-        r"president|managing director|geschäftsführer|managing partner)\b")),
+    (
+        "C-level or owner",
+        re.compile(
+            r"\b(ceo|cto|cfo|cmo|coo|cro|cio|chief|founder|co-founder|(?<!product )owner|"
+            r"president|managing director|geschäftsführer|managing partner)\b"
+        ),
+    ),
     ("director or head", re.compile(r"\b(director|head|leiter|leiterin)\b")),
     ("manager", re.compile(r"\b(manager|lead|supervisor|teamlead)\b")),
     ("student or intern", re.compile(r"\b(student|intern|trainee|werkstudent|praktikant)\b")),

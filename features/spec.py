@@ -153,8 +153,9 @@ class DatasetSpec(_Strict):
     @property
     def required_columns(self) -> list[str]:
         """Raw columns a training file must have."""
-        return list(dict.fromkeys([self.id, self.time.column, *self.label.columns,
-                                   *self.feature_columns]))
+        return list(
+            dict.fromkeys([self.id, self.time.column, *self.label.columns, *self.feature_columns])
+        )
 
 
 def parse_spec(data: Any, source: str = "<spec>") -> DatasetSpec:

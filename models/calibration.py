@@ -56,10 +56,13 @@ class Calibrator:
         return calibrator
 
 
-def fit_best_calibrator(margin: np.ndarray, y: np.ndarray,
-                        method: Literal["auto", "isotonic", "sigmoid"] = "auto",
-                        folds: int = 5, seed: int = 0,
-                        ) -> tuple[Calibrator, dict[str, float], np.ndarray]:
+def fit_best_calibrator(
+    margin: np.ndarray,
+    y: np.ndarray,
+    method: Literal["auto", "isotonic", "sigmoid"] = "auto",
+    folds: int = 5,
+    seed: int = 0,
+) -> tuple[Calibrator, dict[str, float], np.ndarray]:
     """Fit the requested calibrator, or with "auto" the one with the lower Brier score.
 
     The Brier scores that decide are out-of-fold (k-fold within the calibration slice):

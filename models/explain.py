@@ -311,8 +311,7 @@ def lead_value(
     if kind is FeatureType.boolean:
         return ("yes" if encoded >= 0.5 else "no"), "present"
     if kind is FeatureType.numeric:
-        if feature.derive is None and _quotable(raw) and _reads_as(raw, encoded, feature,
-                                                                    encoder):
+        if feature.derive is None and _quotable(raw) and _reads_as(raw, encoded, feature, encoder):
             return " ".join(raw.split()), "present"
         return (
             int(encoded) if encoded.is_integer() and abs(encoded) < 2**53 else float(encoded)
@@ -459,8 +458,10 @@ def reason_texts(
         if contrib is None:
             contrib = model.contributions(matrix)
         effect = effects_from_contributions(model, contrib, margin_of(contrib))[0]
-        tops = {direction: _top(effect, k, min_effect, sign)
-                for direction, sign in (("raises", 1.0), ("lowers", -1.0))}
+        tops = {
+            direction: _top(effect, k, min_effect, sign)
+            for direction, sign in (("raises", 1.0), ("lowers", -1.0))
+        }
         ids, table = _batch_phrases(scorer, group, matrix, raw, tops.values())
         # Strings are put together by Arrow, in C: per (direction, rank) a column of
         # "; sentence (" pieces and one of "+effect)" (null where the lead has no such
@@ -473,13 +474,15 @@ def reason_texts(
                 if absent.all():
                     break
                 codes, numbers = _one_decimal(top_effect[:, rank])
-                columns.append(pc.take(pieces, pa.array(ids[np.arange(n), order[:, rank]],
-                                                        mask=absent)))
+                columns.append(
+                    pc.take(pieces, pa.array(ids[np.arange(n), order[:, rank]], mask=absent))
+                )
                 columns.append(pc.take(numbers, pa.array(codes, mask=absent)))
         if columns:
             # null_handling="skip" drops whole rows in pyarrow 25: nulls become "" instead.
-            joined = pc.binary_join_element_wise(*columns, "", null_handling="replace",
-                                                 null_replacement="")
+            joined = pc.binary_join_element_wise(
+                *columns, "", null_handling="replace", null_replacement=""
+            )
             text[:] = pc.utf8_slice_codeunits(joined, start=2).to_numpy(zero_copy_only=False)
     return out
 
@@ -534,8 +537,9 @@ def _batch_phrases(
             codes, found = pd.factorize(values.take(rows[quoted]), use_na_sentinel=False)
             uniques = found.tolist()
             if numeric:  # a plain number reads as its encoded value: no need to quote it
-                plain = np.fromiter((not _quotable(u) for u in uniques), dtype=bool,
-                                    count=len(uniques))
+                plain = np.fromiter(
+                    (not _quotable(u) for u in uniques), dtype=bool, count=len(uniques)
+                )
                 codes = np.where(plain[codes], -1, codes)
             raw_codes[quoted] = codes
             key[quoted] += (codes.astype(np.int64) + 1) * len(rows)
@@ -565,7 +569,8 @@ def _raw_column(raw: Any, column: str, rows: int) -> pd.Series | np.ndarray | No
     if len(values) != rows:
         raise LeadscoreError(
             f"raw column {column!r} has {len(values)} value(s) but the matrix has {rows} "
-            "row(s); pass the raw values of the same leads, in the same order")
+            "row(s); pass the raw values of the same leads, in the same order"
+        )
     if isinstance(values, pd.Series):
         return values.reset_index(drop=True)
     array = np.empty(len(values), dtype=object)
@@ -653,8 +658,9 @@ def _phrasers(scorer: LeadScorer, group: str) -> list[_Phraser]:
     return entry[1]
 
 
-def _top(effect: np.ndarray, k: int, min_effect: float, sign: float
-         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _top(
+    effect: np.ndarray, k: int, min_effect: float, sign: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Up to k effects of one sign per row, largest |effect| first, as three arrays:
     feature indices (n × k), effects (n × k), and how many of them qualify per row (the
     rest are padding).

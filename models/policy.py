@@ -34,8 +34,13 @@ from features.coerce import (
 )
 
 STAGES: tuple[str, ...] = (
-    "subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity",
-    "customer", "evangelist",
+    "subscriber",
+    "lead",
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+    "customer",
+    "evangelist",
 )
 OTHER = "other"
 MQL, SQL = "marketingqualifiedlead", "salesqualifiedlead"
@@ -45,12 +50,22 @@ _ORDER = {stage: i for i, stage in enumerate(STAGES)}
 # Labels as HubSpot shows them, and common abbreviations, read case-insensitively.
 _STAGE_ALIASES = {
     **{s: s for s in (*STAGES, OTHER)},
-    "marketing qualified lead": MQL, "mql": MQL, "sales qualified lead": SQL, "sql": SQL,
+    "marketing qualified lead": MQL,
+    "mql": MQL,
+    "sales qualified lead": SQL,
+    "sql": SQL,
 }
 GRADES = ("A", "B", "C", "D")
 
-Rule = Literal["excluded", "requirement_failed", "hand_raise", "score_sql", "score_mql",
-               "below_thresholds", "already_at_or_past_stage"]
+Rule = Literal[
+    "excluded",
+    "requirement_failed",
+    "hand_raise",
+    "score_sql",
+    "score_mql",
+    "below_thresholds",
+    "already_at_or_past_stage",
+]
 
 
 class _Strict(BaseModel):
@@ -80,8 +95,11 @@ class Condition(_Strict):
 
     @model_validator(mode="after")
     def _one_test(self) -> Condition:
-        tests = [t for t in ("in_", "not_in", "min", "max", "business_email", "present")
-                 if getattr(self, t) is not None]
+        tests = [
+            t
+            for t in ("in_", "not_in", "min", "max", "business_email", "present")
+            if getattr(self, t) is not None
+        ]
         if not tests and not (self.min is not None and self.max is not None):
             raise ValueError("give a test: in, not_in, min, max, business_email or present")
         if len(tests) > 1 and set(tests) != {"min", "max"}:
@@ -101,8 +119,9 @@ class Condition(_Strict):
             return email_domain_type(value, self.column, missing) == "business"
         if self.min is not None or self.max is not None:
             number = to_number(value, self.column, missing)
-            return (self.min is None or number >= self.min) and \
-                (self.max is None or number <= self.max)
+            return (self.min is None or number >= self.min) and (
+                self.max is None or number <= self.max
+            )
         text = (to_category(value, self.column, missing) or "").lower()
         domain = text.rsplit("@", 1)[-1]
         listed = {v.lower() for v in (self.in_ or self.not_in or [])}
@@ -144,10 +163,17 @@ class Requirements(_Strict):
     @property
     def columns(self) -> list[str]:
         """Raw columns the decision reads besides the model's features."""
-        return list(dict.fromkeys([
-            self.stage_column, self.status_column,
-            *(c.column for c in self.requirements), *(c.column for c in self.exclusions),
-            *(h.column for h in self.hand_raise)]))
+        return list(
+            dict.fromkeys(
+                [
+                    self.stage_column,
+                    self.status_column,
+                    *(c.column for c in self.requirements),
+                    *(c.column for c in self.exclusions),
+                    *(h.column for h in self.hand_raise),
+                ]
+            )
+        )
 
 
 class Thresholds(_Strict):
@@ -169,8 +195,13 @@ class Policy(_Strict):
     requirements: Requirements = Field(default_factory=Requirements)
     notes: list[str] = Field(default_factory=list, description="what fitting had to give up")
 
-    def decide(self, columns: Mapping[str, Sequence[Any]], scores: Mapping[str, np.ndarray],
-               missing: frozenset[str], fresh: bool = False) -> dict[str, Any]:
+    def decide(
+        self,
+        columns: Mapping[str, Sequence[Any]],
+        scores: Mapping[str, np.ndarray],
+        missing: frozenset[str],
+        fresh: bool = False,
+    ) -> dict[str, Any]:
         """Recommendations for a batch.
 
         `columns` maps each raw column in `requirements.columns` to the batch's values
@@ -193,10 +224,13 @@ class Policy(_Strict):
             current = np.full(n, "lead", dtype=object)
             status: np.ndarray = np.full(n, None, dtype=object)
         else:
-            current = read_each(column(req.stage_column),
-                                lambda v: normalise_stage(v, req.stage_column, missing))
-            status = read_each(column(req.status_column),
-                               lambda v: None if is_missing(v, missing) else str(v).strip())
+            current = read_each(
+                column(req.stage_column), lambda v: normalise_stage(v, req.stage_column, missing)
+            )
+            status = read_each(
+                column(req.status_column),
+                lambda v: None if is_missing(v, missing) else str(v).strip(),
+            )
 
         probability = np.asarray(scores["probability"], dtype=np.float64)
         fit = np.asarray(scores["fit"], dtype=np.float64)
@@ -219,24 +253,38 @@ class Policy(_Strict):
         kept_detail[kept] = [f"stage {c!r} is never changed by scoring" for c in current[kept]]
         settle(kept, None, "already_at_or_past_stage", kept_detail)
         for condition in req.exclusions:
-            settle(condition.holds(column(condition.column), missing), OTHER, "excluded",
-                   f"excluded by {condition.name!r}")
+            settle(
+                condition.holds(column(condition.column), missing),
+                OTHER,
+                "excluded",
+                f"excluded by {condition.name!r}",
+            )
         for condition in req.requirements:
             passes = condition.holds(column(condition.column), missing)
             if condition.allow_missing:
-                passes |= read_each(column(condition.column),
-                                    lambda v: is_missing(v, missing)).astype(bool)
+                passes |= read_each(
+                    column(condition.column), lambda v: is_missing(v, missing)
+                ).astype(bool)
             settle(~passes, None, "requirement_failed", f"fails requirement {condition.name!r}")
         raised = np.zeros(n, dtype=bool)
         for hand in req.hand_raise:
             raised |= hand.raised(column(hand.column), missing)
         settle(raised, SQL, "hand_raise", "asked for sales (hand-raise)")
-        settle((probability >= t.sql_probability) & (fit >= t.sql_min_fit), SQL, "score_sql",
-               f"probability ≥ {t.sql_probability:.3f} and fit ≥ {t.sql_min_fit:.1f}")
-        settle((probability >= t.mql_probability) & (fit >= t.mql_min_fit)
-               & (interest >= t.mql_min_interest), MQL, "score_mql",
-               f"probability ≥ {t.mql_probability:.3f}, fit ≥ {t.mql_min_fit:.1f} and "
-               f"interest ≥ {t.mql_min_interest:.1f}")
+        settle(
+            (probability >= t.sql_probability) & (fit >= t.sql_min_fit),
+            SQL,
+            "score_sql",
+            f"probability ≥ {t.sql_probability:.3f} and fit ≥ {t.sql_min_fit:.1f}",
+        )
+        settle(
+            (probability >= t.mql_probability)
+            & (fit >= t.mql_min_fit)
+            & (interest >= t.mql_min_interest),
+            MQL,
+            "score_mql",
+            f"probability ≥ {t.mql_probability:.3f}, fit ≥ {t.mql_min_fit:.1f} and "
+            f"interest ≥ {t.mql_min_interest:.1f}",
+        )
 
         targeted = target != None  # noqa: E711 (elementwise on an object array)
         forward = targeted & (target == OTHER)
@@ -245,8 +293,10 @@ class Policy(_Strict):
         recommended[forward] = target[forward]
         behind = targeted & ~forward
         rule[behind] = "already_at_or_past_stage"
-        detail[behind] = [f"already {c} (would be {t})"
-                          for c, t in zip(current[behind], target[behind], strict=True)]
+        detail[behind] = [
+            f"already {c} (would be {t})"
+            for c, t in zip(current[behind], target[behind], strict=True)
+        ]
         new_sql = (recommended == SQL) & (current != SQL)
         new_status = status.copy()
         new_status[new_sql & (status == None)] = "NEW"  # noqa: E711
@@ -274,8 +324,9 @@ def normalise_stage(value: Any, column: str, missing: frozenset[str]) -> str:
     key = " ".join(str(value).strip().lower().replace("_", " ").split())
     stage = _STAGE_ALIASES.get(key) or _STAGE_ALIASES.get(key.replace(" ", ""))
     if stage is None:
-        raise CoercionError(column, value,
-                            f"a HubSpot lifecycle stage ({', '.join((*STAGES, OTHER))})")
+        raise CoercionError(
+            column, value, f"a HubSpot lifecycle stage ({', '.join((*STAGES, OTHER))})"
+        )
     return stage
 
 

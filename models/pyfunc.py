@@ -38,12 +38,16 @@ class LeadScorerModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defi
     def load_context(self, context: Any) -> None:
         self.scorer = LeadScorer.load(context.artifacts[BUNDLE_ARTIFACT])
 
-    def predict(self, context: Any, model_input: pd.DataFrame,
-                params: dict[str, Any] | None = None) -> pd.DataFrame:
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         """Scores and recommendations; `params={"explain": True, "k": 3}` adds reasons."""
         params = params or {}
-        return self.scorer.score(pd.DataFrame(model_input), reasons=bool(params.get("explain")),
-                                 k=int(params.get("k", 3)))
+        return self.scorer.score(
+            pd.DataFrame(model_input),
+            reasons=bool(params.get("explain")),
+            k=int(params.get("k", 3)),
+        )
 
 
 def signature_for(scorer: LeadScorer) -> ModelSignature:
@@ -59,15 +63,22 @@ def signature_for(scorer: LeadScorer) -> ModelSignature:
         ColSpec(DataType.double, "interest"),
     ]
     if scorer.policy is not None:
-        outputs += [ColSpec(DataType.string, c) for c in
-                    ("fit_grade", "interest_grade", "recommended_stage")]
-        outputs += [ColSpec(DataType.string, "lead_status", required=False),
-                    ColSpec(DataType.boolean, "changed"), ColSpec(DataType.string, "rule"),
-                    ColSpec(DataType.string, "rule_detail")]
-    outputs += [ColSpec(DataType.string, f"{g}_reasons", required=False)
-                for g in ("fit", "interest")]
-    params = ParamSchema([ParamSpec("explain", DataType.boolean, False),
-                          ParamSpec("k", DataType.long, 3)])
+        outputs += [
+            ColSpec(DataType.string, c)
+            for c in ("fit_grade", "interest_grade", "recommended_stage")
+        ]
+        outputs += [
+            ColSpec(DataType.string, "lead_status", required=False),
+            ColSpec(DataType.boolean, "changed"),
+            ColSpec(DataType.string, "rule"),
+            ColSpec(DataType.string, "rule_detail"),
+        ]
+    outputs += [
+        ColSpec(DataType.string, f"{g}_reasons", required=False) for g in ("fit", "interest")
+    ]
+    params = ParamSchema(
+        [ParamSpec("explain", DataType.boolean, False), ParamSpec("k", DataType.long, 3)]
+    )
     return ModelSignature(inputs=Schema(columns), outputs=Schema(outputs), params=params)
 
 
@@ -79,8 +90,13 @@ def pip_requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in packages]
 
 
-def log_scorer(scorer: LeadScorer, bundle_dir: Path, input_example: pd.DataFrame,
-               name: str = "model", registered_model_name: str | None = None) -> Any:
+def log_scorer(
+    scorer: LeadScorer,
+    bundle_dir: Path,
+    input_example: pd.DataFrame,
+    name: str = "model",
+    registered_model_name: str | None = None,
+) -> Any:
     """Log the saved bundle as a pyfunc model in the active run; returns the ModelInfo."""
     return mlflow.pyfunc.log_model(
         name=name,

@@ -35,9 +35,13 @@ SUBMODELS = ("full", "fit", "interest")
 MIN_EFFECT = 0.05
 # `score` output column → key of `Policy.decide`'s result.
 _DECISION_COLUMNS = {
-    "fit_grade": "fit_grade", "interest_grade": "interest_grade",
-    "recommended_stage": "lifecyclestage", "lead_status": "hs_lead_status",
-    "changed": "changed", "rule": "rule", "rule_detail": "detail",
+    "fit_grade": "fit_grade",
+    "interest_grade": "interest_grade",
+    "recommended_stage": "lifecyclestage",
+    "lead_status": "hs_lead_status",
+    "changed": "changed",
+    "rule": "rule",
+    "rule_detail": "detail",
 }
 # Below this many rows pandas' per-column overhead costs more than the record path.
 _SMALL_BATCH = 64
@@ -49,8 +53,14 @@ _SINGLE_THREAD_ROWS = 10_000
 class SubModel:
     """One booster on a subset of the encoded columns, plus its calibrator."""
 
-    def __init__(self, name: str, features: list[str], indices: list[int],
-                 booster: lgb.Booster, calibrator: Calibrator) -> None:
+    def __init__(
+        self,
+        name: str,
+        features: list[str],
+        indices: list[int],
+        booster: lgb.Booster,
+        calibrator: Calibrator,
+    ) -> None:
         self.name = name
         self.features = features
         self.indices = np.asarray(indices, dtype=np.intp)
@@ -62,8 +72,10 @@ class SubModel:
 
     def margin(self, matrix: np.ndarray) -> np.ndarray:
         threads = 1 if len(matrix) <= _SINGLE_THREAD_ROWS else 0
-        return np.asarray(self.booster.predict(self.columns(matrix), raw_score=True,
-                                               num_threads=threads), dtype=np.float64)
+        return np.asarray(
+            self.booster.predict(self.columns(matrix), raw_score=True, num_threads=threads),
+            dtype=np.float64,
+        )
 
     def probability(self, matrix: np.ndarray) -> np.ndarray:
         return self.calibrator.predict(self.margin(matrix))
@@ -71,16 +83,23 @@ class SubModel:
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
         """Exact TreeSHAP values in raw-margin units; the last column is the baseline."""
         threads = 1 if len(matrix) <= _SINGLE_THREAD_ROWS else 0
-        return np.asarray(self.booster.predict(self.columns(matrix), pred_contrib=True,
-                                               num_threads=threads), dtype=np.float64)
+        return np.asarray(
+            self.booster.predict(self.columns(matrix), pred_contrib=True, num_threads=threads),
+            dtype=np.float64,
+        )
 
 
 class LeadScorer:
     """Scores raw CRM rows into probability, fit and interest."""
 
-    def __init__(self, spec: DatasetSpec, encoder: FeatureEncoder,
-                 models: Mapping[str, SubModel], metadata: dict[str, Any] | None = None,
-                 policy: Policy | None = None) -> None:
+    def __init__(
+        self,
+        spec: DatasetSpec,
+        encoder: FeatureEncoder,
+        models: Mapping[str, SubModel],
+        metadata: dict[str, Any] | None = None,
+        policy: Policy | None = None,
+    ) -> None:
         missing = [name for name in SUBMODELS if name not in models]
         if missing:
             raise ValueError(f"a scorer needs the sub-models {SUBMODELS}, missing {missing}")
@@ -101,23 +120,26 @@ class LeadScorer:
         """Each sub-model's raw margin (log-odds before calibration) for encoded rows."""
         return {name: model.margin(matrix) for name, model in self.models.items()}
 
-    def score_matrix(self, matrix: np.ndarray,
-                     margins: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    def score_matrix(
+        self, matrix: np.ndarray, margins: Mapping[str, np.ndarray] | None = None
+    ) -> dict[str, np.ndarray]:
         """Scores of already-encoded rows: probability 0–1, fit and interest 0–100.
 
         `margins`: the sub-models' margins of these rows when already computed.
         """
         margins = margins or self.margins(matrix)
-        calibrated = {name: model.calibrator.predict(margins[name])
-                      for name, model in self.models.items()}
+        calibrated = {
+            name: model.calibrator.predict(margins[name]) for name, model in self.models.items()
+        }
         return {
             "probability": calibrated["full"],
             "fit": 100.0 * calibrated["fit"],
             "interest": 100.0 * calibrated["interest"],
         }
 
-    def score(self, frame: pd.DataFrame, decide: bool = True, reasons: bool = False,
-              k: int = 3) -> pd.DataFrame:
+    def score(
+        self, frame: pd.DataFrame, decide: bool = True, reasons: bool = False, k: int = 3
+    ) -> pd.DataFrame:
         """Score a DataFrame of raw CRM rows; keeps the id column when the frame has it.
 
         With `decide` (and a policy in the bundle) adds grades and the lifecycle
@@ -131,8 +153,10 @@ class LeadScorer:
 
             # TreeSHAP values add up to the margin: no second pass over fit and interest.
             contributions = {g: self.models[g].contributions(matrix) for g in GROUPS}
-            margins = {"full": self.models["full"].margin(matrix),
-                       **{g: margin_of(c) for g, c in contributions.items()}}
+            margins = {
+                "full": self.models["full"].margin(matrix),
+                **{g: margin_of(c) for g, c in contributions.items()},
+            }
         else:
             margins = self.margins(matrix)
         scores = self.score_matrix(matrix, margins)
@@ -147,28 +171,39 @@ class LeadScorer:
         if reasons:
             from models.explain import reason_texts
 
-            texts = reason_texts(self, matrix, frame, k, min_effect=MIN_EFFECT,
-                                 contributions=contributions)
+            texts = reason_texts(
+                self, matrix, frame, k, min_effect=MIN_EFFECT, contributions=contributions
+            )
             columns.update({f"{group}_reasons": text for group, text in texts.items()})
         # Text columns stay object arrays: converting them to pandas' string type costs
         # more than scoring them (every consumer reads either).
-        return pd.DataFrame({
-            name: pd.Series(values, index=frame.index,
-                            dtype=object if np.asarray(values).dtype.kind == "O" else None)
-            for name, values in columns.items()}, index=frame.index)
+        return pd.DataFrame(
+            {
+                name: pd.Series(
+                    values,
+                    index=frame.index,
+                    dtype=object if np.asarray(values).dtype.kind == "O" else None,
+                )
+                for name, values in columns.items()
+            },
+            index=frame.index,
+        )
 
     def policy_columns(self, frame: pd.DataFrame) -> dict[str, Any]:
         """The raw columns the decision reads; catalogue columns must be in the frame."""
         assert self.policy is not None
         catalogue = self.policy.requirements
-        needed = [c for c in catalogue.columns
-                  if c not in (catalogue.stage_column, catalogue.status_column)]
+        needed = [
+            c
+            for c in catalogue.columns
+            if c not in (catalogue.stage_column, catalogue.status_column)
+        ]
         check_columns(frame, needed, "data (for the requirements catalogue)")
-        return {c: frame[c].to_numpy(dtype=object) for c in catalogue.columns
-                if c in frame.columns}
+        return {c: frame[c].to_numpy(dtype=object) for c in catalogue.columns if c in frame.columns}
 
-    def decide(self, columns: Mapping[str, Sequence[Any]], scores: Mapping[str, np.ndarray]
-               ) -> dict[str, Any]:
+    def decide(
+        self, columns: Mapping[str, Sequence[Any]], scores: Mapping[str, np.ndarray]
+    ) -> dict[str, Any]:
         """Grades and lifecycle recommendations for already-scored leads."""
         if self.policy is None:
             raise LeadscoreError("this model has no decision policy (trained before thresholds)")
@@ -180,12 +215,12 @@ class LeadScorer:
             return []
         scores = self.score_matrix(self.encoder.transform_records(records))
         return [
-            {name: float(values[i]) for name, values in scores.items()}
-            for i in range(len(records))
+            {name: float(values[i]) for name, values in scores.items()} for i in range(len(records))
         ]
 
-    def recommend_records(self, records: Sequence[Mapping[str, Any]], explain: bool = False,
-                          k: int = 3) -> list[dict[str, Any]]:
+    def recommend_records(
+        self, records: Sequence[Mapping[str, Any]], explain: bool = False, k: int = 3
+    ) -> list[dict[str, Any]]:
         """Scores, grades, recommendation and (with `explain`) reasons for a few leads.
 
         The service's hot path: no pandas. Absent keys are missing values.
@@ -196,15 +231,15 @@ class LeadScorer:
         margins = self.margins(matrix)
         scores = self.score_matrix(matrix, margins)
         catalogue = self.policy.requirements if self.policy else None
-        columns = {c: [r.get(c) for r in records] for c in catalogue.columns} \
-            if catalogue else {}
+        columns = {c: [r.get(c) for r in records] for c in catalogue.columns} if catalogue else {}
         decided = self.decide(columns, scores)
         explained = None
         if explain:
             from models.explain import explain as explain_leads
 
-            explained = explain_leads(self, matrix, records, k, min_effect=MIN_EFFECT,
-                                      margins=margins)
+            explained = explain_leads(
+                self, matrix, records, k, min_effect=MIN_EFFECT, margins=margins
+            )
         out = []
         for i in range(len(records)):
             result: dict[str, Any] = {
@@ -238,16 +273,20 @@ class LeadScorer:
             "spec": self.spec.model_dump(mode="json"),
             "encoder": self.encoder.to_dict(),
             "models": {
-                name: {"features": m.features, "indices": m.indices.tolist(),
-                       "calibrator": m.calibrator.to_dict(), "booster": f"{name}.lgb.txt"}
+                name: {
+                    "features": m.features,
+                    "indices": m.indices.tolist(),
+                    "calibrator": m.calibrator.to_dict(),
+                    "booster": f"{name}.lgb.txt",
+                }
                 for name, m in self.models.items()
             },
             "metadata": self.metadata,
-            "policy": self.policy.model_dump(mode="json", by_alias=True) if self.policy
-            else None,
+            "policy": self.policy.model_dump(mode="json", by_alias=True) if self.policy else None,
         }
-        (path / "bundle.json").write_text(json.dumps(manifest, indent=2, default=_jsonable),
-                                          encoding="utf-8")
+        (path / "bundle.json").write_text(
+            json.dumps(manifest, indent=2, default=_jsonable), encoding="utf-8"
+        )
         return path
 
     @classmethod
@@ -265,9 +304,13 @@ class LeadScorer:
         spec = parse_spec(manifest["spec"], f"{manifest_path}:spec")
         encoder = FeatureEncoder.from_dict(spec, manifest["encoder"])
         models = {
-            name: SubModel(name, entry["features"], entry["indices"],
-                           lgb.Booster(model_file=str(path / entry["booster"])),
-                           Calibrator.from_dict(entry["calibrator"]))
+            name: SubModel(
+                name,
+                entry["features"],
+                entry["indices"],
+                lgb.Booster(model_file=str(path / entry["booster"])),
+                Calibrator.from_dict(entry["calibrator"]),
+            )
             for name, entry in manifest["models"].items()
         }
         policy = Policy.model_validate(manifest["policy"]) if manifest.get("policy") else None

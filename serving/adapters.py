@@ -118,9 +118,13 @@ def _bare(text: str) -> str:
     return _DIRECTION.sub("", text)
 
 
-def hubspot_properties(result: Mapping[str, Any], record: Mapping[str, Any],
-                       names: HubSpotProperties, model_version: str | None,
-                       scored_at: datetime) -> dict[str, str]:
+def hubspot_properties(
+    result: Mapping[str, Any],
+    record: Mapping[str, Any],
+    names: HubSpotProperties,
+    model_version: str | None,
+    scored_at: datetime,
+) -> dict[str, str]:
     """The properties to PATCH back: scores always, stage and status only when they change.
 
     Every value is a string, as HubSpot's API expects; a property whose configured

@@ -13,7 +13,8 @@ from pydantic import SecretStr
 
 # Probes, Prometheus and the API description: no secrets there, and probes cannot send tokens.
 OPEN_PATHS: frozenset[str] = frozenset(
-    {"/livez", "/healthz", "/readyz", "/metrics", "/docs.json", "/schema.json", "/"})
+    {"/livez", "/healthz", "/readyz", "/metrics", "/docs.json", "/schema.json", "/"}
+)
 OPEN_PREFIXES: tuple[str, ...] = ("/static_content/", "/assets/")
 
 

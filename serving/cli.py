@@ -20,11 +20,14 @@ SERVICE = "serving.service:LeadScoring"
 
 def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 3000,
-    model: Annotated[str | None, typer.Option(
-        help="MLflow model URI (default: LEADSCORE_MODEL_URI or models:/lead-scorer@champion)")
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="MLflow model URI (default: LEADSCORE_MODEL_URI or models:/lead-scorer@champion)"
+        ),
     ] = None,
-    host: Annotated[str, typer.Option(
-        help="address to bind; 0.0.0.0 to accept connections from other machines")
+    host: Annotated[
+        str, typer.Option(help="address to bind; 0.0.0.0 to accept connections from other machines")
     ] = "127.0.0.1",
 ) -> None:
     """Serve scores, recommendations and reasons over HTTP (BentoML): POST /score,
@@ -55,10 +58,13 @@ def serve(
     except ModelNotFoundError as error:
         err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
-    args = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", host, "--port",
-            str(port)]
-    err.print(f"serving {settings.model_uri} on http://{host}:{port} "
-              f"(docs: http://{host}:{port}/docs.json)", highlight=False, soft_wrap=True)
+    args = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", host, "--port", str(port)]
+    err.print(
+        f"serving {settings.model_uri} on http://{host}:{port} "
+        f"(docs: http://{host}:{port}/docs.json)",
+        highlight=False,
+        soft_wrap=True,
+    )
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, args, env)

@@ -114,7 +114,8 @@ def not_found(found: LoadedModel, reason: str) -> ModelNotFoundError:
     return ModelNotFoundError(
         f"no leadscore model at {found.uri} (MLflow tracking URI {found.tracking_uri}): "
         f"{reason}. Train and register one with `leadscore train`, or point "
-        "LEADSCORE_MODEL_URI / MLFLOW_TRACKING_URI at an existing one.")
+        "LEADSCORE_MODEL_URI / MLFLOW_TRACKING_URI at an existing one."
+    )
 
 
 def first_line(error: BaseException) -> str:

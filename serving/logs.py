@@ -22,8 +22,10 @@ MAX_LISTED = 5
 def describe_errors(error: ValidationError) -> str:
     """`leads.0.numemployees: Input should be …; …` without echoing the input values."""
     items = error.errors(include_input=False, include_url=False, include_context=False)
-    parts = [f"{'.'.join(str(p) for p in item['loc']) or 'body'}: {item['msg']}"
-             for item in items[:MAX_LISTED]]
+    parts = [
+        f"{'.'.join(str(p) for p in item['loc']) or 'body'}: {item['msg']}"
+        for item in items[:MAX_LISTED]
+    ]
     if len(items) > MAX_LISTED:
         parts.append(f"… and {len(items) - MAX_LISTED} more")
     return "; ".join(parts)

@@ -35,26 +35,42 @@ class RequestGuard:
             return
         headers = dict(scope["headers"])
         token = self.settings.api_token
-        if token is not None and not token_matches(bearer_token(headers.get(b"authorization")),
-                                                   token):
+        if token is not None and not token_matches(
+            bearer_token(headers.get(b"authorization")), token
+        ):
             why = "missing" if b"authorization" not in headers else "invalid"
-            await reject(scope, send, 401, f"{why} bearer token: send 'Authorization: Bearer "
-                         "<token>' (the value of LEADSCORE_API_TOKEN)",
-                         extra_headers=[(b"www-authenticate", b'Bearer realm="leadscore"')])
+            await reject(
+                scope,
+                send,
+                401,
+                f"{why} bearer token: send 'Authorization: Bearer "
+                "<token>' (the value of LEADSCORE_API_TOKEN)",
+                extra_headers=[(b"www-authenticate", b'Bearer realm="leadscore"')],
+            )
             return
         if scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
         media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         if media_type and media_type != b"application/json" and not media_type.endswith(b"+json"):
-            await reject(scope, send, 415, f"expected a JSON body (Content-Type: application/json),"
-                         f" got {media_type.decode('latin-1')!r}")
+            await reject(
+                scope,
+                send,
+                415,
+                f"expected a JSON body (Content-Type: application/json),"
+                f" got {media_type.decode('latin-1')!r}",
+            )
             return
         limit = self.settings.max_body_bytes
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await reject(scope, send, 413, f"request body of {int(declared):,} bytes is over the "
-                         f"limit of {limit:,} bytes (LEADSCORE_MAX_BODY_BYTES)")
+            await reject(
+                scope,
+                send,
+                413,
+                f"request body of {int(declared):,} bytes is over the "
+                f"limit of {limit:,} bytes (LEADSCORE_MAX_BODY_BYTES)",
+            )
             return
         body = bytearray()
         while True:
@@ -63,8 +79,12 @@ class RequestGuard:
                 return
             body += message.get("body", b"")
             if len(body) > limit:
-                await reject(scope, send, 413, f"request body is over the limit of {limit:,} "
-                             "bytes (LEADSCORE_MAX_BODY_BYTES)")
+                await reject(
+                    scope,
+                    send,
+                    413,
+                    f"request body is over the limit of {limit:,} bytes (LEADSCORE_MAX_BODY_BYTES)",
+                )
                 return
             if not message.get("more_body", False):
                 break
@@ -85,13 +105,25 @@ def replay(body: bytes, receive: Any) -> Any:
     return again
 
 
-async def reject(scope: Scope, send: Any, status: int, message: str,
-                 extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def reject(
+    scope: Scope,
+    send: Any,
+    status: int,
+    message: str,
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     """Send a JSON error and log it as one line (never the request's headers or body)."""
     log.warning("%d %s %s: %s", status, scope["method"], scope["path"], message)
     payload = json.dumps({"error": message, "detail": []}).encode("utf-8")
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(payload)).encode("ascii")),
-                            *(extra_headers or [])]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode("ascii")),
+                *(extra_headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})

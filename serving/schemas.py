@@ -16,21 +16,28 @@ _SCALAR_SCHEMA: dict[str, Any] = {
 }
 Lead = Annotated[
     dict[str, Any],
-    WithJsonSchema({
-        "type": "object",
-        "title": "Lead",
-        "description": (
-            "CRM properties of one lead by internal name (e.g. HubSpot's `numemployees`, "
-            "`jobtitle`, `hs_analytics_num_visits`). Values as strings, numbers, booleans or "
-            "null; empty string or null = missing. The properties the model reads are listed "
-            "by `GET /model` (`features[].column`); others are ignored. `lifecyclestage` and "
-            "`hs_lead_status` are the current stage and status the recommendation starts from."
-        ),
-        "additionalProperties": _SCALAR_SCHEMA,
-        "example": {"hs_object_id": "51", "jobtitle": "Head of Marketing",
-                    "numemployees": "100-500", "country": "Germany",
-                    "hs_analytics_num_visits": "14", "lifecyclestage": "lead"},
-    }),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "title": "Lead",
+            "description": (
+                "CRM properties of one lead by internal name (e.g. HubSpot's `numemployees`, "
+                "`jobtitle`, `hs_analytics_num_visits`). Values as strings, numbers, booleans or "
+                "null; empty string or null = missing. The properties the model reads are listed "
+                "by `GET /model` (`features[].column`); others are ignored. `lifecyclestage` and "
+                "`hs_lead_status` are the current stage and status the recommendation starts from."
+            ),
+            "additionalProperties": _SCALAR_SCHEMA,
+            "example": {
+                "hs_object_id": "51",
+                "jobtitle": "Head of Marketing",
+                "numemployees": "100-500",
+                "country": "Germany",
+                "hs_analytics_num_visits": "14",
+                "lifecyclestage": "lead",
+            },
+        }
+    ),
 ]
 
 
@@ -43,7 +50,8 @@ class GroupScore(_Out):
 
     score: float = Field(ge=0, le=100, description="0–100")
     grade: Literal["A", "B", "C", "D"] | None = Field(
-        None, description="A (best) to D; cut-offs chosen at training time")
+        None, description="A (best) to D; cut-offs chosen at training time"
+    )
 
 
 class Recommendation(_Out):
@@ -52,9 +60,11 @@ class Recommendation(_Out):
     lifecyclestage: str = Field(description="HubSpot internal value, e.g. `salesqualifiedlead`")
     hs_lead_status: str | None = Field(description="`NEW` for a new SQL; never overwritten")
     changed: bool = Field(description="whether stage or status differ from the input")
-    rule: str = Field(description="the rule that fired: excluded, requirement_failed, "
-                                  "hand_raise, score_sql, score_mql, below_thresholds, "
-                                  "already_at_or_past_stage")
+    rule: str = Field(
+        description="the rule that fired: excluded, requirement_failed, "
+        "hand_raise, score_sql, score_mql, below_thresholds, "
+        "already_at_or_past_stage"
+    )
     detail: str | None = Field(None, description="the rule in words, for a rep")
 
 
@@ -87,7 +97,8 @@ class LeadResult(_Out):
     fit: GroupScore
     interest: GroupScore
     recommendation: Recommendation | None = Field(
-        None, description="null only while the model has no decision layer")
+        None, description="null only while the model has no decision layer"
+    )
     reasons: Reasons | None = Field(None, description="with `explain: true`")
 
 
@@ -108,7 +119,8 @@ class HubSpotUpdate(_Out):
     id: str | None = Field(description="HubSpot object id (`id`, `vid` or `hs_object_id`)")
     properties: dict[str, str] = Field(
         description="score properties, and `lifecyclestage` / `hs_lead_status` only when "
-                    "the recommendation changes them; every value a string")
+        "the recommendation changes them; every value a string"
+    )
 
 
 class HubSpotResponse(_Out):
@@ -121,6 +133,7 @@ class HubSpotResponse(_Out):
 
 
 # -- HubSpot request shapes (documentation only: the adapter reads them leniently) -----------
+
 
 class HubSpotObject(BaseModel):
     """A CRM v3 object (`GET /crm/v3/objects/contacts/{id}`): every value a string."""
@@ -174,12 +187,17 @@ def inline_schema(tp: Any) -> dict[str, Any]:
 
 _PAYLOAD = HubSpotObject | list[HubSpotObject] | HubSpotBatch | LegacyContact
 # `oneOf`, not pydantic's `anyOf`: BentoML keeps only the first branch of an `anyOf`.
-HubSpotPayload = Annotated[_PAYLOAD, WithJsonSchema({
-    "oneOf": inline_schema(_PAYLOAD)["anyOf"],
-    "description": "One HubSpot CRM v3 object, a list of them, a v3 batch-read answer "
-                   "(`results`), or a legacy workflow-webhook contact (`vid`, "
-                   "`properties.NAME.value`).",
-})]
+HubSpotPayload = Annotated[
+    _PAYLOAD,
+    WithJsonSchema(
+        {
+            "oneOf": inline_schema(_PAYLOAD)["anyOf"],
+            "description": "One HubSpot CRM v3 object, a list of them, a v3 batch-read answer "
+            "(`results`), or a legacy workflow-webhook contact (`vid`, "
+            "`properties.NAME.value`).",
+        }
+    ),
+]
 
 
 class FeatureInfo(_Out):
@@ -205,13 +223,14 @@ class ModelInfo(_Out):
     features: list[FeatureInfo]
     test_metrics: dict[str, float]
     thresholds: dict[str, Any] | None = Field(
-        None, description="grade cut-offs and MQL/SQL thresholds fitted at training time")
+        None, description="grade cut-offs and MQL/SQL thresholds fitted at training time"
+    )
     decision_layer: bool = Field(description="whether recommendations and reasons are served")
     max_batch_size: int
 
 
 class ErrorItem(_Out):
-    loc: list[str | int] = Field(description="where: e.g. [\"leads\", 3, \"numemployees\"]")
+    loc: list[str | int] = Field(description='where: e.g. ["leads", 3, "numemployees"]')
     msg: str
     type: str
     expected: str | None = None

@@ -18,12 +18,15 @@ from serving.schemas import LeadResult
 
 def has_decision_layer(scorer: Any) -> bool:
     """Whether the scorer can grade, recommend and explain (a bundle trained with a policy)."""
-    return callable(getattr(scorer, "recommend_records", None)) and \
-        getattr(scorer, "policy", True) is not None
+    return (
+        callable(getattr(scorer, "recommend_records", None))
+        and getattr(scorer, "policy", True) is not None
+    )
 
 
-def score_leads(scorer: Any, records: Sequence[Mapping[str, Any]], explain: bool = False,
-                k: int = 3) -> list[dict[str, Any]]:
+def score_leads(
+    scorer: Any, records: Sequence[Mapping[str, Any]], explain: bool = False, k: int = 3
+) -> list[dict[str, Any]]:
     """One dict per record, in order: probability (0–1), fit and interest (0–100), and with
     the decision layer fit_grade, interest_grade, recommendation and (explain) reasons.
 

@@ -66,8 +66,9 @@ API_ROUTES = ("/score", "/hubspot/score", "/salesforce/score", "/model")
 class ClientError(Exception):
     """A request the client got wrong: answered with `status` and a JSON body naming why."""
 
-    def __init__(self, status: int, message: str, detail: list[dict[str, Any]] | None = None
-                 ) -> None:
+    def __init__(
+        self, status: int, message: str, detail: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -75,20 +76,31 @@ class ClientError(Exception):
 
     def response(self, method: str, path: str) -> JSONResponse:
         log.warning("%d %s %s: %s", self.status, method, path, self.message)
-        return JSONResponse({"error": self.message, "detail": self.detail},
-                            status_code=self.status)
+        return JSONResponse({"error": self.message, "detail": self.detail}, status_code=self.status)
 
 
 def coercion_error(error: CoercionError, index: int, root: str) -> ClientError:
     """A 400 naming the lead, the property and the expected type (value shown short)."""
-    value = error.value if isinstance(error.value, str | int | float | bool) or \
-        error.value is None else type(error.value).__name__
+    value = (
+        error.value
+        if isinstance(error.value, str | int | float | bool) or error.value is None
+        else type(error.value).__name__
+    )
     if isinstance(value, str) and len(value) > 60:
         value = value[:57] + "…"
-    message = (f"{root}[{index}].{error.column}: cannot read {value!r} as {error.expected}")
-    return ClientError(400, message, [{
-        "loc": [root, index, error.column], "msg": f"cannot read {value!r} as {error.expected}",
-        "type": "coercion_error", "expected": error.expected}])
+    message = f"{root}[{index}].{error.column}: cannot read {value!r} as {error.expected}"
+    return ClientError(
+        400,
+        message,
+        [
+            {
+                "loc": [root, index, error.column],
+                "msg": f"cannot read {value!r} as {error.expected}",
+                "type": "coercion_error",
+                "expected": error.expected,
+            }
+        ],
+    )
 
 
 class HubSpotRequest(RootModel[HubSpotPayload]):
@@ -98,12 +110,15 @@ class HubSpotRequest(RootModel[HubSpotPayload]):
     @classmethod
     def _known_shape(cls, data: Any) -> Any:
         # One clear message instead of one error per union branch for a body of another kind.
-        if isinstance(data, list) or (isinstance(data, dict) and
-                                      {"properties", "results", "vid"} & data.keys()):
+        if isinstance(data, list) or (
+            isinstance(data, dict) and {"properties", "results", "vid"} & data.keys()
+        ):
             return data
-        raise ValueError('expected a HubSpot object {"id", "properties"}, a list of them, a '
-                         'batch-read answer {"results": [...]} or a legacy webhook contact '
-                         '{"vid", "properties"}')
+        raise ValueError(
+            'expected a HubSpot object {"id", "properties"}, a list of them, a '
+            'batch-read answer {"results": [...]} or a legacy webhook contact '
+            '{"vid", "properties"}'
+        )
 
 
 class SalesforceLead(RootModel[dict[str, Any]]):
@@ -138,8 +153,12 @@ class LeadScoring:
         self.spec = self.scorer.spec
         self.missing = frozenset(self.spec.missing_tokens)
         self.limiter = anyio.CapacityLimiter(1)
-        log.info("serving %s version %s (decision layer: %s)", self.model.name,
-                 self.model.version, "yes" if has_decision_layer(self.scorer) else "no")
+        log.info(
+            "serving %s version %s (decision layer: %s)",
+            self.model.name,
+            self.model.version,
+            "yes" if has_decision_layer(self.scorer) else "no",
+        )
 
     def __is_ready__(self) -> bool:
         return self.scorer is not None
@@ -152,23 +171,33 @@ class LeadScoring:
     @bentoml.api(route="/score")
     async def score(
         self,
-        leads: Annotated[list[Lead], Field(min_length=1, description=(
-            "1 to LEADSCORE_MAX_BATCH_SIZE (default 1,000) leads, each a mapping of CRM "
-            "properties"))],
-        explain: Annotated[bool, Field(description="add the reasons for fit and interest")
-                           ] = False,
+        leads: Annotated[
+            list[Lead],
+            Field(
+                min_length=1,
+                description=(
+                    "1 to LEADSCORE_MAX_BATCH_SIZE (default 1,000) leads, each a mapping of CRM "
+                    "properties"
+                ),
+            ),
+        ],
+        explain: Annotated[bool, Field(description="add the reasons for fit and interest")] = False,
     ) -> ScoreResponse:
         """Score leads: probability, fit and interest with grades, the recommended lifecycle
         stage and lead status with the rule that decided, and with `explain` the reasons."""
         try:
             self.check_size(len(leads))
             ids = [self.lead_id(lead, i, "leads") for i, lead in enumerate(leads)]
-            outs = await self.run(self.scored, leads, explain, "leads", weight=len(leads) *
-                                  (4 if explain else 1))
+            outs = await self.run(
+                self.scored, leads, explain, "leads", weight=len(leads) * (4 if explain else 1)
+            )
         except ClientError as error:
             return error.response("POST", "/score")  # type: ignore[return-value]
-        return ScoreResponse(results=[lead_result(i, o) for i, o in zip(ids, outs, strict=True)],
-                             model=self.model_ref, scored_at=datetime.now(UTC))
+        return ScoreResponse(
+            results=[lead_result(i, o) for i, o in zip(ids, outs, strict=True)],
+            model=self.model_ref,
+            scored_at=datetime.now(UTC),
+        )
 
     @bentoml.api(route="/hubspot/score", input_spec=HubSpotRequest)
     async def hubspot_score(self, root: HubSpotPayload) -> HubSpotResponse:
@@ -183,23 +212,38 @@ class LeadScoring:
             self.check_size(len(objects))
             records = [record for _, record in objects]
             explain = bool(self.settings.hubspot.reasons) and has_decision_layer(self.scorer)
-            outs = await self.run(self.scored, records, explain, "objects",
-                                  weight=len(records) * (4 if explain else 1))
+            outs = await self.run(
+                self.scored,
+                records,
+                explain,
+                "objects",
+                weight=len(records) * (4 if explain else 1),
+            )
         except ClientError as error:
             return error.response("POST", "/hubspot/score")  # type: ignore[return-value]
         now = datetime.now(UTC)
         names, version = self.settings.hubspot, self.model.version
-        results = [HubSpotUpdate(id=object_id,
-                                 properties=hubspot_properties(out, record, names, version, now))
-                   for (object_id, record), out in zip(objects, outs, strict=True)]
+        results = [
+            HubSpotUpdate(
+                id=object_id, properties=hubspot_properties(out, record, names, version, now)
+            )
+            for (object_id, record), out in zip(objects, outs, strict=True)
+        ]
         return HubSpotResponse(results=results, model=self.model_ref, scored_at=now)
 
     @bentoml.api(route="/salesforce/score")
     async def salesforce_score(
         self,
-        leads: Annotated[list[SalesforceLead], Field(min_length=1, description=(
-            "Salesforce Lead objects; fields mapped to HubSpot properties as documented in "
-            "serving/adapters.py (SALESFORCE_LEAD_FIELDS)"))],
+        leads: Annotated[
+            list[SalesforceLead],
+            Field(
+                min_length=1,
+                description=(
+                    "Salesforce Lead objects; fields mapped to HubSpot properties as documented in "
+                    "serving/adapters.py (SALESFORCE_LEAD_FIELDS)"
+                ),
+            ),
+        ],
         explain: bool = False,
     ) -> ScoreResponse:
         """Score Salesforce Leads with a model trained on the HubSpot spec (field mapping:
@@ -209,19 +253,26 @@ class LeadScoring:
             self.check_size(len(leads))
             records = [salesforce_record(lead.root) for lead in leads]
             ids = [self.lead_id(record, i, "leads") for i, record in enumerate(records)]
-            outs = await self.run(self.scored, records, explain, "leads",
-                                  weight=len(records) * (4 if explain else 1))
+            outs = await self.run(
+                self.scored, records, explain, "leads", weight=len(records) * (4 if explain else 1)
+            )
         except ClientError as error:
             return error.response("POST", "/salesforce/score")  # type: ignore[return-value]
-        return ScoreResponse(results=[lead_result(i, o) for i, o in zip(ids, outs, strict=True)],
-                             model=self.model_ref, scored_at=datetime.now(UTC))
+        return ScoreResponse(
+            results=[lead_result(i, o) for i, o in zip(ids, outs, strict=True)],
+            model=self.model_ref,
+            scored_at=datetime.now(UTC),
+        )
 
     # -- helpers -----------------------------------------------------------------------------
     def check_size(self, count: int) -> None:
         limit = self.settings.max_batch_size
         if count > limit:
-            raise ClientError(413, f"{count:,} leads in one request is over the limit of "
-                                   f"{limit:,} (LEADSCORE_MAX_BATCH_SIZE): split the batch")
+            raise ClientError(
+                413,
+                f"{count:,} leads in one request is over the limit of "
+                f"{limit:,} (LEADSCORE_MAX_BATCH_SIZE): split the batch",
+            )
         if count == 0:
             raise ClientError(400, "no leads to score: send at least one")
 
@@ -231,8 +282,9 @@ class LeadScoring:
         except CoercionError as error:
             raise coercion_error(error, index, root) from None
 
-    def scored(self, records: Sequence[Mapping[str, Any]], explain: bool, root: str
-               ) -> list[dict[str, Any]]:
+    def scored(
+        self, records: Sequence[Mapping[str, Any]], explain: bool, root: str
+    ) -> list[dict[str, Any]]:
         for index, record in enumerate(records):
             try:
                 check_numbers(record)
@@ -275,14 +327,32 @@ async def model_info(service: LeadScoring = Depends(bentoml.get_current_service)
     if thresholds is None and policy is not None and hasattr(policy, "model_dump"):
         thresholds = policy.model_dump(mode="json")
     return ModelInfo(
-        name=model.name, version=model.version, alias=model.alias, uri=model.uri,
-        run_id=model.run_id, trained_at=meta.get("trained_at"), loaded_at=model.loaded_at,
-        spec=spec.name, id_column=spec.id,
-        features=[FeatureInfo(name=f.name, column=f.source, group=spec.group_of(f.name).value,
-                              type=f.type.value, label=f.readable) for f in spec.features],
-        test_metrics={k: float(v) for k, v in (meta.get("test_metrics") or {}).items()
-                      if isinstance(v, int | float)},
-        thresholds=thresholds, decision_layer=has_decision_layer(scorer),
+        name=model.name,
+        version=model.version,
+        alias=model.alias,
+        uri=model.uri,
+        run_id=model.run_id,
+        trained_at=meta.get("trained_at"),
+        loaded_at=model.loaded_at,
+        spec=spec.name,
+        id_column=spec.id,
+        features=[
+            FeatureInfo(
+                name=f.name,
+                column=f.source,
+                group=spec.group_of(f.name).value,
+                type=f.type.value,
+                label=f.readable,
+            )
+            for f in spec.features
+        ],
+        test_metrics={
+            k: float(v)
+            for k, v in (meta.get("test_metrics") or {}).items()
+            if isinstance(v, int | float)
+        },
+        thresholds=thresholds,
+        decision_layer=has_decision_layer(scorer),
         max_batch_size=service.settings.max_batch_size,
     )
 

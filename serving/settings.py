@@ -58,8 +58,11 @@ class ServingSettings(BaseSettings):
 
     model_uri: str = Field(DEFAULT_MODEL_URI, min_length=1)
     mlflow_tracking_uri: str | None = Field(
-        None, validation_alias=AliasChoices("LEADSCORE_MLFLOW_TRACKING_URI",
-                                            "MLFLOW_TRACKING_URI", "mlflow_tracking_uri"))
+        None,
+        validation_alias=AliasChoices(
+            "LEADSCORE_MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URI", "mlflow_tracking_uri"
+        ),
+    )
     api_token: SecretStr | None = None
     max_batch_size: int = Field(1000, ge=1, le=100_000)
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
@@ -86,7 +89,8 @@ class ServingSettings(BaseSettings):
         training): `leadscore train` and `leadscore serve` run in one folder share a registry.
         """
         return self.mlflow_tracking_uri or (
-            f"sqlite:///{(Path(os.getcwd()) / 'mlflow.db').resolve()}")
+            f"sqlite:///{(Path(os.getcwd()) / 'mlflow.db').resolve()}"
+        )
 
     @property
     def auth_enabled(self) -> bool:

@@ -53,11 +53,13 @@ def small_leads_csv(small_leads: pd.DataFrame, tmp_path_factory: pytest.TempPath
 @pytest.fixture
 def fast_config() -> TrainConfig:
     """Small, quick models: enough to test behaviour, not to judge accuracy."""
-    return TrainConfig.model_validate({
-        "booster": {"max_rounds": 80, "early_stopping_rounds": 15, "num_leaves": 7},
-        "calibration_folds": 3,
-        "shap_sample": 200,
-    })
+    return TrainConfig.model_validate(
+        {
+            "booster": {"max_rounds": 80, "early_stopping_rounds": 15, "num_leaves": 7},
+            "calibration_folds": 3,
+            "shap_sample": 200,
+        }
+    )
 
 
 @pytest.fixture

@@ -26,8 +26,11 @@ from features.errors import LeadscoreError
 if TYPE_CHECKING:
     import pandas as pd
 
-app = typer.Typer(help="leadscore: fit / interest lead scoring with MLflow and BentoML.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="leadscore: fit / interest lead scoring with MLflow and BentoML.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -45,20 +48,24 @@ def user_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except LeadscoreError as error:
-            err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False,
-                              soft_wrap=True)
+            err_console.print(
+                f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log details")] = False
-         ) -> None:
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log details")] = False,
+) -> None:
     # MLflow's artifact progress bars would interleave with ours.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
 
 
 @app.command()
@@ -79,19 +86,22 @@ def generate(
         frame.to_csv(out, index=False)
     else:
         frame.to_parquet(out, index=False)
-    console.print(f"wrote {len(frame):,} leads to {out} "
-                  f"(base rate {frame['converted'].mean():.1%})")
+    console.print(
+        f"wrote {len(frame):,} leads to {out} (base rate {frame['converted'].mean():.1%})"
+    )
 
 
 @app.command()
 @user_errors
 def train(
     data: Annotated[Path, typer.Option(help="CRM export, .csv or .parquet")],
-    spec: Annotated[str, typer.Option(help="dataset spec YAML, or a built-in name: hubspot, "
-                                           "x-education")] = "hubspot",
+    spec: Annotated[
+        str, typer.Option(help="dataset spec YAML, or a built-in name: hubspot, x-education")
+    ] = "hubspot",
     config: Annotated[Path | None, typer.Option(help="training config YAML")] = None,
-    promote: Annotated[str | None, typer.Option(
-        help="always | never | auto (default: auto, the champion gate)")] = None,
+    promote: Annotated[
+        str | None, typer.Option(help="always | never | auto (default: auto, the champion gate)")
+    ] = None,
     model_name: Annotated[str | None, typer.Option(help="registered model name")] = None,
 ) -> None:
     """Train fit / interest / full models, log them to MLflow, register, and gate `champion`."""
@@ -111,16 +121,22 @@ def train(
         updates["model_name"] = model_name
     if updates:
         settings = settings.model_copy(
-            update={"registry": settings.registry.model_copy(update=updates)})
+            update={"registry": settings.registry.model_copy(update=updates)}
+        )
 
     frame = load_leads(data)
     prepared = prepare(frame, dataset_spec, settings.min_positives)
     design = design_matrix(prepared, dataset_spec, settings)
     prints = fingerprint(prepared, dataset_spec, file_sha256(data))
-    console.print(f"data: {prints['rows']:,} leads from {prints['time_from']} to "
-                  f"{prints['time_to']}, base rate {prints['base_rate']:.1%}"
-                  + (f" ({prints['rows_left_out_open_window']:,} left out: label window "
-                     "still open)" if prints["rows_left_out_open_window"] else ""))
+    console.print(
+        f"data: {prints['rows']:,} leads from {prints['time_from']} to "
+        f"{prints['time_to']}, base rate {prints['base_rate']:.1%}"
+        + (
+            f" ({prints['rows_left_out_open_window']:,} left out: label window still open)"
+            if prints["rows_left_out_open_window"]
+            else ""
+        )
+    )
 
     import mlflow
 
@@ -141,17 +157,28 @@ def train(
         from features.spec import builtin_spec_path
 
         spec_path = builtin_spec_path(spec)
-    with console.status("training fit, interest and full models…") as status, \
-            mlflow.start_run(experiment_id=experiment_id,
-                             run_name=f"{dataset_spec.name}-{prints['rows']}"):
+    with (
+        console.status("training fit, interest and full models…") as status,
+        mlflow.start_run(
+            experiment_id=experiment_id, run_name=f"{dataset_spec.name}-{prints['rows']}"
+        ),
+    ):
         result = train_scorer(prepared, dataset_spec, settings, design)
         run_id, model_uri = log_training_run(result, settings, prints, spec_path)
         status.update("evaluation report of the test slice…")
         report = report_of_test_slice(
-            result, prepared, dataset_spec, data_file=str(data),
-            model={"uri": model_uri, "version": None, "run_id": run_id,
-                   "spec": dataset_spec.name,
-                   "trained_at": result.scorer.metadata.get("trained_at")})
+            result,
+            prepared,
+            dataset_spec,
+            data_file=str(data),
+            model={
+                "uri": model_uri,
+                "version": None,
+                "run_id": run_id,
+                "spec": dataset_spec.name,
+                "trained_at": result.scorer.metadata.get("trained_at"),
+            },
+        )
         log_evaluation_report(report, run_id)
     promotion = register_and_promote(model_uri, run_id, result, settings.registry)
 
@@ -162,13 +189,23 @@ def train(
     for note in result.report["notes"]:
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     colour = "green" if promotion.alias == "champion" else "yellow"
-    console.print(f"registered [bold]{settings.registry.model_name}[/] version "
-                  f"{promotion.version} as [bold {colour}]{promotion.alias}[/]: "
-                  f"{promotion.reason}", highlight=False)
-    console.print(f"MLflow run {run_id} in {uri} (evaluation report of the test slice in its "
-                  "artifacts: evaluation/report.html)", highlight=False, soft_wrap=True)
-    console.print(f"open the MLflow UI:  {ui_command(uri)}  → http://127.0.0.1:5000",
-                  highlight=False, soft_wrap=True)
+    console.print(
+        f"registered [bold]{settings.registry.model_name}[/] version "
+        f"{promotion.version} as [bold {colour}]{promotion.alias}[/]: "
+        f"{promotion.reason}",
+        highlight=False,
+    )
+    console.print(
+        f"MLflow run {run_id} in {uri} (evaluation report of the test slice in its "
+        "artifacts: evaluation/report.html)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        f"open the MLflow UI:  {ui_command(uri)}  → http://127.0.0.1:5000",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def ui_command(uri: str) -> str:
@@ -180,11 +217,13 @@ def ui_command(uri: str) -> str:
 def metrics_table(metrics: dict[str, float], report: dict[str, Any]) -> Table:
     """Test-slice metrics of the three models, their logistic baselines and the base rate."""
     rows = report["rows"]
-    learned = (f"trained on the oldest {rows['train'] + rows['validation']:,}, the newest "
-               f"{rows['validation']:,} of them choosing the tree count"
-               if report.get("refit") else
-               f"trained on the oldest {rows['train']:,}, calibrated on the next "
-               f"{rows['validation']:,}")
+    learned = (
+        f"trained on the oldest {rows['train'] + rows['validation']:,}, the newest "
+        f"{rows['validation']:,} of them choosing the tree count"
+        if report.get("refit")
+        else f"trained on the oldest {rows['train']:,}, calibrated on the next "
+        f"{rows['validation']:,}"
+    )
     table = Table(title=f"test slice: the newest {rows['test']:,} leads ({learned})")
     for column in ("model", "ROC AUC", "PR AUC", "Brier", "ECE", "top-10% lift"):
         table.add_column(column, justify="left" if column == "model" else "right")
@@ -192,27 +231,41 @@ def metrics_table(metrics: dict[str, float], report: dict[str, Any]) -> Table:
     for name in ("full", "fit", "interest"):
         lines += [(f"{name} model (LightGBM)", name), ("  logistic baseline", f"{name}_logistic")]
     for label, key in lines:
-        table.add_row(label, *(f"{metrics[f'test.{key}.{m}']:.3f}" for m in
-                               ("roc_auc", "pr_auc", "brier", "ece", "top_decile_lift")))
+        table.add_row(
+            label,
+            *(
+                f"{metrics[f'test.{key}.{m}']:.3f}"
+                for m in ("roc_auc", "pr_auc", "brier", "ece", "top_decile_lift")
+            ),
+        )
     return table
 
 
 def threshold_table(thresholds: dict[str, Any]) -> Table:
     """What the fitted thresholds do: validation (where they were chosen) and test."""
     t = thresholds["policy"]["thresholds"]
-    table = Table(title=(
-        f"recommendations (SQL: probability ≥ {t['sql_probability']:.3f} and fit ≥ "
-        f"{t['sql_min_fit']:.1f}; MQL: probability ≥ {t['mql_probability']:.3f}, fit ≥ "
-        f"{t['mql_min_fit']:.1f}, interest ≥ {t['mql_min_interest']:.1f})"))
+    table = Table(
+        title=(
+            f"recommendations (SQL: probability ≥ {t['sql_probability']:.3f} and fit ≥ "
+            f"{t['sql_min_fit']:.1f}; MQL: probability ≥ {t['mql_probability']:.3f}, fit ≥ "
+            f"{t['mql_min_fit']:.1f}, interest ≥ {t['mql_min_interest']:.1f})"
+        )
+    )
     for column in ("stage", "slice", "share", "per week", "conversion", "recall", "lift"):
         table.add_column(column, justify="left" if column in ("stage", "slice") else "right")
     for stage in ("SQL", "MQL", "MQL or SQL"):
         for slice_name in ("validation", "test"):
             entry = thresholds[slice_name]["stages"][stage]
             per_week = f"{entry['per_week']:.1f}" if "per_week" in entry else "–"
-            table.add_row(stage if slice_name == "validation" else "", slice_name,
-                          f"{entry['share']:.1%}", per_week, f"{entry['conversion_rate']:.1%}",
-                          f"{entry['recall']:.1%}", f"{entry['lift']:.2f}")
+            table.add_row(
+                stage if slice_name == "validation" else "",
+                slice_name,
+                f"{entry['share']:.1%}",
+                per_week,
+                f"{entry['conversion_rate']:.1%}",
+                f"{entry['recall']:.1%}",
+                f"{entry['lift']:.2f}",
+            )
     return table
 
 
@@ -221,8 +274,7 @@ def threshold_table(thresholds: dict[str, Any]) -> Table:
 def score(
     data: Annotated[Path, typer.Option(help="leads to score, .csv or .parquet")],
     out: Annotated[Path, typer.Option(help="output file, .csv or .parquet")],
-    model: Annotated[str, typer.Option(help=MODEL_HELP)] =
-        f"models:/{DEFAULT_MODEL_NAME}@champion",
+    model: Annotated[str, typer.Option(help=MODEL_HELP)] = f"models:/{DEFAULT_MODEL_NAME}@champion",
     chunk_size: Annotated[int, typer.Option(min=1, help="rows per chunk")] = 50_000,
     reasons: Annotated[bool, typer.Option(help="add the top fit / interest reasons")] = False,
     k: Annotated[int, typer.Option(min=1, help="reasons per direction and score")] = 3,
@@ -261,8 +313,11 @@ def score(
                 written += len(chunk)
                 progress.update(task, advance=len(chunk))
     tmp_out.replace(out)
-    console.print(f"scored {written:,} leads with {model}"
-                  + (f" (version {version})" if version else "") + f" → {out}")
+    console.print(
+        f"scored {written:,} leads with {model}"
+        + (f" (version {version})" if version else "")
+        + f" → {out}"
+    )
 
 
 @app.command()
@@ -270,8 +325,7 @@ def score(
 def explain(
     data: Annotated[Path, typer.Option(help="file with the lead, .csv or .parquet")],
     id: Annotated[str, typer.Option("--id", help="the lead's id (the spec's id column)")],
-    model: Annotated[str, typer.Option(help=MODEL_HELP)] =
-        f"models:/{DEFAULT_MODEL_NAME}@champion",
+    model: Annotated[str, typer.Option(help=MODEL_HELP)] = f"models:/{DEFAULT_MODEL_NAME}@champion",
     k: Annotated[int, typer.Option(min=1, help="reasons per direction and score")] = 3,
 ) -> None:
     """Print a card for one lead: scores, grades, recommendation and rule, reasons."""
@@ -291,8 +345,14 @@ def explain(
     console.print(lead_card(id, record, result, scorer, model, version))
 
 
-def lead_card(lead_id: str, record: dict[str, Any], result: dict[str, Any], scorer: Any,
-              model: str, version: str) -> Any:
+def lead_card(
+    lead_id: str,
+    record: dict[str, Any],
+    result: dict[str, Any],
+    scorer: Any,
+    model: str,
+    version: str,
+) -> Any:
     """A rich panel a sales rep can read."""
     from rich.panel import Panel
 
@@ -311,14 +371,19 @@ def lead_card(lead_id: str, record: dict[str, Any], result: dict[str, Any], scor
     ]
     for group in ("fit", "interest"):
         reasons = result["reasons"][group]
-        lines += ["", f"[bold]{group}[/] (baseline {reasons['baseline']:.0f} → "
-                      f"{reasons['score']:.0f})"]
+        lines += [
+            "",
+            f"[bold]{group}[/] (baseline {reasons['baseline']:.0f} → {reasons['score']:.0f})",
+        ]
         for factor in reasons["positive"]:
             lines.append(f"  [green]+{factor['effect']:.1f}[/] {escape(factor['text'])}")
         for factor in reasons["negative"]:
             lines.append(f"  [red]{factor['effect']:.1f}[/] {escape(factor['text'])}")
-    return Panel("\n".join(lines), title=f"lead {escape(lead_id)}",
-                 subtitle=f"{model}" + (f" (version {version})" if version else ""))
+    return Panel(
+        "\n".join(lines),
+        title=f"lead {escape(lead_id)}",
+        subtitle=f"{model}" + (f" (version {version})" if version else ""),
+    )
 
 
 def read_chunks(path: Path, kind: str, size: int) -> Iterator[pd.DataFrame]:
@@ -350,10 +415,15 @@ def read_csv_chunks(path: Path, size: int) -> Iterator[pd.DataFrame]:
             header = next(csv.reader(handle), None)
         if not header:
             return
-        reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=4 << 20),
-                               convert_options=pcsv.ConvertOptions(
-                                   column_types={name: pa.string() for name in header},
-                                   strings_can_be_null=False, quoted_strings_can_be_null=False))
+        reader = pcsv.open_csv(
+            path,
+            read_options=pcsv.ReadOptions(block_size=4 << 20),
+            convert_options=pcsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
         pending: list[pa.RecordBatch] = []
         rows = 0
         for batch in reader:
@@ -411,20 +481,22 @@ class ChunkWriter:
         import pyarrow as pa
 
         if self._schema is None:
-            self._schema = pa.schema([(str(name), _arrow_type(frame[name]))
-                                      for name in frame.columns])
+            self._schema = pa.schema(
+                [(str(name), _arrow_type(frame[name])) for name in frame.columns]
+            )
             if self.kind == "csv":
                 import pyarrow.csv as pcsv
 
-                self._writer = pcsv.CSVWriter(self.path, self._schema,
-                                              write_options=pcsv.WriteOptions(
-                                                  quoting_style="needed"))
+                self._writer = pcsv.CSVWriter(
+                    self.path, self._schema, write_options=pcsv.WriteOptions(quoting_style="needed")
+                )
             else:
                 import pyarrow.parquet as pq
 
                 self._writer = pq.ParquetWriter(self.path, self._schema)
-        self._writer.write_table(pa.Table.from_pandas(frame, schema=self._schema,
-                                                      preserve_index=False))
+        self._writer.write_table(
+            pa.Table.from_pandas(frame, schema=self._schema, preserve_index=False)
+        )
 
     def __exit__(self, *exc: object) -> None:
         if self._writer is not None:

@@ -56,8 +56,9 @@ class LeakageConfig(_Strict):
     """A spec column that alone reaches this train-slice ROC AUC stops training."""
 
     max_single_column_auc: float = Field(0.95, gt=0.5, le=1.0)
-    allow: list[str] = Field(default_factory=list,
-                             description="columns allowed past the single-column AUC check")
+    allow: list[str] = Field(
+        default_factory=list, description="columns allowed past the single-column AUC check"
+    )
 
 
 class RegistryConfig(_Strict):

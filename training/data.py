@@ -114,8 +114,9 @@ def to_datetime(values: pd.Series, column: str, allow_missing: bool = False) -> 
 _LABEL_VALUES = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "true": 1, "false": 0}
 
 
-def derive_labels(frame: pd.DataFrame, spec: DatasetSpec, times: pd.Series
-                  ) -> tuple[pd.Series, pd.Series]:
+def derive_labels(
+    frame: pd.DataFrame, spec: DatasetSpec, times: pd.Series
+) -> tuple[pd.Series, pd.Series]:
     """The 0/1 label per row, and a mask of rows whose outcome is known.
 
     With a stage-date label, leads created less than `within_days` before the end
@@ -163,8 +164,11 @@ def prepare(frame: pd.DataFrame, spec: DatasetSpec, min_positives: int = 50) -> 
     y, known = derive_labels(frame, spec, times)
     dropped = int((~known).sum())
     if dropped:
-        log.info("left out %d lead(s) whose %d-day label window is still open", dropped,
-                 spec.label.within_days or 0)
+        log.info(
+            "left out %d lead(s) whose %d-day label window is still open",
+            dropped,
+            spec.label.within_days or 0,
+        )
     order = np.argsort(times[known].to_numpy(), kind="stable")
     kept = frame[known.to_numpy()].iloc[order].reset_index(drop=True)
     labels = y[known].to_numpy()[order]
@@ -196,8 +200,9 @@ def split_by_time(n_rows: int, config: SplitConfig) -> Split:
     n_val = round(n_rows * config.validation)
     n_train = n_rows - n_val - n_test
     positions = np.arange(n_rows)
-    return Split(positions[:n_train], positions[n_train:n_train + n_val],
-                 positions[n_train + n_val:])
+    return Split(
+        positions[:n_train], positions[n_train : n_train + n_val], positions[n_train + n_val :]
+    )
 
 
 def check_split(y: np.ndarray, split: Split) -> None:
@@ -213,8 +218,9 @@ def check_split(y: np.ndarray, split: Split) -> None:
 def fingerprint(data: PreparedData, spec: DatasetSpec, sha256: str | None) -> dict[str, object]:
     """What identifies the training data: hash, rows, time range, base rate."""
     if spec.time.kind == "datetime":
-        first, last = (str(pd.Timestamp(int(t), tz="UTC").date())
-                       for t in (data.times[0], data.times[-1]))
+        first, last = (
+            str(pd.Timestamp(int(t), tz="UTC").date()) for t in (data.times[0], data.times[-1])
+        )
     else:
         first, last = (f"{t:g}" for t in (data.times[0], data.times[-1]))
     return {

@@ -24,8 +24,9 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
     return float(total)
 
 
-def reliability_curve(y: np.ndarray, p: np.ndarray, bins: int = 10
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def reliability_curve(
+    y: np.ndarray, p: np.ndarray, bins: int = 10
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean predicted, observed rate and count per non-empty equal-width bin."""
     which = np.minimum((np.asarray(p) * bins).astype(int), bins - 1)
     predicted, observed, counts = [], [], []
@@ -38,8 +39,9 @@ def reliability_curve(y: np.ndarray, p: np.ndarray, bins: int = 10
     return np.array(predicted), np.array(observed), np.array(counts)
 
 
-def cumulative_gains(y: np.ndarray, score: np.ndarray, points: int = 20
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def cumulative_gains(
+    y: np.ndarray, score: np.ndarray, points: int = 20
+) -> tuple[np.ndarray, np.ndarray]:
     """Share of leads contacted (best score first) → share of all conversions captured."""
     order = np.argsort(-np.asarray(score), kind="stable")
     captured = np.cumsum(np.asarray(y)[order]) / max(1, int(np.sum(y)))
@@ -86,12 +88,27 @@ def logistic_baseline(categorical: list[int], numeric: list[int], seed: int = 0)
     """
     transformers = []
     if numeric:
-        transformers.append(("numeric", make_pipeline(
-            SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-            StandardScaler()), numeric))
+        transformers.append(
+            (
+                "numeric",
+                make_pipeline(
+                    SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+                    StandardScaler(),
+                ),
+                numeric,
+            )
+        )
     if categorical:
-        transformers.append(("categorical", make_pipeline(
-            SimpleImputer(strategy="constant", fill_value=-1.0),
-            OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5)), categorical))
-    return make_pipeline(ColumnTransformer(transformers),
-                         LogisticRegression(max_iter=2000, C=1.0, random_state=seed))
+        transformers.append(
+            (
+                "categorical",
+                make_pipeline(
+                    SimpleImputer(strategy="constant", fill_value=-1.0),
+                    OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5),
+                ),
+                categorical,
+            )
+        )
+    return make_pipeline(
+        ColumnTransformer(transformers), LogisticRegression(max_iter=2000, C=1.0, random_state=seed)
+    )

@@ -33,34 +33,66 @@ DEFAULT_MODEL = "models:/lead-scorer@champion"
 
 def evaluate(
     data: Annotated[Path, typer.Option(help="CRM export with known outcomes, .csv or .parquet")],
-    spec: Annotated[str, typer.Option(help="dataset spec YAML, or a built-in name: hubspot, "
-                                           "x-education (how to read labels and time)")]
-    = "hubspot",
-    model: Annotated[str, typer.Option(help="MLflow model URI, or a bundle folder")]
-    = DEFAULT_MODEL,
-    out: Annotated[Path, typer.Option(help="folder for report.html and report.json")]
-    = Path("reports/evaluation"),
-    points: Annotated[Path | None, typer.Option(
-        help="points-rules YAML for the points baseline (default: "
-             "configs/points-hubspot.yaml when the data has its columns)")] = None,
-    date_from: Annotated[str | None, typer.Option(
-        "--from", help="evaluate leads created on or after this date (default: the model's "
-                       "test slice, or on a newer export the leads after its training data)")]
-    = None,
-    date_to: Annotated[str | None, typer.Option(
-        "--to", help="evaluate leads created on or before this date (a date without a time "
-                     "includes the whole day)")] = None,
-    backtest: Annotated[int, typer.Option(
-        min=0, help="rolling-origin backtest over the last N months (trains N new models)")]
-    = 0,
-    config: Annotated[Path | None, typer.Option(
-        help="training config YAML: the test share, and how backtest folds train")] = None,
-    log_mlflow: Annotated[bool, typer.Option(
-        "--log-mlflow", help=f"log the report and metrics to MLflow experiment {EXPERIMENT}")]
-    = False,
-    run_id: Annotated[str | None, typer.Option(
-        "--run-id", help="also log the report into this existing MLflow run (e.g. the model's "
-                         "training run), under evaluation/FROM_TO/")] = None,
+    spec: Annotated[
+        str,
+        typer.Option(
+            help="dataset spec YAML, or a built-in name: hubspot, "
+            "x-education (how to read labels and time)"
+        ),
+    ] = "hubspot",
+    model: Annotated[
+        str, typer.Option(help="MLflow model URI, or a bundle folder")
+    ] = DEFAULT_MODEL,
+    out: Annotated[Path, typer.Option(help="folder for report.html and report.json")] = Path(
+        "reports/evaluation"
+    ),
+    points: Annotated[
+        Path | None,
+        typer.Option(
+            help="points-rules YAML for the points baseline (default: "
+            "configs/points-hubspot.yaml when the data has its columns)"
+        ),
+    ] = None,
+    date_from: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="evaluate leads created on or after this date (default: the model's "
+            "test slice, or on a newer export the leads after its training data)",
+        ),
+    ] = None,
+    date_to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="evaluate leads created on or before this date (a date without a time "
+            "includes the whole day)",
+        ),
+    ] = None,
+    backtest: Annotated[
+        int,
+        typer.Option(
+            min=0, help="rolling-origin backtest over the last N months (trains N new models)"
+        ),
+    ] = 0,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="training config YAML: the test share, and how backtest folds train"),
+    ] = None,
+    log_mlflow: Annotated[
+        bool,
+        typer.Option(
+            "--log-mlflow", help=f"log the report and metrics to MLflow experiment {EXPERIMENT}"
+        ),
+    ] = False,
+    run_id: Annotated[
+        str | None,
+        typer.Option(
+            "--run-id",
+            help="also log the report into this existing MLflow run (e.g. the model's "
+            "training run), under evaluation/FROM_TO/",
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a model on leads it never saw, against the base rate, a logistic regression
     and a points rule; write an HTML + JSON report."""
@@ -82,8 +114,11 @@ def evaluate(
         rules.check(frame, f"points rules {points}")
     prepared = prepare(frame, dataset_spec, settings.min_positives)
     # A date range is checked now; the default slice's share may come from the model's run.
-    selection = evaluation.select_rows(prepared, dataset_spec, date_from, date_to) \
-        if date_from or date_to else None
+    selection = (
+        evaluation.select_rows(prepared, dataset_spec, date_from, date_to)
+        if date_from or date_to
+        else None
+    )
     partial = evaluation.backtest_months(prepared, backtest)[1] if backtest else None
 
     uri = configure()
@@ -93,8 +128,10 @@ def evaluate(
     check_model_matches(scorer, frame, model, data)
     notes: list[str] = []
     if scorer.spec.name != dataset_spec.name:
-        notes.append(f"the model was trained with spec {scorer.spec.name!r}; the data is read "
-                     f"with spec {dataset_spec.name!r} (labels and time)")
+        notes.append(
+            f"the model was trained with spec {scorer.spec.name!r}; the data is read "
+            f"with spec {dataset_spec.name!r} (labels and time)"
+        )
     if rules is None:
         rules = evaluation.default_points_rule(frame.columns)
         if rules is not None:
@@ -106,20 +143,29 @@ def evaluate(
         test_share = float(trained["split.test"])
     sha256 = file_sha256(data)
     if selection is None:
-        selection = evaluation.default_selection(prepared, dataset_spec, test_share, trained,
-                                                 sha256)
+        selection = evaluation.default_selection(
+            prepared, dataset_spec, test_share, trained, sha256
+        )
     evaluated = evaluation.subset(prepared, selection.rows)
     before = evaluation.subset(prepared, selection.before) if len(selection.before) else None
-    notes += evaluation.training_overlap_notes(prepared, dataset_spec, selection,
-                                               sha256, trained, scorer.metadata)
+    notes += evaluation.training_overlap_notes(
+        prepared, dataset_spec, selection, sha256, trained, scorer.metadata
+    )
     if prepared.dropped_unknown:
-        notes.append(f"{prepared.dropped_unknown:,} leads left out: their label window is "
-                     "still open (outcome not known yet)")
+        notes.append(
+            f"{prepared.dropped_unknown:,} leads left out: their label window is "
+            "still open (outcome not known yet)"
+        )
 
     with console.status(f"evaluating {len(evaluated.y):,} leads…"):
         sections = evaluation.evaluate_scorer(
-            scorer, evaluated, dataset_spec, baselines=before, points=rules,
-            slice_columns=evaluation.default_slice_columns(scorer.spec))
+            scorer,
+            evaluated,
+            dataset_spec,
+            baselines=before,
+            points=rules,
+            slice_columns=evaluation.default_slice_columns(scorer.spec),
+        )
     backtest_result = None
     if backtest:
         with console.status(f"backtest: training {backtest} model(s), one per month…"):
@@ -128,14 +174,20 @@ def evaluate(
         if partial:
             notes.append(partial)
 
-    result: dict[str, Any] = evaluation.jsonable({
-        "model": {"uri": model, "version": version, "spec": scorer.spec.name,
-                  "trained_at": scorer.metadata.get("trained_at")},
-        "data": evaluation.data_summary(evaluated, dataset_spec, str(data), selection),
-        **{k: v for k, v in sections.items() if k != "notes"},
-        "backtest": backtest_result,
-        "notes": notes + sections["notes"],
-    })
+    result: dict[str, Any] = evaluation.jsonable(
+        {
+            "model": {
+                "uri": model,
+                "version": version,
+                "spec": scorer.spec.name,
+                "trained_at": scorer.metadata.get("trained_at"),
+            },
+            "data": evaluation.data_summary(evaluated, dataset_spec, str(data), selection),
+            **{k: v for k, v in sections.items() if k != "notes"},
+            "backtest": backtest_result,
+            "notes": notes + sections["notes"],
+        }
+    )
     paths = write(result, out)
 
     console.print(comparison_table(result))
@@ -147,12 +199,12 @@ def evaluate(
         console.print(f"{kind}: {path}", highlight=False)
     if log_mlflow:
         new_run = log_to_mlflow(result, paths, uri)
-        console.print(f"MLflow run {new_run} in experiment {EXPERIMENT} ({uri})",
-                      highlight=False)
+        console.print(f"MLflow run {new_run} in experiment {EXPERIMENT} ({uri})", highlight=False)
     if run_id is not None:
         folder = log_to_run(paths, run_id, result["data"])
-        console.print(f"logged into MLflow run {run_id}: {folder}/ ({uri})", highlight=False,
-                      soft_wrap=True)
+        console.print(
+            f"logged into MLflow run {run_id}: {folder}/ ({uri})", highlight=False, soft_wrap=True
+        )
 
 
 def check_run(run_id: str, uri: str) -> None:
@@ -163,8 +215,9 @@ def check_run(run_id: str, uri: str) -> None:
     database = Path(uri.removeprefix("sqlite:///"))
     if uri.startswith("sqlite:///") and not database.is_file():
         # MLflow would create an empty database here: say what is missing instead.
-        raise LeadscoreError(f"--run-id: no MLflow run {run_id!r}: there is no MLflow "
-                             f"database at {database}")
+        raise LeadscoreError(
+            f"--run-id: no MLflow run {run_id!r}: there is no MLflow database at {database}"
+        )
     try:
         run = MlflowClient().get_run(run_id)
     except MlflowException:
@@ -173,19 +226,22 @@ def check_run(run_id: str, uri: str) -> None:
         raise LeadscoreError(f"--run-id: MLflow run {run_id!r} is deleted")
 
 
-def check_model_matches(scorer: LeadScorer, frame: pd.DataFrame, model: str, data: Path
-                        ) -> None:
+def check_model_matches(scorer: LeadScorer, frame: pd.DataFrame, model: str, data: Path) -> None:
     """The data must hold every column the model reads (features and its catalogue)."""
     needed = list(scorer.spec.feature_columns)
     if scorer.policy is not None:
         catalogue = scorer.policy.requirements
-        needed += [c for c in catalogue.columns
-                   if c not in (catalogue.stage_column, catalogue.status_column)]
+        needed += [
+            c
+            for c in catalogue.columns
+            if c not in (catalogue.stage_column, catalogue.status_column)
+        ]
     absent = [c for c in dict.fromkeys(needed) if c not in frame.columns]
     if absent:
         raise LeadscoreError(
             f"model {model} (spec {scorer.spec.name!r}) does not match data file {data}: "
-            f"missing column(s) {', '.join(map(repr, absent))}")
+            f"missing column(s) {', '.join(map(repr, absent))}"
+        )
 
 
 def training_params(uri: str) -> dict[str, str] | None:
@@ -236,30 +292,48 @@ def _cell(value: float | None, digits: int = 3) -> str:
 
 def comparison_table(result: dict[str, Any]) -> Table:
     data = result["data"]
-    table = Table(title=f"{data['selection']}: {data['rows']:,} leads from {data['time_from']} "
-                        f"to {data['time_to']}, base rate {data['base_rate']:.1%}")
+    table = Table(
+        title=f"{data['selection']}: {data['rows']:,} leads from {data['time_from']} "
+        f"to {data['time_to']}, base rate {data['base_rate']:.1%}"
+    )
     for column in ("model", "ROC AUC", "PR AUC", "Brier", "ECE", "top-10% lift"):
         table.add_column(column, justify="left" if column == "model" else "right")
     for row in result["comparison"]:
-        table.add_row(row["name"], *(_cell(row[m]) for m in
-                                     ("roc_auc", "pr_auc", "brier", "ece", "top_decile_lift")))
+        table.add_row(
+            row["name"],
+            *(_cell(row[m]) for m in ("roc_auc", "pr_auc", "brier", "ece", "top_decile_lift")),
+        )
     return table
 
 
 def backtest_table(backtest: dict[str, Any]) -> Table:
-    table = Table(title="rolling-origin backtest: a new model per month, trained on the "
-                        "leads before it")
+    table = Table(
+        title="rolling-origin backtest: a new model per month, trained on the leads before it"
+    )
     for column in ("month", "leads", "conv.", "ROC AUC", "PR AUC", "Brier", "ECE", "LR AUC"):
         table.add_column(column, justify="left" if column == "month" else "right")
     for fold in backtest["folds"]:
-        table.add_row(fold["test_month"], f"{fold['rows']:,}", f"{fold['positives']:,}",
-                      _cell(fold["roc_auc"]), _cell(fold["pr_auc"]), _cell(fold["brier"]),
-                      _cell(fold["ece"]), _cell(fold["logistic_roc_auc"]))
+        table.add_row(
+            fold["test_month"],
+            f"{fold['rows']:,}",
+            f"{fold['positives']:,}",
+            _cell(fold["roc_auc"]),
+            _cell(fold["pr_auc"]),
+            _cell(fold["brier"]),
+            _cell(fold["ece"]),
+            _cell(fold["logistic_roc_auc"]),
+        )
     summary = backtest["summary"]
     for stat in ("mean", "std"):
-        table.add_row(stat, "", "", *(_cell(summary[m][stat]) for m in
-                                          ("roc_auc", "pr_auc", "brier", "ece",
-                                           "logistic_roc_auc")))
+        table.add_row(
+            stat,
+            "",
+            "",
+            *(
+                _cell(summary[m][stat])
+                for m in ("roc_auc", "pr_auc", "brier", "ece", "logistic_roc_auc")
+            ),
+        )
     return table
 
 
@@ -291,20 +365,33 @@ def log_to_mlflow(result: dict[str, Any], paths: dict[str, Path], uri: str) -> s
     model, data = result["model"], result["data"]
     name = f"{model['uri'].removeprefix('models:/')}-{data['time_from']}-{data['time_to']}"
     with mlflow.start_run(experiment_id=experiment_id, run_name=name) as run:
-        mlflow.log_params({"model.uri": model["uri"], "model.version": model["version"],
-                           "model.spec": model["spec"], "data.file": data["file"],
-                           "data.rows": data["rows"], "data.time_from": data["time_from"],
-                           "data.time_to": data["time_to"], "data.selection": data["selection"]})
-        metrics = {f"{metric_key(row['name'])}.{m}": row[m] for row in result["comparison"]
-                   for m in ("roc_auc", "pr_auc", "brier", "ece", "top_decile_lift")
-                   if row[m] is not None}
+        mlflow.log_params(
+            {
+                "model.uri": model["uri"],
+                "model.version": model["version"],
+                "model.spec": model["spec"],
+                "data.file": data["file"],
+                "data.rows": data["rows"],
+                "data.time_from": data["time_from"],
+                "data.time_to": data["time_to"],
+                "data.selection": data["selection"],
+            }
+        )
+        metrics = {
+            f"{metric_key(row['name'])}.{m}": row[m]
+            for row in result["comparison"]
+            for m in ("roc_auc", "pr_auc", "brier", "ece", "top_decile_lift")
+            if row[m] is not None
+        }
         if result["backtest"] is not None:
             for metric, stats in result["backtest"]["summary"].items():
-                metrics.update({f"backtest.{metric}.{s}": v for s, v in stats.items()
-                                if v is not None})
+                metrics.update(
+                    {f"backtest.{metric}.{s}": v for s, v in stats.items() if v is not None}
+                )
         mlflow.log_metrics(metrics)
-        mlflow.set_tags({"leadscore.model_uri": model["uri"],
-                         "leadscore.model_version": model["version"]})
+        mlflow.set_tags(
+            {"leadscore.model_uri": model["uri"], "leadscore.model_version": model["version"]}
+        )
         for path in paths.values():
             mlflow.log_artifact(str(path))
         return str(run.info.run_id)

@@ -63,6 +63,7 @@ DAY_NS = 86_400 * 10**9
 
 # --- which leads -------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Selection:
     """Positions (in the time-sorted prepared data) of the evaluated leads and of the
@@ -76,8 +77,12 @@ class Selection:
 
 def subset(data: PreparedData, positions: np.ndarray) -> PreparedData:
     """The prepared rows at `positions` (still sorted by time)."""
-    return PreparedData(data.frame.iloc[positions].reset_index(drop=True), data.y[positions],
-                        data.times[positions], 0)
+    return PreparedData(
+        data.frame.iloc[positions].reset_index(drop=True),
+        data.y[positions],
+        data.times[positions],
+        0,
+    )
 
 
 def time_bound(text: str, spec: DatasetSpec, option: str, end: bool = False) -> float:
@@ -89,13 +94,16 @@ def time_bound(text: str, spec: DatasetSpec, option: str, end: bool = False) -> 
         try:
             return float(text)
         except ValueError:
-            raise LeadscoreError(f"{option}: {text!r} is not a number (the spec's time column "
-                                 f"{spec.time.column!r} is ordinal)") from None
+            raise LeadscoreError(
+                f"{option}: {text!r} is not a number (the spec's time column "
+                f"{spec.time.column!r} is ordinal)"
+            ) from None
     try:
         stamp = pd.Timestamp(text.strip())
     except ValueError:
-        raise LeadscoreError(f"{option}: {text!r} is not a date (expected e.g. 2026-01-31 or "
-                             "2026-01-31T12:00:00Z)") from None
+        raise LeadscoreError(
+            f"{option}: {text!r} is not a date (expected e.g. 2026-01-31 or 2026-01-31T12:00:00Z)"
+        ) from None
     if stamp is pd.NaT:
         raise LeadscoreError(f"{option}: {text!r} is not a date")
     stamp = stamp.tz_localize("UTC") if stamp.tz is None else stamp.tz_convert("UTC")
@@ -109,8 +117,13 @@ def time_text(value: float, spec: DatasetSpec) -> str:
     return f"{value:g}"
 
 
-def select_rows(data: PreparedData, spec: DatasetSpec, date_from: str | None = None,
-                date_to: str | None = None, test_share: float = 0.15) -> Selection:
+def select_rows(
+    data: PreparedData,
+    spec: DatasetSpec,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    test_share: float = 0.15,
+) -> Selection:
     """The newest `test_share` of the leads (as training's test slice), or a date range."""
     n = len(data.y)
     if date_from is None and date_to is None:
@@ -118,9 +131,13 @@ def select_rows(data: PreparedData, spec: DatasetSpec, date_from: str | None = N
         if n_test == 0:
             raise LeadscoreError(f"the newest {test_share:.0%} of {n} leads is no lead at all")
         start = n - n_test
-        return Selection(np.arange(start, n), np.arange(start),
-                         f"the newest {n_test:,} leads ({test_share:.0%} of {n:,}, the share "
-                         "of training's test slice)", default=True)
+        return Selection(
+            np.arange(start, n),
+            np.arange(start),
+            f"the newest {n_test:,} leads ({test_share:.0%} of {n:,}, the share "
+            "of training's test slice)",
+            default=True,
+        )
     low = time_bound(date_from, spec, "--from") if date_from else -np.inf
     high = time_bound(date_to, spec, "--to", end=True) if date_to else np.inf
     if high <= low:
@@ -131,18 +148,23 @@ def select_rows(data: PreparedData, spec: DatasetSpec, date_from: str | None = N
             f"no leads between {date_from or 'the first lead'} and {date_to or 'the last lead'}"
             f": the data holds leads from {time_text(data.times[0], spec)} to "
             f"{time_text(data.times[-1], spec)} (leads whose label window is still open "
-            "are left out)")
+            "are left out)"
+        )
     before = np.flatnonzero(data.times < data.times[rows[0]])
     if date_from and date_to:
         what = f"from {date_from} to {date_to}"
     else:
         what = f"from {date_from} on" if date_from else f"up to {date_to}"
-    return Selection(rows, before, f"the {len(rows):,} leads {what} (--from/--to)",
-                     default=False)
+    return Selection(rows, before, f"the {len(rows):,} leads {what} (--from/--to)", default=False)
 
 
-def default_selection(data: PreparedData, spec: DatasetSpec, test_share: float,
-                      trained: Mapping[str, str] | None, sha256: str) -> Selection:
+def default_selection(
+    data: PreparedData,
+    spec: DatasetSpec,
+    test_share: float,
+    trained: Mapping[str, str] | None,
+    sha256: str,
+) -> Selection:
     """What to evaluate when the user names no range.
 
     The model's own file: its test slice (the newest `test_share`). Another file (a
@@ -154,19 +176,26 @@ def default_selection(data: PreparedData, spec: DatasetSpec, test_share: float,
         return newest
     end = str(trained["data.time_to"])
     try:
-        after = data.times > float(end) if spec.time.kind == "ordinal" else \
-            data.times >= time_bound(end, spec, "data.time_to", end=True)
+        after = (
+            data.times > float(end)
+            if spec.time.kind == "ordinal"
+            else data.times >= time_bound(end, spec, "data.time_to", end=True)
+        )
     except LeadscoreError:
         return newest
     rows = np.flatnonzero(after)
     if len(rows) == 0 or data.y[rows].min() == data.y[rows].max():
         return newest
-    return Selection(rows, np.arange(rows[0]),
-                     f"the {len(rows):,} leads created after the model's training data "
-                     f"(which ends {end})", default=False)
+    return Selection(
+        rows,
+        np.arange(rows[0]),
+        f"the {len(rows):,} leads created after the model's training data (which ends {end})",
+        default=False,
+    )
 
 
 # --- metrics helpers ---------------------------------------------------------------------
+
 
 def gains_by_decile(y: np.ndarray, score: np.ndarray, points: int = 10) -> dict[str, list[float]]:
     """Best score first: share of leads → share of conversions captured, lift, and the
@@ -203,14 +232,20 @@ def curves(y: np.ndarray, score: np.ndarray) -> dict[str, dict[str, list[float]]
     precision, recall, _ = precision_recall_curve(y, score)
     fpr_l, tpr_l = _thin(fpr, tpr)
     recall_l, precision_l = _thin(recall, precision)
-    return {"roc": {"fpr": fpr_l, "tpr": tpr_l},
-            "pr": {"recall": recall_l, "precision": precision_l}}
+    return {
+        "roc": {"fpr": fpr_l, "tpr": tpr_l},
+        "pr": {"recall": recall_l, "precision": precision_l},
+    }
 
 
 def reliability(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict[str, Any]:
     predicted, observed, count = reliability_curve(y, p, bins)
-    return {"predicted": predicted.tolist(), "observed": observed.tolist(),
-            "count": count.tolist(), "ece": expected_calibration_error(y, p, bins)}
+    return {
+        "predicted": predicted.tolist(),
+        "observed": observed.tolist(),
+        "count": count.tolist(),
+        "ece": expected_calibration_error(y, p, bins),
+    }
 
 
 def auc_or_none(y: np.ndarray, score: np.ndarray) -> float | None:
@@ -221,8 +256,9 @@ def auc_or_none(y: np.ndarray, score: np.ndarray) -> float | None:
     return float(roc_auc_score(y, score))
 
 
-def ranking_metrics(y: np.ndarray, rank: np.ndarray, p: np.ndarray | None,
-                    bins: int = 10) -> dict[str, float | None]:
+def ranking_metrics(
+    y: np.ndarray, rank: np.ndarray, p: np.ndarray | None, bins: int = 10
+) -> dict[str, float | None]:
     """Ranking metrics from `rank`; Brier and ECE from the probability `p` (None: unknown)."""
     return {
         "roc_auc": float(roc_auc_score(y, rank)),
@@ -233,8 +269,9 @@ def ranking_metrics(y: np.ndarray, rank: np.ndarray, p: np.ndarray | None,
     }
 
 
-def stability(y: np.ndarray, p: np.ndarray, times: np.ndarray, spec: DatasetSpec
-              ) -> list[dict[str, Any]] | None:
+def stability(
+    y: np.ndarray, p: np.ndarray, times: np.ndarray, spec: DatasetSpec
+) -> list[dict[str, Any]] | None:
     """Rows, base rate and ROC AUC per calendar month (UTC); None for an ordinal time."""
     if spec.time.kind != "datetime":
         return None
@@ -242,25 +279,39 @@ def stability(y: np.ndarray, p: np.ndarray, times: np.ndarray, spec: DatasetSpec
     out = []
     for month in sorted(set(months)):
         mask = months == month
-        out.append({"month": str(month), "rows": int(mask.sum()),
-                    "base_rate": float(y[mask].mean()), "roc_auc": auc_or_none(y[mask], p[mask])})
+        out.append(
+            {
+                "month": str(month),
+                "rows": int(mask.sum()),
+                "base_rate": float(y[mask].mean()),
+                "roc_auc": auc_or_none(y[mask], p[mask]),
+            }
+        )
     return out
 
 
 def slice_values(values: pd.Series, missing: frozenset[str]) -> np.ndarray:
     """Raw values as slice labels: the text, or "(missing)"."""
+
     def label(value: Any) -> str:
         if is_missing(value, missing):
             return MISSING_VALUE
         return to_category(value, str(values.name), missing) or MISSING_VALUE
+
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     labels = np.array([label(v) for v in uniques] + [MISSING_VALUE], dtype=object)
     return labels[codes]  # code -1 picks the appended "(missing)"
 
 
-def slice_metrics(y: np.ndarray, p: np.ndarray, base_rate: float, frame: pd.DataFrame,
-                  columns: Sequence[str], missing: frozenset[str],
-                  top: int = SLICE_VALUES) -> dict[str, list[dict[str, Any]]]:
+def slice_metrics(
+    y: np.ndarray,
+    p: np.ndarray,
+    base_rate: float,
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    missing: frozenset[str],
+    top: int = SLICE_VALUES,
+) -> dict[str, list[dict[str, Any]]]:
     """The model by value of each column (its `top` most common values).
 
     A slice is flagged when the model's Brier score there is worse than predicting the
@@ -279,11 +330,17 @@ def slice_metrics(y: np.ndarray, p: np.ndarray, base_rate: float, frame: pd.Data
             mask = labels == value
             brier = float(np.mean((y[mask] - p[mask]) ** 2))
             brier_base = float(np.mean((y[mask] - base_rate) ** 2))
-            entries.append({"value": str(value), "rows": int(mask.sum()),
-                            "base_rate": float(y[mask].mean()),
-                            "roc_auc": auc_or_none(y[mask], p[mask]),
-                            "brier": brier, "brier_base_rate": brier_base,
-                            "worse_than_base_rate": bool(brier > brier_base)})
+            entries.append(
+                {
+                    "value": str(value),
+                    "rows": int(mask.sum()),
+                    "base_rate": float(y[mask].mean()),
+                    "roc_auc": auc_or_none(y[mask], p[mask]),
+                    "brier": brier,
+                    "brier_base_rate": brier_base,
+                    "worse_than_base_rate": bool(brier > brier_base),
+                }
+            )
         out[column] = entries
     return out
 
@@ -291,10 +348,12 @@ def slice_metrics(y: np.ndarray, p: np.ndarray, base_rate: float, frame: pd.Data
 def default_slice_columns(spec: DatasetSpec) -> list[str]:
     """Lead source and country when the spec has them (by column name), else the first
     two categorical features."""
-    categorical = [f.source for f in spec.features
-                   if f.type is FeatureType.categorical and f.derive is None]
-    named = [c for c in categorical if "source" in c.lower()] + \
-        [c for c in categorical if "country" in c.lower()]
+    categorical = [
+        f.source for f in spec.features if f.type is FeatureType.categorical and f.derive is None
+    ]
+    named = [c for c in categorical if "source" in c.lower()] + [
+        c for c in categorical if "country" in c.lower()
+    ]
     return list(dict.fromkeys(named)) or categorical[:2]
 
 
@@ -315,11 +374,14 @@ def jsonable(value: Any) -> Any:
 
 # --- the evaluation ----------------------------------------------------------------------
 
-def _logistic(scorer: LeadScorer, x_fit: np.ndarray, y_fit: np.ndarray, x: np.ndarray,
-              seed: int = 0) -> np.ndarray:
+
+def _logistic(
+    scorer: LeadScorer, x_fit: np.ndarray, y_fit: np.ndarray, x: np.ndarray, seed: int = 0
+) -> np.ndarray:
     """A logistic regression on the scorer's encoded features (all of them), as in training."""
-    categorical = [j for j, f in enumerate(scorer.spec.features)
-                   if f.type is FeatureType.categorical]
+    categorical = [
+        j for j, f in enumerate(scorer.spec.features) if f.type is FeatureType.categorical
+    ]
     numeric = [j for j in range(x.shape[1]) if j not in categorical]
     model = logistic_baseline(categorical, numeric, seed).fit(x_fit, y_fit)
     return np.asarray(model.predict_proba(x)[:, 1], dtype=np.float64)
@@ -329,9 +391,16 @@ def _usable(data: PreparedData | None) -> bool:
     return data is not None and len(data.y) > 0 and data.y.min() != data.y.max()
 
 
-def evaluate_scorer(scorer: LeadScorer, evaluated: PreparedData, spec: DatasetSpec, *,
-                    baselines: PreparedData | None, points: PointsRules | None,
-                    slice_columns: Sequence[str], bins: int = 10) -> dict[str, Any]:
+def evaluate_scorer(
+    scorer: LeadScorer,
+    evaluated: PreparedData,
+    spec: DatasetSpec,
+    *,
+    baselines: PreparedData | None,
+    points: PointsRules | None,
+    slice_columns: Sequence[str],
+    bins: int = 10,
+) -> dict[str, Any]:
     """Score the evaluated leads and compare the model with the baselines on them.
 
     `baselines` are the leads created before the evaluated ones: the logistic
@@ -340,14 +409,19 @@ def evaluate_scorer(scorer: LeadScorer, evaluated: PreparedData, spec: DatasetSp
     """
     y = evaluated.y
     if y.min() == y.max():
-        raise LeadscoreError(f"the evaluated leads have a single class ({int(y.sum())} "
-                             f"positive(s) in {len(y)} lead(s)); choose a wider range")
+        raise LeadscoreError(
+            f"the evaluated leads have a single class ({int(y.sum())} "
+            f"positive(s) in {len(y)} lead(s)); choose a wider range"
+        )
     notes: list[str] = []
     frame = evaluated.frame
     x = scorer.encode(frame)
     scores = scorer.score_matrix(x)
-    as_probability = {"probability": scores["probability"], "fit": scores["fit"] / 100.0,
-                      "interest": scores["interest"] / 100.0}
+    as_probability = {
+        "probability": scores["probability"],
+        "fit": scores["fit"] / 100.0,
+        "interest": scores["interest"] / 100.0,
+    }
     metrics = {k: classification_metrics(y, p, bins) for k, p in as_probability.items()}
     calibration = {k: reliability(y, p, bins) for k, p in as_probability.items()}
 
@@ -357,30 +431,42 @@ def evaluate_scorer(scorer: LeadScorer, evaluated: PreparedData, spec: DatasetSp
     if n_before:
         assert baselines is not None
         base_rate = float(baselines.y.mean())
-        notes.append(f"the base rate ({base_rate:.1%}) is the conversion rate of the "
-                     f"{n_before:,} leads created before the evaluated ones")
+        notes.append(
+            f"the base rate ({base_rate:.1%}) is the conversion rate of the "
+            f"{n_before:,} leads created before the evaluated ones"
+        )
     elif "base_rate" in scorer.metadata:
         base_rate = float(scorer.metadata["base_rate"])
-        notes.append(f"no lead before the evaluated ones: the base rate ({base_rate:.1%}) is "
-                     "the model's training base rate")
+        notes.append(
+            f"no lead before the evaluated ones: the base rate ({base_rate:.1%}) is "
+            "the model's training base rate"
+        )
     else:
         base_rate = float(y.mean())
-        notes.append("no lead before the evaluated ones and no training base rate: the base "
-                     "rate is the evaluated leads' own (in-sample, flatters the baseline)")
+        notes.append(
+            "no lead before the evaluated ones and no training base rate: the base "
+            "rate is the evaluated leads' own (in-sample, flatters the baseline)"
+        )
     ranked: dict[str, tuple[np.ndarray, np.ndarray | None] | None] = {
-        BASE_RATE: (np.full(len(y), base_rate), np.full(len(y), base_rate))}
+        BASE_RATE: (np.full(len(y), base_rate), np.full(len(y), base_rate))
+    }
     if usable:
         assert baselines is not None
         p_lr = _logistic(scorer, scorer.encode(baselines.frame), baselines.y, x)
         ranked[LOGISTIC] = (p_lr, p_lr)
         fitted = "the logistic regression (on the model's encoded features)" + (
-            " and the points rule's probability map are" if points is not None else " is")
-        notes.append(f"{fitted} fitted on the {n_before:,} leads created before the evaluated "
-                     "ones, never on the evaluated leads")
+            " and the points rule's probability map are" if points is not None else " is"
+        )
+        notes.append(
+            f"{fitted} fitted on the {n_before:,} leads created before the evaluated "
+            "ones, never on the evaluated leads"
+        )
     else:
         ranked[LOGISTIC] = None
-        notes.append("no logistic regression: the leads before the evaluated ones are "
-                     f"{n_before} with a single class or none; start the range later")
+        notes.append(
+            "no logistic regression: the leads before the evaluated ones are "
+            f"{n_before} with a single class or none; start the range later"
+        )
     if points is not None:
         points.check(frame, f"points rules ({points.name})")
         baseline = PointsBaseline(points, spec.missing_tokens)
@@ -390,14 +476,18 @@ def evaluate_scorer(scorer: LeadScorer, evaluated: PreparedData, spec: DatasetSp
             assert baselines is not None
             p_points = baseline.fit(baselines.frame, baselines.y).probability(raw_points)
         ranked[POINTS] = (raw_points, p_points)
-        notes.append(f"points rule ({points.name}, {len(points.rules)} rules): ROC AUC, PR AUC,"
-                     " lift, gains and curves rank leads by their points; Brier and ECE use "
-                     "the points mapped to a probability by isotonic regression on the earlier "
-                     "leads" + ("" if usable else " (not available: no earlier leads)"))
+        notes.append(
+            f"points rule ({points.name}, {len(points.rules)} rules): ROC AUC, PR AUC,"
+            " lift, gains and curves rank leads by their points; Brier and ECE use "
+            "the points mapped to a probability by isotonic regression on the earlier "
+            "leads" + ("" if usable else " (not available: no earlier leads)")
+        )
     else:
         ranked[POINTS] = None
-        notes.append("no points rule: pass --points FILE (a YAML of points per property "
-                     "value) to compare with one")
+        notes.append(
+            "no points rule: pass --points FILE (a YAML of points per property "
+            "value) to compare with one"
+        )
     ranked[MODEL] = (scores["probability"], scores["probability"])
 
     comparison = []
@@ -415,24 +505,40 @@ def evaluate_scorer(scorer: LeadScorer, evaluated: PreparedData, spec: DatasetSp
 
     thresholds = None
     if scorer.policy is not None:
-        thresholds = threshold_report_for(scorer, frame, scores, y,
-                                          span_weeks(evaluated.times, spec))
+        thresholds = threshold_report_for(
+            scorer, frame, scores, y, span_weeks(evaluated.times, spec)
+        )
     else:
         notes.append("the model has no decision policy: no threshold table")
     months = stability(y, scores["probability"], evaluated.times, spec)
     if months is None:
-        notes.append(f"stability over time needs a datetime time column; "
-                     f"{spec.time.column!r} is ordinal")
-    slices = slice_metrics(y, scores["probability"], base_rate, frame, slice_columns,
-                           spec.missing_tokens)
-    flagged = [f"{c} = {e['value']}" for c, entries in slices.items() for e in entries
-               if e["worse_than_base_rate"]]
+        notes.append(
+            f"stability over time needs a datetime time column; {spec.time.column!r} is ordinal"
+        )
+    slices = slice_metrics(
+        y, scores["probability"], base_rate, frame, slice_columns, spec.missing_tokens
+    )
+    flagged = [
+        f"{c} = {e['value']}"
+        for c, entries in slices.items()
+        for e in entries
+        if e["worse_than_base_rate"]
+    ]
     if flagged:
-        notes.append("the model's Brier score is worse than the base rate's on: "
-                     + "; ".join(flagged))
-    return {"metrics": metrics, "reliability": calibration, "gains": gains,
-            "curves": curve_data, "comparison": comparison, "thresholds": thresholds,
-            "stability": months, "slices": slices, "notes": notes}
+        notes.append(
+            "the model's Brier score is worse than the base rate's on: " + "; ".join(flagged)
+        )
+    return {
+        "metrics": metrics,
+        "reliability": calibration,
+        "gains": gains,
+        "curves": curve_data,
+        "comparison": comparison,
+        "thresholds": thresholds,
+        "stability": months,
+        "slices": slices,
+        "notes": notes,
+    }
 
 
 def default_points_rule(columns: Collection[str]) -> PointsRules | None:
@@ -445,8 +551,14 @@ def default_points_rule(columns: Collection[str]) -> PointsRules | None:
     return rules if all(c in columns for c in rules.columns) else None
 
 
-def report_of_test_slice(result: TrainResult, data: PreparedData, spec: DatasetSpec, *,
-                         model: Mapping[str, Any], data_file: str) -> dict[str, Any]:
+def report_of_test_slice(
+    result: TrainResult,
+    data: PreparedData,
+    spec: DatasetSpec,
+    *,
+    model: Mapping[str, Any],
+    data_file: str,
+) -> dict[str, Any]:
     """The evaluation report of a training's own test slice, as `leadscore evaluate`
     writes it for the model on the same file (without a backtest).
 
@@ -455,50 +567,79 @@ def report_of_test_slice(result: TrainResult, data: PreparedData, spec: DatasetS
     """
     test = result.split.test
     n = len(data.y)
-    selection = Selection(test, np.arange(test[0]),
-                          f"the training's test slice: the newest {len(test):,} of "
-                          f"{n:,} leads", default=True)
+    selection = Selection(
+        test,
+        np.arange(test[0]),
+        f"the training's test slice: the newest {len(test):,} of {n:,} leads",
+        default=True,
+    )
     evaluated = subset(data, selection.rows)
-    notes = ["the model never saw these leads: they are its own test slice, held out "
-             "from training, tree-count choice and calibration"]
+    notes = [
+        "the model never saw these leads: they are its own test slice, held out "
+        "from training, tree-count choice and calibration"
+    ]
     points = default_points_rule(data.frame.columns)
     if points is not None:
         notes.append(f"points rule: the default {default_points_path().name}")
     if data.dropped_unknown:
-        notes.append(f"{data.dropped_unknown:,} leads left out: their label window is "
-                     "still open (outcome not known yet)")
-    sections = evaluate_scorer(result.scorer, evaluated, spec,
-                               baselines=subset(data, selection.before), points=points,
-                               slice_columns=default_slice_columns(result.scorer.spec))
-    return jsonable({
-        "model": dict(model),
-        "data": data_summary(evaluated, spec, data_file, selection),
-        **{k: v for k, v in sections.items() if k != "notes"},
-        "backtest": None,
-        "notes": notes + sections["notes"],
-    })
+        notes.append(
+            f"{data.dropped_unknown:,} leads left out: their label window is "
+            "still open (outcome not known yet)"
+        )
+    sections = evaluate_scorer(
+        result.scorer,
+        evaluated,
+        spec,
+        baselines=subset(data, selection.before),
+        points=points,
+        slice_columns=default_slice_columns(result.scorer.spec),
+    )
+    return jsonable(
+        {
+            "model": dict(model),
+            "data": data_summary(evaluated, spec, data_file, selection),
+            **{k: v for k, v in sections.items() if k != "notes"},
+            "backtest": None,
+            "notes": notes + sections["notes"],
+        }
+    )
 
 
-def threshold_report_for(scorer: LeadScorer, frame: pd.DataFrame,
-                         scores: Mapping[str, np.ndarray], y: np.ndarray,
-                         weeks: float | None) -> dict[str, Any]:
+def threshold_report_for(
+    scorer: LeadScorer,
+    frame: pd.DataFrame,
+    scores: Mapping[str, np.ndarray],
+    y: np.ndarray,
+    weeks: float | None,
+) -> dict[str, Any]:
     """What the model's own thresholds do on these leads (each evaluated as a new lead)."""
     assert scorer.policy is not None
-    return threshold_report(scorer.policy, scores, y, scorer.policy_columns(frame),
-                            scorer.spec.missing_tokens, weeks)
+    return threshold_report(
+        scorer.policy, scores, y, scorer.policy_columns(frame), scorer.spec.missing_tokens, weeks
+    )
 
 
-def data_summary(evaluated: PreparedData, spec: DatasetSpec, file: str,
-                 selection: Selection) -> dict[str, Any]:
-    return {"file": file, "rows": len(evaluated.y),
-            "time_from": time_text(evaluated.times[0], spec),
-            "time_to": time_text(evaluated.times[-1], spec),
-            "base_rate": float(evaluated.y.mean()), "selection": selection.description}
+def data_summary(
+    evaluated: PreparedData, spec: DatasetSpec, file: str, selection: Selection
+) -> dict[str, Any]:
+    return {
+        "file": file,
+        "rows": len(evaluated.y),
+        "time_from": time_text(evaluated.times[0], spec),
+        "time_to": time_text(evaluated.times[-1], spec),
+        "base_rate": float(evaluated.y.mean()),
+        "selection": selection.description,
+    }
 
 
-def training_overlap_notes(data: PreparedData, spec: DatasetSpec, selection: Selection,
-                           sha256: str, trained: Mapping[str, str] | None,
-                           metadata: Mapping[str, Any]) -> list[str]:
+def training_overlap_notes(
+    data: PreparedData,
+    spec: DatasetSpec,
+    selection: Selection,
+    sha256: str,
+    trained: Mapping[str, str] | None,
+    metadata: Mapping[str, Any],
+) -> list[str]:
     """Whether the model could have trained on the evaluated leads, as far as is known.
 
     `trained` is the training run's data fingerprint and split (MLflow params
@@ -507,35 +648,50 @@ def training_overlap_notes(data: PreparedData, spec: DatasetSpec, selection: Sel
     evaluated_from = time_text(data.times[selection.rows[0]], spec)
     if not trained or "data.time_to" not in trained:
         when = metadata.get("trained_at")
-        return [("the model's training data is unknown (no MLflow run with its data "
-                 "fingerprint)" + (f"; it was trained at {when}" if when else "")
-                 + ": make sure it did not learn from these leads, or the numbers flatter it")]
-    same_file = trained.get("data.sha256") == sha256 and \
-        str(trained.get("data.rows")) == str(len(data.y))
+        return [
+            (
+                "the model's training data is unknown (no MLflow run with its data "
+                "fingerprint)"
+                + (f"; it was trained at {when}" if when else "")
+                + ": make sure it did not learn from these leads, or the numbers flatter it"
+            )
+        ]
+    same_file = trained.get("data.sha256") == sha256 and str(trained.get("data.rows")) == str(
+        len(data.y)
+    )
     if same_file and "split.test" in trained:
         rows = len(data.y)
         learned_until = rows - round(rows * float(trained["split.test"]))
         seen = int((selection.rows < learned_until).sum())
         if seen == 0:
-            return ["the model was trained on this file and never saw these leads: they are "
-                    "in its test slice (the newest "
-                    f"{rows - learned_until:,} leads)"]
-        return [f"{seen:,} of the {len(selection.rows):,} evaluated leads were in the model's "
-                "training rows (same file): the numbers flatter the model; evaluate the newest "
-                "slice (no --from/--to) or later leads"]
+            return [
+                "the model was trained on this file and never saw these leads: they are "
+                "in its test slice (the newest "
+                f"{rows - learned_until:,} leads)"
+            ]
+        return [
+            f"{seen:,} of the {len(selection.rows):,} evaluated leads were in the model's "
+            "training rows (same file): the numbers flatter the model; evaluate the newest "
+            "slice (no --from/--to) or later leads"
+        ]
     time_to = str(trained["data.time_to"])
     newest_training = time_to
     if spec.time.kind == "datetime" and evaluated_from > newest_training:
-        return [f"every evaluated lead was created after the newest lead of the model's "
-                f"training data ({time_to})"]
+        return [
+            f"every evaluated lead was created after the newest lead of the model's "
+            f"training data ({time_to})"
+        ]
     if spec.time.kind == "ordinal" and float(evaluated_from) > float(newest_training):
         return [f"every evaluated lead comes after the model's training data (up to {time_to})"]
-    return [f"the evaluated leads (from {evaluated_from}) overlap the model's training data "
-            f"({trained.get('data.time_from', '?')} to {time_to}, another file): the model may "
-            "have trained on some of them, so the numbers can flatter it"]
+    return [
+        f"the evaluated leads (from {evaluated_from}) overlap the model's training data "
+        f"({trained.get('data.time_from', '?')} to {time_to}, another file): the model may "
+        "have trained on some of them, so the numbers can flatter it"
+    ]
 
 
 # --- rolling-origin backtest -------------------------------------------------------------
+
 
 def month_keys(times: np.ndarray) -> np.ndarray:
     return np.asarray(pd.to_datetime(times.astype("int64"), utc=True).strftime("%Y-%m"))
@@ -546,7 +702,8 @@ def check_backtest(spec: DatasetSpec, months: int) -> None:
     if spec.time.kind != "datetime":
         raise LeadscoreError(
             f"--backtest needs a datetime time column: the spec's time column "
-            f"{spec.time.column!r} is ordinal, so there are no months to test on")
+            f"{spec.time.column!r} is ordinal, so there are no months to test on"
+        )
     if months < 1:
         raise LeadscoreError(f"--backtest must be a number of months (1 or more), not {months}")
 
@@ -559,18 +716,22 @@ def backtest_months(data: PreparedData, months: int) -> tuple[list[str], str | N
     note = None
     newest = pd.Timestamp(int(data.times[-1]), tz="UTC")
     if len(calendar) > 1 and newest.day < newest.days_in_month - 2:
-        note = (f"backtest: the newest month ({calendar[-1]}) is partial (leads up to "
-                f"{newest.date()}) and is not a fold")
+        note = (
+            f"backtest: the newest month ({calendar[-1]}) is partial (leads up to "
+            f"{newest.date()}) and is not a fold"
+        )
         calendar = calendar[:-1]
     if len(calendar) < months + 1:
         raise LeadscoreError(
             f"--backtest {months} needs at least {months + 1} complete months of leads (one to "
-            f"train on before the first test month); the data has {len(calendar)}")
+            f"train on before the first test month); the data has {len(calendar)}"
+        )
     return calendar[-months:], note
 
 
-def backtest(data: PreparedData, spec: DatasetSpec, config: TrainConfig, months: int,
-             bins: int = 10) -> dict[str, Any]:
+def backtest(
+    data: PreparedData, spec: DatasetSpec, config: TrainConfig, months: int, bins: int = 10
+) -> dict[str, Any]:
     """For each of the last `months` complete calendar months m: train a new scorer on the
     leads created before m (as `leadscore train` would, with `config`), test it on m's leads.
 
@@ -588,39 +749,43 @@ def backtest(data: PreparedData, spec: DatasetSpec, config: TrainConfig, months:
         try:
             result = train_scorer(history_data, spec, config)
         except LeadscoreError as error:
-            raise LeadscoreError(f"backtest fold {month} (trained on {len(history):,} leads "
-                                 f"before it): {error}") from None
+            raise LeadscoreError(
+                f"backtest fold {month} (trained on {len(history):,} leads before it): {error}"
+            ) from None
         scorer = result.scorer
         y = data.y[test]
         test_frame = data.frame.iloc[test].reset_index(drop=True)
         x_test = scorer.encode(test_frame)
         p = scorer.models["full"].probability(x_test)
-        learned = np.concatenate([result.split.train, result.split.validation]) \
-            if config.refit else result.split.train
+        learned = (
+            np.concatenate([result.split.train, result.split.validation])
+            if config.refit
+            else result.split.train
+        )
         x_history = scorer.encode(history_data.frame)
-        p_lr = _logistic(scorer, x_history[learned], history_data.y[learned], x_test,
-                         config.seed)
+        p_lr = _logistic(scorer, x_history[learned], history_data.y[learned], x_test, config.seed)
         two = y.min() != y.max()
-        folds.append({
-            "train_until": time_text(data.times[history[-1]], spec),
-            "test_month": str(month),
-            "train_rows": len(learned),
-            "rows": len(y),
-            "positives": int(y.sum()),
-            "roc_auc": auc_or_none(y, p),
-            "pr_auc": float(average_precision_score(y, p)) if two else None,
-            "brier": float(brier_score_loss(y, p)),
-            "ece": expected_calibration_error(y, p, bins),
-            "logistic_roc_auc": auc_or_none(y, p_lr),
-        })
+        folds.append(
+            {
+                "train_until": time_text(data.times[history[-1]], spec),
+                "test_month": str(month),
+                "train_rows": len(learned),
+                "rows": len(y),
+                "positives": int(y.sum()),
+                "roc_auc": auc_or_none(y, p),
+                "pr_auc": float(average_precision_score(y, p)) if two else None,
+                "brier": float(brier_score_loss(y, p)),
+                "ece": expected_calibration_error(y, p, bins),
+                "logistic_roc_auc": auc_or_none(y, p_lr),
+            }
+        )
         log.info("backtest %s: AUC %s on %d leads", month, folds[-1]["roc_auc"], len(y))
     summary = {}
     for metric in ("roc_auc", "pr_auc", "brier", "ece", "logistic_roc_auc"):
         values = np.array([f[metric] for f in folds if f[metric] is not None], dtype=np.float64)
         summary[metric] = {
             "mean": float(values.mean()) if len(values) else None,
-            "std": float(values.std(ddof=1)) if len(values) > 1 else (0.0 if len(values)
-                                                                      else None),
+            "std": float(values.std(ddof=1)) if len(values) > 1 else (0.0 if len(values) else None),
             "min": float(values.min()) if len(values) else None,
             "max": float(values.max()) if len(values) else None,
         }
@@ -628,10 +793,14 @@ def backtest(data: PreparedData, spec: DatasetSpec, config: TrainConfig, months:
 
 
 def backtest_note(config: TrainConfig, months: int) -> str:
-    held = (f"its newest {config.split.test:.0%} held out as its own test slice, the "
-            f"{config.split.validation:.0%} before them choosing the tree count"
-            + (", then refit on both" if config.refit else " and calibrating"))
-    return (f"backtest: for each of the last {months} complete months, a new scorer trained as "
-            f"`leadscore train` trains on the leads created before that month ({held}), "
-            "tested on the month's leads; the logistic regression learns from the same rows "
-            "as that month's scorer")
+    held = (
+        f"its newest {config.split.test:.0%} held out as its own test slice, the "
+        f"{config.split.validation:.0%} before them choosing the tree count"
+        + (", then refit on both" if config.refit else " and calibrating")
+    )
+    return (
+        f"backtest: for each of the last {months} complete months, a new scorer trained as "
+        f"`leadscore train` trains on the leads created before that month ({held}), "
+        "tested on the month's leads; the logistic regression learns from the same rows "
+        "as that month's scorer"
+    )

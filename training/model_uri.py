@@ -70,8 +70,9 @@ def load_bundle(folder: Path) -> LeadScorer:
         return LeadScorer.load(folder)
     except (OSError, ValueError, KeyError, TypeError, LightGBMError) as error:
         # a half-copied or hand-edited bundle: name the folder, not a traceback
-        raise LeadscoreError(f"could not read the bundle at {folder}: "
-                             f"{first_line(error)}") from None
+        raise LeadscoreError(
+            f"could not read the bundle at {folder}: {first_line(error)}"
+        ) from None
 
 
 def load_mlflow_model(uri: str, tracking: str) -> tuple[LeadScorer, str]:
@@ -86,8 +87,9 @@ def load_mlflow_model(uri: str, tracking: str) -> tuple[LeadScorer, str]:
         database = Path(tracking.removeprefix("sqlite:///"))
         if not database.is_file():
             # MLflow would create an empty database here: say what is missing instead.
-            raise LeadscoreError(f"no model at {uri}: there is no MLflow database at "
-                                 f"{database} ({NOT_FOUND_HINT})")
+            raise LeadscoreError(
+                f"no model at {uri}: there is no MLflow database at {database} ({NOT_FOUND_HINT})"
+            )
     configure(tracking)
     version = ""
     load_uri = uri
@@ -102,8 +104,7 @@ def load_mlflow_model(uri: str, tracking: str) -> tuple[LeadScorer, str]:
                 version = ref.split("/", 1)[1]
         scorer = load_scorer(load_uri)
     except (MlflowException, OSError) as error:
-        raise LeadscoreError(f"no model at {uri}: {first_line(error)} ({NOT_FOUND_HINT})"
-                             ) from None
+        raise LeadscoreError(f"no model at {uri}: {first_line(error)} ({NOT_FOUND_HINT})") from None
     return scorer, version
 
 

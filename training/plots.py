@@ -15,8 +15,9 @@ import numpy as np
 from training.evaluate import cumulative_gains, expected_calibration_error, reliability_curve
 
 
-def reliability_diagram(y: np.ndarray, scores: dict[str, np.ndarray], path: Path,
-                        bins: int = 10) -> Path:
+def reliability_diagram(
+    y: np.ndarray, scores: dict[str, np.ndarray], path: Path, bins: int = 10
+) -> Path:
     """Predicted vs observed conversion rate per probability bin, one line per model."""
     fig, ax = plt.subplots(figsize=(6, 6))
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
@@ -53,16 +54,18 @@ def gains_chart(y: np.ndarray, scores: dict[str, np.ndarray], path: Path) -> Pat
     return _save(fig, path)
 
 
-def shap_summary(contributions: np.ndarray, values: np.ndarray, names: list[str],
-                 path: Path) -> Path:
+def shap_summary(
+    contributions: np.ndarray, values: np.ndarray, names: list[str], path: Path
+) -> Path:
     """SHAP beeswarm of the full model from exact TreeSHAP values (LightGBM `pred_contrib`)."""
     import shap  # heavy import (numba); only training needs it
 
     with warnings.catch_warnings():
         # categorical columns are all-NaN on purpose (uncoloured); shap warns about it
         warnings.simplefilter("ignore", RuntimeWarning)
-        shap.summary_plot(contributions, values, feature_names=names, show=False,
-                          max_display=len(names))
+        shap.summary_plot(
+            contributions, values, feature_names=names, show=False, max_display=len(names)
+        )
     fig = plt.gcf()
     fig.suptitle("What drives the full model (SHAP, log-odds)")
     return _save(fig, path)
@@ -73,14 +76,22 @@ def threshold_chart(report: dict, path: Path) -> Path:
     stages = [s for s in ("SQL", "MQL", "lead", "other") if report["stages"][s]["leads"]]
     rates = [report["stages"][s]["conversion_rate"] for s in stages]
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    bars = ax.bar(stages, rates, color=["#2b8a3e", "#5c940d", "#adb5bd", "#868e96"][:len(stages)])
-    ax.axhline(report["base_rate"], linestyle="--", color="grey",
-               label=f"base rate {report['base_rate']:.1%}")
+    bars = ax.bar(stages, rates, color=["#2b8a3e", "#5c940d", "#adb5bd", "#868e96"][: len(stages)])
+    ax.axhline(
+        report["base_rate"],
+        linestyle="--",
+        color="grey",
+        label=f"base rate {report['base_rate']:.1%}",
+    )
     for bar, stage in zip(bars, stages, strict=True):
         entry = report["stages"][stage]
-        ax.annotate(f"{entry['share']:.1%} of leads\nrecall {entry['recall']:.0%}",
-                    (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                    ha="center", va="bottom", fontsize=8)
+        ax.annotate(
+            f"{entry['share']:.1%} of leads\nrecall {entry['recall']:.0%}",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
     ax.set_ylabel("conversion rate")
     ax.set_title("Recommended stage on the test slice (every lead taken as a new lead)")
     ax.legend(fontsize=8)

@@ -99,8 +99,9 @@ class PointsRule(BaseModel):
             return self.present
         if self.min is not None or self.max is not None:
             number = to_number(value, self.column, missing)
-            return (self.min is None or number >= self.min) and \
-                (self.max is None or number <= self.max)
+            return (self.min is None or number >= self.min) and (
+                self.max is None or number <= self.max
+            )
         if isinstance(self.equals, bool):
             return to_boolean(value, self.column, missing) == float(self.equals)
         text = (to_category(value, self.column, missing) or "").lower()
@@ -131,10 +132,12 @@ class PointsRules(BaseModel):
         absent = [c for c in self.columns if c not in frame.columns]
         if absent:
             raise LeadscoreError(
-                f"{what} name column(s) not in the data: {', '.join(map(repr, absent))}")
+                f"{what} name column(s) not in the data: {', '.join(map(repr, absent))}"
+            )
 
-    def score(self, frame: pd.DataFrame,
-              missing: Collection[str] = frozenset(DEFAULT_MISSING_VALUES)) -> np.ndarray:
+    def score(
+        self, frame: pd.DataFrame, missing: Collection[str] = frozenset(DEFAULT_MISSING_VALUES)
+    ) -> np.ndarray:
         """The points of every row: the sum of the points of the rules it matches."""
         check_columns(frame, self.columns, "data (for the points rules)")
         total = np.zeros(len(frame), dtype=np.float64)
@@ -166,8 +169,9 @@ class PointsBaseline:
     reverses the rule's order; it only says what a number of points has meant.
     """
 
-    def __init__(self, rules: PointsRules,
-                 missing: Collection[str] = frozenset(DEFAULT_MISSING_VALUES)) -> None:
+    def __init__(
+        self, rules: PointsRules, missing: Collection[str] = frozenset(DEFAULT_MISSING_VALUES)
+    ) -> None:
         self.rules = rules
         self.missing = missing
 
@@ -178,13 +182,15 @@ class PointsBaseline:
         y = np.asarray(y, dtype=np.float64)
         if len(y) != len(frame):
             raise ValueError(f"{len(frame)} rows but {len(y)} labels")
-        self.isotonic_ = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True,
-                                            out_of_bounds="clip").fit(self.points(frame), y)
+        self.isotonic_ = IsotonicRegression(
+            y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip"
+        ).fit(self.points(frame), y)
         return self
 
     def probability(self, points: np.ndarray) -> np.ndarray:
-        return np.asarray(self.isotonic_.predict(np.asarray(points, dtype=np.float64)),
-                          dtype=np.float64)
+        return np.asarray(
+            self.isotonic_.predict(np.asarray(points, dtype=np.float64)), dtype=np.float64
+        )
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         p = self.probability(self.points(frame))

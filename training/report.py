@@ -41,8 +41,7 @@ METRICS: tuple[tuple[str, str, bool], ...] = (
     ("ece", "ECE", False),
     ("top_decile_lift", "top-10 % lift", True),
 )
-METRIC_TITLES = {key: title for key, title, _ in METRICS} | {"logistic_roc_auc":
-                                                               "logistic ROC AUC"}
+METRIC_TITLES = {key: title for key, title, _ in METRICS} | {"logistic_roc_auc": "logistic ROC AUC"}
 STAGES = ("SQL", "MQL", "MQL or SQL", "lead", "other")
 GRADES = ("A", "B", "C", "D")
 OUR_MODEL = "leadscore"
@@ -145,7 +144,7 @@ def render_html(result: Mapping[str, Any]) -> str:
         for key, name, render in sections
     )
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{_e(title.strip())}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
@@ -169,44 +168,61 @@ def _header(result: Mapping[str, Any]) -> str:
         ("base rate", _pct(data.get("base_rate"))),
         ("selection", data.get("selection")),
     ]
-    items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(MISSING if v is None else v)}</dd>"
-                    for k, v in facts)
-    return (f"<h1>Evaluation of {_e(model.get('spec') or 'the model')}</h1>"
-            "<p class=\"muted\">Every number below is in report.json beside this file. "
-            "Scores are judged on leads the model was not trained on.</p>"
-            f'<dl class="facts">{items}</dl>')
+    items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(MISSING if v is None else v)}</dd>" for k, v in facts)
+    return (
+        f"<h1>Evaluation of {_e(model.get('spec') or 'the model')}</h1>"
+        '<p class="muted">Every number below is in report.json beside this file. '
+        "Scores are judged on leads the model was not trained on.</p>"
+        f'<dl class="facts">{items}</dl>'
+    )
 
 
 def _comparison_section(result: Mapping[str, Any]) -> str:
     parts = []
     rows = [r for r in _sequence(result.get("comparison")) if isinstance(r, Mapping)]
     if rows:
-        parts.append("<p>The same leads scored by each: the base rate (everyone gets the "
-                     "average), a logistic regression, the CRM-style points rule, and "
-                     f"{OUR_MODEL}. Best value per column in bold. Higher is better except "
-                     "Brier and ECE.</p>")
+        parts.append(
+            "<p>The same leads scored by each: the base rate (everyone gets the "
+            "average), a logistic regression, the CRM-style points rule, and "
+            f"{OUR_MODEL}. Best value per column in bold. Higher is better except "
+            "Brier and ECE.</p>"
+        )
         parts.append(_metric_table(rows, "name", "model", "comparison on the same rows"))
     else:
         parts.append(_absent("No baseline comparison in this result."))
     metrics = _mapping(result.get("metrics"))
-    score_rows = [{"name": name, **_mapping(metrics.get(name))} for name in SCORES
-                  if isinstance(metrics.get(name), Mapping)]
+    score_rows = [
+        {"name": name, **_mapping(metrics.get(name))}
+        for name in SCORES
+        if isinstance(metrics.get(name), Mapping)
+    ]
     if score_rows:
-        parts.append("<h3>The three scores</h3><p>Fit and interest each judged alone, "
-                     "against the same conversions.</p>")
-        parts.append(_metric_table(score_rows, "name", "score", "probability, fit and "
-                                   "interest", bold_best=False))
+        parts.append(
+            "<h3>The three scores</h3><p>Fit and interest each judged alone, "
+            "against the same conversions.</p>"
+        )
+        parts.append(
+            _metric_table(
+                score_rows, "name", "score", "probability, fit and interest", bold_best=False
+            )
+        )
     return "".join(parts)
 
 
-def _metric_table(rows: Sequence[Mapping[str, Any]], name_key: str, name_title: str,
-                  caption: str, bold_best: bool = True) -> str:
+def _metric_table(
+    rows: Sequence[Mapping[str, Any]],
+    name_key: str,
+    name_title: str,
+    caption: str,
+    bold_best: bool = True,
+) -> str:
     shown = {key: [_num(r.get(key)) for r in rows] for key, _, _ in METRICS}
     best: dict[str, str | None] = {}
     for key, _, higher in METRICS:
         values = [float(v) for v in shown[key] if v != MISSING]
-        best[key] = None if not values or not bold_best else \
-            _num(max(values) if higher else min(values))
+        best[key] = (
+            None if not values or not bold_best else _num(max(values) if higher else min(values))
+        )
     head = "".join(f"<th>{_e(title)}</th>" for _, title, _ in METRICS)
     body = []
     for i, row in enumerate(rows):
@@ -214,45 +230,64 @@ def _metric_table(rows: Sequence[Mapping[str, Any]], name_key: str, name_title: 
         cells = []
         for key, _, _ in METRICS:
             text = shown[key][i]
-            cells.append(f"<td><strong>{text}</strong></td>" if text == best[key]
-                         else f"<td>{text}</td>")
+            cells.append(
+                f"<td><strong>{text}</strong></td>" if text == best[key] else f"<td>{text}</td>"
+            )
         css = ' class="ours"' if name == OUR_MODEL else ""
-        body.append(f"<tr{css}><td class=\"text\">{_e(name)}</td>{''.join(cells)}</tr>")
-    return (f"<table><caption>{_e(caption)}</caption><thead><tr><th>{_e(name_title)}</th>"
-            f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+        body.append(f'<tr{css}><td class="text">{_e(name)}</td>{"".join(cells)}</tr>')
+    return (
+        f"<table><caption>{_e(caption)}</caption><thead><tr><th>{_e(name_title)}</th>"
+        f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
 
 
 def _reliability_section(result: Mapping[str, Any]) -> str:
     reliability = _mapping(result.get("reliability"))
-    names = [n for n in SCORES if isinstance(reliability.get(n), Mapping)
-             and _sequence(reliability[n].get("predicted"))]
+    names = [
+        n
+        for n in SCORES
+        if isinstance(reliability.get(n), Mapping) and _sequence(reliability[n].get("predicted"))
+    ]
     if not names:
         return _absent("No reliability data in this result.")
     left_out = [n for n in SCORES if n not in names]
-    parts = ["<p>Predicted probability against the observed conversion rate per bin; on "
-             "the dashed diagonal \"0.30\" means 30 % convert. Dot size is the number of "
-             "leads in the bin. ECE is the lead-weighted mean distance to the diagonal.</p>",
-             _img("chart-reliability", "Reliability diagrams with ECE for "
-                  + ", ".join(names), _reliability_chart(reliability, names))]
+    parts = [
+        "<p>Predicted probability against the observed conversion rate per bin; on "
+        'the dashed diagonal "0.30" means 30 % convert. Dot size is the number of '
+        "leads in the bin. ECE is the lead-weighted mean distance to the diagonal.</p>",
+        _img(
+            "chart-reliability",
+            "Reliability diagrams with ECE for " + ", ".join(names),
+            _reliability_chart(reliability, names),
+        ),
+    ]
     if left_out:
         parts.append(_absent(f"No reliability data for {', '.join(left_out)}."))
     for name in names:
         entry = reliability[name]
-        rows = zip(_sequence(entry.get("predicted")), _sequence(entry.get("observed")),
-                   _padded(entry.get("count"), len(_sequence(entry.get("predicted")))),
-                   strict=False)
-        body = "".join(f"<tr><td>{_num(p)}</td><td>{_num(o)}</td><td>{_int(c)}</td></tr>"
-                       for p, o, c in rows)
+        rows = zip(
+            _sequence(entry.get("predicted")),
+            _sequence(entry.get("observed")),
+            _padded(entry.get("count"), len(_sequence(entry.get("predicted")))),
+            strict=False,
+        )
+        body = "".join(
+            f"<tr><td>{_num(p)}</td><td>{_num(o)}</td><td>{_int(c)}</td></tr>" for p, o, c in rows
+        )
         parts.append(
             f"<details><summary>{_e(name)}: bins (ECE {_num(entry.get('ece'))})</summary>"
             "<table><thead><tr><th>mean predicted</th><th>observed rate</th><th>leads</th>"
-            f"</tr></thead><tbody>{body}</tbody></table></details>")
+            f"</tr></thead><tbody>{body}</tbody></table></details>"
+        )
     return "".join(parts)
 
 
 def _gains_section(result: Mapping[str, Any]) -> str:
-    gains = {str(k): v for k, v in _mapping(result.get("gains")).items()
-             if isinstance(v, Mapping) and _sequence(v.get("share"))}
+    gains = {
+        str(k): v
+        for k, v in _mapping(result.get("gains")).items()
+        if isinstance(v, Mapping) and _sequence(v.get("share"))
+    }
     if not gains:
         return _absent("No gains data in this result.")
     names = list(gains)
@@ -264,34 +299,46 @@ def _gains_section(result: Mapping[str, Any]) -> str:
         cells = []
         for name in names:
             entry = gains[name]
-            cells.append(f"<td>{_pct(_at(entry.get('captured'), i))}</td>"
-                         f"<td>{_num(_at(entry.get('lift'), i), 2)}</td>"
-                         f"<td>{_pct(_at(entry.get('conversion_rate'), i))}</td>")
+            cells.append(
+                f"<td>{_pct(_at(entry.get('captured'), i))}</td>"
+                f"<td>{_num(_at(entry.get('lift'), i), 2)}</td>"
+                f"<td>{_pct(_at(entry.get('conversion_rate'), i))}</td>"
+            )
         body.append(f"<tr><td>top {_pct(share, 0)}</td>{''.join(cells)}</tr>")
     return (
         "<p>Work the leads best score first: the share of all conversions found after "
         "each tenth of the leads (left), and how many times the base rate those leads "
         "convert at (right).</p>"
-        + _img("chart-gains", "Cumulative gains and lift by decile for " + ", ".join(names),
-               _gains_chart(gains))
+        + _img(
+            "chart-gains",
+            "Cumulative gains and lift by decile for " + ", ".join(names),
+            _gains_chart(gains),
+        )
         + "<table><caption>cumulative, best scores first</caption><thead>"
         f'<tr><th rowspan="2">leads worked</th>{head_top}</tr><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>")
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
 
 
 def _curves_section(result: Mapping[str, Any]) -> str:
-    curves = {str(k): v for k, v in _mapping(result.get("curves")).items()
-              if isinstance(v, Mapping)}
+    curves = {
+        str(k): v for k, v in _mapping(result.get("curves")).items() if isinstance(v, Mapping)
+    }
     if not curves:
         return _absent("No ROC or precision-recall curves in this result.")
     base_rate = _float(_mapping(result.get("data")).get("base_rate"))
     labels = {name: _curve_label(result, name) for name in curves}
-    return ("<p>ROC: the share of converters ranked above a threshold against the share of "
-            "non-converters. Precision-recall: of the leads above a threshold, how many "
-            "convert, against the share of converters found; the dashed line is the base "
-            "rate.</p>"
-            + _img("chart-curves", "ROC and precision-recall curves for "
-                   + ", ".join(curves), _curves_chart(curves, labels, base_rate)))
+    return (
+        "<p>ROC: the share of converters ranked above a threshold against the share of "
+        "non-converters. Precision-recall: of the leads above a threshold, how many "
+        "convert, against the share of converters found; the dashed line is the base "
+        "rate.</p>"
+        + _img(
+            "chart-curves",
+            "ROC and precision-recall curves for " + ", ".join(curves),
+            _curves_chart(curves, labels, base_rate),
+        )
+    )
 
 
 def _thresholds_section(result: Mapping[str, Any]) -> str:
@@ -300,82 +347,114 @@ def _thresholds_section(result: Mapping[str, Any]) -> str:
         return _absent("This model has no decision thresholds: no MQL / SQL table.")
     stages = _mapping(thresholds.get("stages"))
     per_week = any(isinstance(s, Mapping) and "per_week" in s for s in stages.values())
-    head = ("<th>stage</th><th>leads</th><th>share</th>"
-            + ("<th>per week</th>" if per_week else "")
-            + "<th>conversion</th><th>recall</th><th>lift</th>")
+    head = (
+        "<th>stage</th><th>leads</th><th>share</th>"
+        + ("<th>per week</th>" if per_week else "")
+        + "<th>conversion</th><th>recall</th><th>lift</th>"
+    )
     body = []
     for stage in [s for s in STAGES if s in stages] + [s for s in stages if s not in STAGES]:
         entry = _mapping(stages[stage])
         week = f"<td>{_num(entry.get('per_week'), 1)}</td>" if per_week else ""
-        body.append(f"<tr><td class=\"text\">{_e(stage)}</td><td>{_int(entry.get('leads'))}"
-                    f"</td><td>{_pct(entry.get('share'))}</td>{week}"
-                    f"<td>{_pct(entry.get('conversion_rate'))}</td>"
-                    f"<td>{_pct(entry.get('recall'))}</td><td>{_num(entry.get('lift'), 2)}</td>"
-                    "</tr>")
-    parts = [f"<p>Every lead taken as a new lead ({_int(thresholds.get('rows'))} leads, base "
-             f"rate {_pct(thresholds.get('base_rate'))}): the stage the fitted thresholds "
-             "recommend, how many of those leads convert, the share of all conversions "
-             "they hold (recall) and the lift over the base rate.</p>",
-             f"<table><caption>recommended stage</caption><thead><tr>{head}</tr></thead>"
-             f"<tbody>{''.join(body)}</tbody></table>"]
+        body.append(
+            f'<tr><td class="text">{_e(stage)}</td><td>{_int(entry.get("leads"))}'
+            f"</td><td>{_pct(entry.get('share'))}</td>{week}"
+            f"<td>{_pct(entry.get('conversion_rate'))}</td>"
+            f"<td>{_pct(entry.get('recall'))}</td><td>{_num(entry.get('lift'), 2)}</td>"
+            "</tr>"
+        )
+    parts = [
+        f"<p>Every lead taken as a new lead ({_int(thresholds.get('rows'))} leads, base "
+        f"rate {_pct(thresholds.get('base_rate'))}): the stage the fitted thresholds "
+        "recommend, how many of those leads convert, the share of all conversions "
+        "they hold (recall) and the lift over the base rate.</p>",
+        f"<table><caption>recommended stage</caption><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table>",
+    ]
     tables = []
     grades = _mapping(thresholds.get("grades"))
     groups = [g for g in ("fit", "interest") if isinstance(grades.get(g), Mapping)]
     if groups:
         head = "".join(f"<th>{_e(g)} share</th><th>{_e(g)} conversion</th>" for g in groups)
         rows = "".join(
-            f"<tr><td>{grade}</td>" + "".join(
+            f"<tr><td>{grade}</td>"
+            + "".join(
                 f"<td>{_pct(_mapping(grades[g].get(grade)).get('share'))}</td>"
                 f"<td>{_pct(_mapping(grades[g].get(grade)).get('conversion_rate'))}</td>"
-                for g in groups) + "</tr>"
-            for grade in GRADES)
-        tables.append(f"<table><caption>grades</caption><thead><tr><th>grade</th>{head}</tr>"
-                      f"</thead><tbody>{rows}</tbody></table>")
+                for g in groups
+            )
+            + "</tr>"
+            for grade in GRADES
+        )
+        tables.append(
+            f"<table><caption>grades</caption><thead><tr><th>grade</th>{head}</tr>"
+            f"</thead><tbody>{rows}</tbody></table>"
+        )
     rules = _mapping(thresholds.get("rules"))
     if rules:
-        rows = "".join(f"<tr><td class=\"text\">{_e(rule)}</td><td>{_int(count)}</td></tr>"
-                       for rule, count in rules.items())
-        tables.append("<table><caption>the rule that decided</caption><thead><tr><th>rule"
-                      f"</th><th>leads</th></tr></thead><tbody>{rows}</tbody></table>")
+        rows = "".join(
+            f'<tr><td class="text">{_e(rule)}</td><td>{_int(count)}</td></tr>'
+            for rule, count in rules.items()
+        )
+        tables.append(
+            "<table><caption>the rule that decided</caption><thead><tr><th>rule"
+            f"</th><th>leads</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
     if tables:
-        parts.append(f"<div class=\"tables\">{''.join(tables)}</div>")
+        parts.append(f'<div class="tables">{"".join(tables)}</div>')
     return "".join(parts)
 
 
 def _stability_section(result: Mapping[str, Any]) -> str:
     months = [m for m in _sequence(result.get("stability")) if isinstance(m, Mapping)]
     if not months:
-        return _absent("No stability over time: the data has no calendar months to group "
-                       "by (an ordinal time column) or the evaluated rows fall in one period.")
+        return _absent(
+            "No stability over time: the data has no calendar months to group "
+            "by (an ordinal time column) or the evaluated rows fall in one period."
+        )
     body = "".join(
         f"<tr><td>{_e(m.get('month', MISSING))}</td><td>{_int(m.get('rows'))}</td>"
         f"<td>{_pct(m.get('base_rate'))}</td><td>{_num(m.get('roc_auc'))}</td></tr>"
-        for m in months)
-    note = ("<p class=\"muted\">A month without both converted and unconverted leads has "
-            "no AUC (–).</p>" if any(_float(m.get("roc_auc")) is None for m in months) else "")
-    return ("<p>ROC AUC and base rate per month of the evaluated leads: a model that only "
-            "worked in one month, or a drifting base rate, shows here.</p>"
-            + _img("chart-stability", "ROC AUC and base rate per month", _stability_chart(months))
-            + "<table><thead><tr><th>month</th><th>leads</th><th>base rate</th>"
-            f"<th>ROC AUC</th></tr></thead><tbody>{body}</tbody></table>{note}")
+        for m in months
+    )
+    note = (
+        '<p class="muted">A month without both converted and unconverted leads has no AUC (–).</p>'
+        if any(_float(m.get("roc_auc")) is None for m in months)
+        else ""
+    )
+    return (
+        "<p>ROC AUC and base rate per month of the evaluated leads: a model that only "
+        "worked in one month, or a drifting base rate, shows here.</p>"
+        + _img("chart-stability", "ROC AUC and base rate per month", _stability_chart(months))
+        + "<table><thead><tr><th>month</th><th>leads</th><th>base rate</th>"
+        f"<th>ROC AUC</th></tr></thead><tbody>{body}</tbody></table>{note}"
+    )
 
 
 def _slices_section(result: Mapping[str, Any]) -> str:
-    slices = {str(k): v for k, v in _mapping(result.get("slices")).items()
-              if _sequence(v)}
+    slices = {str(k): v for k, v in _mapping(result.get("slices")).items() if _sequence(v)}
     if not slices:
         return _absent("No slices in this result.")
-    worse = [(column, row.get("value")) for column, rows in slices.items()
-             for row in rows if isinstance(row, Mapping) and row.get("worse_than_base_rate")]
+    worse = [
+        (column, row.get("value"))
+        for column, rows in slices.items()
+        for row in rows
+        if isinstance(row, Mapping) and row.get("worse_than_base_rate")
+    ]
     if worse:
         listed = ", ".join(f"{_e(c)} = {_e(_text(v))}" for c, v in worse)
-        summary = (f'<p class="flag">⚠ {len(worse)} slice(s) where the model is worse than '
-                   f"the base rate: {listed}.</p>")
+        summary = (
+            f'<p class="flag">⚠ {len(worse)} slice(s) where the model is worse than '
+            f"the base rate: {listed}.</p>"
+        )
     else:
         summary = "<p>No slice where the model is worse than the base rate.</p>"
-    parts = ["<p>The same measures for the most common values of each column. A slice is "
-             "flagged when the model's Brier score there is worse than predicting the "
-             "slice's own base rate for every lead.</p>", summary]
+    parts = [
+        "<p>The same measures for the most common values of each column. A slice is "
+        "flagged when the model's Brier score there is worse than predicting the "
+        "slice's own base rate for every lead.</p>",
+        summary,
+    ]
     for column, rows in slices.items():
         body = []
         for row in rows:
@@ -386,15 +465,17 @@ def _slices_section(result: Mapping[str, Any]) -> str:
             css = ' class="worse"' if flagged else ""
             body.append(
                 f"<tr{css}>"
-                f"<td class=\"text\">{_e(_text(row.get('value')))}</td>"
+                f'<td class="text">{_e(_text(row.get("value")))}</td>'
                 f"<td>{_int(row.get('rows'))}</td><td>{_pct(row.get('base_rate'))}</td>"
                 f"<td>{_num(row.get('roc_auc'))}</td><td>{_num(row.get('brier'))}</td>"
-                f"<td>{_num(row.get('brier_base_rate'))}</td><td class=\"text\">{flag}</td>"
-                "</tr>")
+                f'<td>{_num(row.get("brier_base_rate"))}</td><td class="text">{flag}</td>'
+                "</tr>"
+            )
         parts.append(
             f"<h3>by {_e(column)}</h3><table><thead><tr><th>value</th><th>leads</th>"
             "<th>base rate</th><th>ROC AUC</th><th>Brier</th><th>Brier of base rate</th>"
-            f"<th></th></tr></thead><tbody>{''.join(body)}</tbody></table>")
+            f"<th></th></tr></thead><tbody>{''.join(body)}</tbody></table>"
+        )
     return "".join(parts)
 
 
@@ -405,29 +486,41 @@ def _backtest_section(result: Mapping[str, Any]) -> str:
         return _absent("No backtest in this result (run `leadscore evaluate --backtest`).")
     body = "".join(
         f"<tr><td>{_e(f.get('test_month', MISSING))}</td>"
-        f"<td class=\"text\">{_e(f.get('train_until', MISSING))}</td>"
+        f'<td class="text">{_e(f.get("train_until", MISSING))}</td>'
         f"<td>{_int(f.get('rows'))}</td><td>{_int(f.get('positives'))}</td>"
         f"<td>{_num(f.get('roc_auc'))}</td><td>{_num(f.get('pr_auc'))}</td>"
         f"<td>{_num(f.get('brier'))}</td><td>{_num(f.get('ece'))}</td>"
         f"<td>{_num(f.get('logistic_roc_auc'))}</td></tr>"
-        for f in folds)
-    parts = [f"<p>Rolling origin: {len(folds)} fold(s), each trained on the leads up to a "
-             "month and tested on the next month, as the model would have been used.</p>",
-             _img("chart-backtest", "ROC AUC per backtest fold, model and logistic regression",
-                  _backtest_chart(folds)),
-             "<table><caption>per fold</caption><thead><tr><th>test month</th>"
-             "<th>trained until</th><th>leads</th><th>converted</th><th>ROC AUC</th>"
-             "<th>PR AUC</th><th>Brier</th><th>ECE</th><th>logistic ROC AUC</th></tr></thead>"
-             f"<tbody>{body}</tbody></table>"]
+        for f in folds
+    )
+    parts = [
+        f"<p>Rolling origin: {len(folds)} fold(s), each trained on the leads up to a "
+        "month and tested on the next month, as the model would have been used.</p>",
+        _img(
+            "chart-backtest",
+            "ROC AUC per backtest fold, model and logistic regression",
+            _backtest_chart(folds),
+        ),
+        "<table><caption>per fold</caption><thead><tr><th>test month</th>"
+        "<th>trained until</th><th>leads</th><th>converted</th><th>ROC AUC</th>"
+        "<th>PR AUC</th><th>Brier</th><th>ECE</th><th>logistic ROC AUC</th></tr></thead>"
+        f"<tbody>{body}</tbody></table>",
+    ]
     summary = _mapping(_mapping(backtest).get("summary"))
     if summary:
         rows = "".join(
-            f"<tr><td class=\"text\">{_e(METRIC_TITLES.get(metric, metric))}</td>" + "".join(
-                f"<td>{_num(_mapping(stats).get(k))}</td>" for k in ("mean", "std", "min", "max"))
-            + "</tr>" for metric, stats in summary.items())
-        parts.append("<table><caption>spread over the folds</caption><thead><tr><th>metric</th>"
-                     "<th>mean</th><th>std</th><th>min</th><th>max</th></tr></thead>"
-                     f"<tbody>{rows}</tbody></table>")
+            f'<tr><td class="text">{_e(METRIC_TITLES.get(metric, metric))}</td>'
+            + "".join(
+                f"<td>{_num(_mapping(stats).get(k))}</td>" for k in ("mean", "std", "min", "max")
+            )
+            + "</tr>"
+            for metric, stats in summary.items()
+        )
+        parts.append(
+            "<table><caption>spread over the folds</caption><thead><tr><th>metric</th>"
+            "<th>mean</th><th>std</th><th>min</th><th>max</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+        )
     return "".join(parts)
 
 
@@ -474,23 +567,41 @@ def _gains_chart(gains: Mapping[str, Mapping[str, Any]]) -> str:
     lift_ax.axhline(1.0, linestyle="--", color="grey", label="random")
     for name, entry in gains.items():
         share = _floats(entry.get("share"))
-        gain_ax.plot(np.r_[0.0, share], np.r_[0.0, _floats(entry.get("captured"), len(share))],
-                     marker=".", label=_plain(name))
-        lift_ax.plot(share, _floats(entry.get("lift"), len(share)), marker="o", markersize=4,
-                     label=_plain(name))
-    gain_ax.set(xlabel="share of leads worked (best scores first)",
-                ylabel="share of conversions captured", title="Cumulative gains",
-                xlim=(0, 1), ylim=(0, 1.02))
-    lift_ax.set(xlabel="share of leads worked (best scores first)",
-                ylabel="conversion rate / base rate", title="Lift by decile (cumulative)",
-                xlim=(0, 1.02))
+        gain_ax.plot(
+            np.r_[0.0, share],
+            np.r_[0.0, _floats(entry.get("captured"), len(share))],
+            marker=".",
+            label=_plain(name),
+        )
+        lift_ax.plot(
+            share,
+            _floats(entry.get("lift"), len(share)),
+            marker="o",
+            markersize=4,
+            label=_plain(name),
+        )
+    gain_ax.set(
+        xlabel="share of leads worked (best scores first)",
+        ylabel="share of conversions captured",
+        title="Cumulative gains",
+        xlim=(0, 1),
+        ylim=(0, 1.02),
+    )
+    lift_ax.set(
+        xlabel="share of leads worked (best scores first)",
+        ylabel="conversion rate / base rate",
+        title="Lift by decile (cumulative)",
+        xlim=(0, 1.02),
+    )
     _legends(gain_ax, lift_ax)
     return _png(fig)
 
 
-def _curves_chart(curves: Mapping[str, Mapping[str, Any]],
-                  labels: Mapping[str, Mapping[str, str]],
-                  base_rate: float | None) -> str:
+def _curves_chart(
+    curves: Mapping[str, Mapping[str, Any]],
+    labels: Mapping[str, Mapping[str, str]],
+    base_rate: float | None,
+) -> str:
     fig = Figure(figsize=(11, 4.6))
     roc_ax, pr_ax = fig.subplots(1, 2)
     roc_ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="random")
@@ -504,12 +615,22 @@ def _curves_chart(curves: Mapping[str, Mapping[str, Any]],
             roc_ax.plot(fpr, _floats(roc.get("tpr"), len(fpr)), label=_plain(labels[name]["roc"]))
         if _sequence(pr.get("recall")):
             recall = _floats(pr.get("recall"))
-            pr_ax.plot(recall, _floats(pr.get("precision"), len(recall)),
-                       label=_plain(labels[name]["pr"]), drawstyle="steps-post")
-    roc_ax.set(xlabel="false positive rate", ylabel="true positive rate (recall)",
-               title="ROC", xlim=(0, 1), ylim=(0, 1.01))
-    pr_ax.set(xlabel="recall", ylabel="precision", title="Precision-recall",
-              xlim=(0, 1), ylim=(0, 1.01))
+            pr_ax.plot(
+                recall,
+                _floats(pr.get("precision"), len(recall)),
+                label=_plain(labels[name]["pr"]),
+                drawstyle="steps-post",
+            )
+    roc_ax.set(
+        xlabel="false positive rate",
+        ylabel="true positive rate (recall)",
+        title="ROC",
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+    )
+    pr_ax.set(
+        xlabel="recall", ylabel="precision", title="Precision-recall", xlim=(0, 1), ylim=(0, 1.01)
+    )
     _legends(roc_ax, pr_ax)
     return _png(fig)
 
@@ -525,19 +646,28 @@ def _stability_chart(months: list[Mapping[str, Any]]) -> str:
     auc_ax.plot(x, auc, marker="o", color="#1c7ed6")
     finite = auc[np.isfinite(auc)]
     low = min(0.5, float(finite.min()) - 0.02) if len(finite) else 0.5
-    auc_ax.set(ylabel="ROC AUC", ylim=(max(0.0, low), 1.0),
-               title="ROC AUC and base rate per month")
+    auc_ax.set(ylabel="ROC AUC", ylim=(max(0.0, low), 1.0), title="ROC AUC and base rate per month")
     auc_ax.axhline(0.5, linestyle="--", color="grey", linewidth=1)
     auc_ax.grid(alpha=0.3)
     bars = rate_ax.bar(x, np.nan_to_num(rate), color="#adb5bd")
     for bar, count in zip(bars, rows, strict=True):
-        rate_ax.annotate(_int(count), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                         ha="center", va="bottom", fontsize=7, color="#495057")
+        rate_ax.annotate(
+            _int(count),
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=7,
+            color="#495057",
+        )
     top = float(np.nanmax(rate)) if np.isfinite(rate).any() else 0.0
     rate_ax.set(ylabel="base rate", ylim=(0, max(top * 1.3, 0.01)))
     rate_ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
-    rate_ax.set_xticks(x, labels, rotation=45 if len(months) > 8 else 0, ha="right"
-                       if len(months) > 8 else "center")
+    rate_ax.set_xticks(
+        x,
+        labels,
+        rotation=45 if len(months) > 8 else 0,
+        ha="right" if len(months) > 8 else "center",
+    )
     return _png(fig)
 
 
@@ -546,17 +676,30 @@ def _backtest_chart(folds: list[Mapping[str, Any]]) -> str:
     fig = Figure(figsize=(max(7.0, 0.7 * len(folds) + 3), 3.8))
     ax = fig.subplots()
     ax.plot(x, _floats([f.get("roc_auc") for f in folds]), marker="o", label=OUR_MODEL)
-    ax.plot(x, _floats([f.get("logistic_roc_auc") for f in folds]), marker="s",
-            linestyle=":", label="logistic regression")
-    ax.set_xticks(x, [_plain(str(f.get("test_month", "?"))) for f in folds],
-                  rotation=45 if len(folds) > 8 else 0)
-    values = np.r_[_floats([f.get("roc_auc") for f in folds]),
-                   _floats([f.get("logistic_roc_auc") for f in folds])]
+    ax.plot(
+        x,
+        _floats([f.get("logistic_roc_auc") for f in folds]),
+        marker="s",
+        linestyle=":",
+        label="logistic regression",
+    )
+    ax.set_xticks(
+        x,
+        [_plain(str(f.get("test_month", "?"))) for f in folds],
+        rotation=45 if len(folds) > 8 else 0,
+    )
+    values = np.r_[
+        _floats([f.get("roc_auc") for f in folds]),
+        _floats([f.get("logistic_roc_auc") for f in folds]),
+    ]
     values = values[np.isfinite(values)]
     if len(values):  # a ±0.05 margin: enough to read, not so tight that noise looks like drift
         ax.set_ylim(max(0.0, float(values.min()) - 0.05), min(1.0, float(values.max()) + 0.05))
-    ax.set(xlabel="test month (trained on the months before)", ylabel="ROC AUC",
-           title="Rolling-origin backtest")
+    ax.set(
+        xlabel="test month (trained on the months before)",
+        ylabel="ROC AUC",
+        title="Rolling-origin backtest",
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _png(fig)
@@ -571,8 +714,10 @@ def _curve_label(result: Mapping[str, Any], name: str) -> dict[str, str]:
     if not known:
         known = _mapping(_mapping(result.get("metrics")).get(name))
     roc, pr = _float(known.get("roc_auc")), _float(known.get("pr_auc"))
-    return {"roc": f"{name} (AUC {roc:.3f})" if roc is not None else name,
-            "pr": f"{name} (AP {pr:.3f})" if pr is not None else name}
+    return {
+        "roc": f"{name} (AUC {roc:.3f})" if roc is not None else name,
+        "pr": f"{name} (AP {pr:.3f})" if pr is not None else name,
+    }
 
 
 def _legends(*axes: Axes) -> None:
@@ -589,8 +734,10 @@ def _png(fig: Figure) -> str:
 
 
 def _img(chart_id: str, alt: str, png_base64: str) -> str:
-    return (f'<img class="chart" id="{chart_id}" alt="{_e(alt)}" '
-            f'src="data:image/png;base64,{png_base64}">')
+    return (
+        f'<img class="chart" id="{chart_id}" alt="{_e(alt)}" '
+        f'src="data:image/png;base64,{png_base64}">'
+    )
 
 
 # -- formatting ------------------------------------------------------------------------------
@@ -604,8 +751,11 @@ def _plain(text: str) -> str:
 
 
 def _text(value: Any) -> str:
-    return "(missing)" if value is None or (isinstance(value, float) and math.isnan(value)) \
+    return (
+        "(missing)"
+        if value is None or (isinstance(value, float) and math.isnan(value))
         else str(value)
+    )
 
 
 def _absent(sentence: str) -> str:
@@ -640,8 +790,9 @@ def _int(value: Any) -> str:
 
 def _floats(values: Any, length: int | None = None) -> np.ndarray:
     """Numbers as floats (null → NaN), padded or cut to `length` so that pairs line up."""
-    out = np.array([np.nan if _float(v) is None else float(v) for v in _sequence(values)],
-                   dtype=np.float64)
+    out = np.array(
+        [np.nan if _float(v) is None else float(v) for v in _sequence(values)], dtype=np.float64
+    )
     if length is None:
         return out
     return np.r_[out, np.full(max(0, length - len(out)), np.nan)][:length]
@@ -667,4 +818,3 @@ def _sequence(value: Any) -> Sequence[Any]:
     if isinstance(value, list | tuple):
         return value
     return ()
-

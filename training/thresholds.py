@@ -52,8 +52,7 @@ class SqlTarget(_Strict):
 
     @model_validator(mode="after")
     def _some_target(self) -> SqlTarget:
-        if self.capacity_per_week is None and self.max_share is None \
-                and self.min_precision is None:
+        if self.capacity_per_week is None and self.max_share is None and self.min_precision is None:
             raise ValueError("give at least one of capacity_per_week, max_share, min_precision")
         return self
 
@@ -85,8 +84,9 @@ def cut_for(grade: Grade, cuts: Sequence[float]) -> float:
     return 0.0 if grade == "D" else float(cuts[GRADES.index(grade)])
 
 
-def _sweep(p: np.ndarray, y: np.ndarray, candidates: np.ndarray, fixed: np.ndarray
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _sweep(
+    p: np.ndarray, y: np.ndarray, candidates: np.ndarray, fixed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each threshold t taken from the candidates' probabilities (descending): the size
     and positives of `fixed ∪ {candidate with p ≥ t}`, and t itself."""
     order = np.argsort(-p[candidates], kind="stable")
@@ -99,9 +99,14 @@ def _sweep(p: np.ndarray, y: np.ndarray, candidates: np.ndarray, fixed: np.ndarr
     return p_sorted[last], size, positives
 
 
-def fit_policy(scores: Mapping[str, np.ndarray], y: np.ndarray,
-               columns: Mapping[str, Sequence[Any]], missing: frozenset[str],
-               config: DecisionConfig, weeks: float | None) -> Policy:
+def fit_policy(
+    scores: Mapping[str, np.ndarray],
+    y: np.ndarray,
+    columns: Mapping[str, Sequence[Any]],
+    missing: frozenset[str],
+    config: DecisionConfig,
+    weeks: float | None,
+) -> Policy:
     """Choose grade cuts and MQL / SQL thresholds on the validation slice.
 
     `scores` are out-of-sample validation probabilities (0–1) and fit / interest
@@ -120,10 +125,18 @@ def fit_policy(scores: Mapping[str, np.ndarray], y: np.ndarray,
     never = float(np.nextafter(1.0, 2.0))  # a probability no lead reaches
 
     # Who the catalogue already decides (excluded, failed, hand-raise) before scores.
-    gate = Policy(thresholds=Thresholds(
-        fit_grade_cuts=fit_cuts, interest_grade_cuts=interest_cuts, sql_probability=never,
-        sql_min_fit=0.0, mql_probability=never, mql_min_fit=0.0, mql_min_interest=0.0),
-        requirements=config.catalogue).decide(columns, scores, missing, fresh=True)
+    gate = Policy(
+        thresholds=Thresholds(
+            fit_grade_cuts=fit_cuts,
+            interest_grade_cuts=interest_cuts,
+            sql_probability=never,
+            sql_min_fit=0.0,
+            mql_probability=never,
+            mql_min_fit=0.0,
+            mql_min_interest=0.0,
+        ),
+        requirements=config.catalogue,
+    ).decide(columns, scores, missing, fresh=True)
     hand_raised = gate["rule"] == "hand_raise"
     open_to_score = gate["rule"] == "below_thresholds"
 
@@ -138,19 +151,27 @@ def fit_policy(scores: Mapping[str, np.ndarray], y: np.ndarray,
     max_share = target.max_share
     if target.capacity_per_week is not None:
         if weeks is None or weeks <= 0:
-            notes.append("SQL capacity per week needs a datetime time column; capacity "
-                         "target ignored (use sql.max_share for an ordinal time column)")
+            notes.append(
+                "SQL capacity per week needs a datetime time column; capacity "
+                "target ignored (use sql.max_share for an ordinal time column)"
+            )
         else:
             weekly = n / weeks
             share_from_capacity = target.capacity_per_week / weekly
             max_share = min(max_share or 1.0, share_from_capacity)
-            log.info("SQL capacity %.0f/week of %.0f leads/week → at most %.1f %%",
-                     target.capacity_per_week, weekly, 100 * share_from_capacity)
+            log.info(
+                "SQL capacity %.0f/week of %.0f leads/week → at most %.1f %%",
+                target.capacity_per_week,
+                weekly,
+                100 * share_from_capacity,
+            )
     if max_share is not None:
         allowed &= share <= max_share + 1e-12
         if not allowed.any():
-            notes.append(f"SQL capacity (at most {max_share:.1%} of leads) cannot be met: "
-                         f"hand-raises alone are {hand_raised.mean():.1%}; no SQL by score")
+            notes.append(
+                f"SQL capacity (at most {max_share:.1%} of leads) cannot be met: "
+                f"hand-raises alone are {hand_raised.mean():.1%}; no SQL by score"
+            )
     if target.min_precision is not None:
         meets = allowed & (precision >= target.min_precision) & (size >= config.min_support)
         if meets.any():
@@ -159,9 +180,11 @@ def fit_policy(scores: Mapping[str, np.ndarray], y: np.ndarray,
             supported = allowed & (size >= config.min_support)
             pool = supported if supported.any() else allowed
             best = int(np.argmax(np.where(pool, precision, -1.0)))
-            notes.append(f"SQL precision target {target.min_precision:.0%} cannot be met on "
-                         f"validation: the best is {precision[best]:.1%} at probability ≥ "
-                         f"{t_values[best]:.3f} ({share[best]:.1%} of leads); using that")
+            notes.append(
+                f"SQL precision target {target.min_precision:.0%} cannot be met on "
+                f"validation: the best is {precision[best]:.1%} at probability ≥ "
+                f"{t_values[best]:.3f} ({share[best]:.1%} of leads); using that"
+            )
             allowed = np.arange(len(t_values)) == best
     # the lowest allowed threshold: the most SQLs that still meet every target
     sql_probability = float(t_values[allowed].min()) if allowed.any() else never
@@ -171,8 +194,9 @@ def fit_policy(scores: Mapping[str, np.ndarray], y: np.ndarray,
     mql_min_fit = cut_for(mql_target.min_fit_grade, fit_cuts)
     mql_min_interest = cut_for(mql_target.min_interest_grade, interest_cuts)
     is_sql = hand_raised | (open_to_score & (p >= sql_probability) & (fit >= sql_min_fit))
-    candidates = np.flatnonzero(open_to_score & ~is_sql & (fit >= mql_min_fit)
-                                & (interest >= mql_min_interest))
+    candidates = np.flatnonzero(
+        open_to_score & ~is_sql & (fit >= mql_min_fit) & (interest >= mql_min_interest)
+    )
     t_values, size, positives = _sweep(p, y, candidates, np.zeros(n, dtype=bool))
     rate = positives / np.maximum(size, 1)
     wanted = mql_target.min_lift * base_rate
@@ -184,27 +208,39 @@ def fit_policy(scores: Mapping[str, np.ndarray], y: np.ndarray,
         pool = supported if supported.any() else np.ones(len(t_values), dtype=bool)
         best = int(np.argmax(np.where(pool, rate, -1.0)))
         mql_probability = float(t_values[best])
-        notes.append(f"MQL target ({mql_target.min_lift:g} × base rate = {wanted:.1%}) cannot "
-                     f"be met on validation: the best is {rate[best]:.1%} at probability ≥ "
-                     f"{mql_probability:.3f}; using that")
+        notes.append(
+            f"MQL target ({mql_target.min_lift:g} × base rate = {wanted:.1%}) cannot "
+            f"be met on validation: the best is {rate[best]:.1%} at probability ≥ "
+            f"{mql_probability:.3f}; using that"
+        )
     else:
         mql_probability = never
-        notes.append("no validation lead meets the MQL fit and interest minimums; no MQL by "
-                     "score")
+        notes.append("no validation lead meets the MQL fit and interest minimums; no MQL by score")
     for note in notes:
         log.warning(note)
     return Policy(
         thresholds=Thresholds(
-            fit_grade_cuts=fit_cuts, interest_grade_cuts=interest_cuts,
-            sql_probability=sql_probability, sql_min_fit=sql_min_fit,
-            mql_probability=mql_probability, mql_min_fit=mql_min_fit,
-            mql_min_interest=mql_min_interest),
-        requirements=config.catalogue, notes=notes)
+            fit_grade_cuts=fit_cuts,
+            interest_grade_cuts=interest_cuts,
+            sql_probability=sql_probability,
+            sql_min_fit=sql_min_fit,
+            mql_probability=mql_probability,
+            mql_min_fit=mql_min_fit,
+            mql_min_interest=mql_min_interest,
+        ),
+        requirements=config.catalogue,
+        notes=notes,
+    )
 
 
-def threshold_report(policy: Policy, scores: Mapping[str, np.ndarray], y: np.ndarray,
-                     columns: Mapping[str, Sequence[Any]], missing: frozenset[str],
-                     weeks: float | None = None) -> dict[str, Any]:
+def threshold_report(
+    policy: Policy,
+    scores: Mapping[str, np.ndarray],
+    y: np.ndarray,
+    columns: Mapping[str, Sequence[Any]],
+    missing: frozenset[str],
+    weeks: float | None = None,
+) -> dict[str, Any]:
     """Per stage: share of leads, conversion rate, recall and lift over the base rate.
 
     Every lead is evaluated as a fresh `lead` (its recorded stage is history, not input).
@@ -215,9 +251,13 @@ def threshold_report(policy: Policy, scores: Mapping[str, np.ndarray], y: np.nda
     positives = max(float(y.sum()), 1.0)
     stages = decided["lifecyclestage"]
     out: dict[str, Any] = {"rows": len(y), "base_rate": base, "stages": {}, "grades": {}}
-    for name, mask in (("SQL", stages == SQL), ("MQL", stages == MQL),
-                       ("MQL or SQL", np.isin(stages, [MQL, SQL])),
-                       ("other", stages == "other"), ("lead", stages == "lead")):
+    for name, mask in (
+        ("SQL", stages == SQL),
+        ("MQL", stages == MQL),
+        ("MQL or SQL", np.isin(stages, [MQL, SQL])),
+        ("other", stages == "other"),
+        ("lead", stages == "lead"),
+    ):
         count = int(mask.sum())
         rate = float(y[mask].mean()) if count else float("nan")
         out["stages"][name] = {
@@ -231,9 +271,12 @@ def threshold_report(policy: Policy, scores: Mapping[str, np.ndarray], y: np.nda
     for group in ("fit", "interest"):
         grades = decided[f"{group}_grade"]
         out["grades"][group] = {
-            g: {"share": float((grades == g).mean()),
-                "conversion_rate": float(y[grades == g].mean()) if (grades == g).any()
-                else float("nan")}
+            g: {
+                "share": float((grades == g).mean()),
+                "conversion_rate": float(y[grades == g].mean())
+                if (grades == g).any()
+                else float("nan"),
+            }
             for g in GRADES
         }
     out["rules"] = {str(r): int((decided["rule"] == r).sum()) for r in np.unique(decided["rule"])}

@@ -63,8 +63,9 @@ class Promotion:
     champion_metrics: dict[str, float] | None
 
 
-def log_training_run(result: TrainResult, config: TrainConfig, fingerprint: dict[str, Any],
-                     spec_path: Path | None) -> tuple[str, str]:
+def log_training_run(
+    result: TrainResult, config: TrainConfig, fingerprint: dict[str, Any], spec_path: Path | None
+) -> tuple[str, str]:
     """Log params, metrics, charts, spec and the pyfunc bundle to the active run.
 
     Returns (run id, logged model URI).
@@ -72,45 +73,66 @@ def log_training_run(result: TrainResult, config: TrainConfig, fingerprint: dict
     run = mlflow.active_run()
     assert run is not None, "log_training_run needs an active MLflow run"
     mlflow.log_params(config.flat())
-    mlflow.log_params({"spec.name": result.scorer.spec.name,
-                       "spec.fit_features": len(result.scorer.spec.fit),
-                       "spec.interest_features": len(result.scorer.spec.interest)})
+    mlflow.log_params(
+        {
+            "spec.name": result.scorer.spec.name,
+            "spec.fit_features": len(result.scorer.spec.fit),
+            "spec.interest_features": len(result.scorer.spec.interest),
+        }
+    )
     mlflow.log_params({f"data.{k}": v for k, v in fingerprint.items()})
     mlflow.log_metrics({k: float(v) for k, v in result.metrics.items() if np.isfinite(v)})
     for name, info in result.report["models"].items():
         mlflow.log_metric(f"trees.{name}", info["trees"])
-    mlflow.set_tags({"leadscore.spec": result.scorer.spec.name,
-                     "leadscore.data_sha256": str(fingerprint.get("sha256", ""))})
+    mlflow.set_tags(
+        {
+            "leadscore.spec": result.scorer.spec.name,
+            "leadscore.data_sha256": str(fingerprint.get("sha256", "")),
+        }
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         y = result.y_test
-        scores = {**{f"{n} model": p for n, p in result.test_scores.items()},
-                  "logistic (all features)": result.baseline_scores["full"]}
+        scores = {
+            **{f"{n} model": p for n, p in result.test_scores.items()},
+            "logistic (all features)": result.baseline_scores["full"],
+        }
         plots.reliability_diagram(y, scores, out / "plots" / "reliability.png")
-        plots.gains_chart(y, {"full model": result.test_scores["full"],
-                              "logistic (all features)": result.baseline_scores["full"],
-                              "fit model": result.test_scores["fit"],
-                              "interest model": result.test_scores["interest"]},
-                          out / "plots" / "gains_lift.png")
+        plots.gains_chart(
+            y,
+            {
+                "full model": result.test_scores["full"],
+                "logistic (all features)": result.baseline_scores["full"],
+                "fit model": result.test_scores["fit"],
+                "interest model": result.test_scores["interest"],
+            },
+            out / "plots" / "gains_lift.png",
+        )
         _shap_summary(result, out / "plots" / "shap_summary_full.png", config.shap_sample)
-        plots.threshold_chart(result.report["thresholds"]["test"],
-                              out / "plots" / "thresholds_test.png")
+        plots.threshold_chart(
+            result.report["thresholds"]["test"], out / "plots" / "thresholds_test.png"
+        )
         (out / "thresholds.json").write_text(json.dumps(result.report["thresholds"], indent=2))
-        (out / "report.json").write_text(json.dumps(
-            {"metrics": result.metrics, **result.report, "data": fingerprint}, indent=2))
+        (out / "report.json").write_text(
+            json.dumps({"metrics": result.metrics, **result.report, "data": fingerprint}, indent=2)
+        )
         (out / "spec.yaml").write_text(
-            spec_path.read_text(encoding="utf-8") if spec_path else
-            json.dumps(result.scorer.spec.model_dump(mode="json"), indent=2))
+            spec_path.read_text(encoding="utf-8")
+            if spec_path
+            else json.dumps(result.scorer.spec.model_dump(mode="json"), indent=2)
+        )
         mlflow.log_artifacts(str(out))
         bundle_dir = result.scorer.save(out / "bundle")
-        info = log_scorer(result.scorer, bundle_dir, input_example(result.scorer,
-                                                                   result.test_frame))
+        info = log_scorer(
+            result.scorer, bundle_dir, input_example(result.scorer, result.test_frame)
+        )
     return run.info.run_id, str(info.model_uri)
 
 
-def log_evaluation_report(report: dict[str, Any], run_id: str,
-                          artifact_path: str = EVALUATION_ARTIFACTS) -> None:
+def log_evaluation_report(
+    report: dict[str, Any], run_id: str, artifact_path: str = EVALUATION_ARTIFACTS
+) -> None:
     """Write the evaluation report (report.html + report.json) into a run's artifacts."""
     from training.report import write_report
 
@@ -135,34 +157,45 @@ def _shap_summary(result: TrainResult, path: Path, sample: int) -> None:
 def champion_metrics(scorer: LeadScorer, result: TrainResult) -> dict[str, float]:
     """Re-score the test slice with another scorer (the current champion)."""
     p = scorer.score(result.test_frame)["probability"].to_numpy()
-    return {"roc_auc": float(roc_auc_score(result.y_test, p)),
-            "brier": float(brier_score_loss(result.y_test, p))}
+    return {
+        "roc_auc": float(roc_auc_score(result.y_test, p)),
+        "brier": float(brier_score_loss(result.y_test, p)),
+    }
 
 
-def decide_alias(new: dict[str, float], old: dict[str, float] | None, config: RegistryConfig,
-                 old_problem: str | None = None) -> tuple[str, str]:
+def decide_alias(
+    new: dict[str, float],
+    old: dict[str, float] | None,
+    config: RegistryConfig,
+    old_problem: str | None = None,
+) -> tuple[str, str]:
     """Champion or challenger, and why, from the new and current champion's test metrics."""
     if config.promote == "always":
         return CHAMPION, "promoted because --promote always"
     if config.promote == "never":
         return CHALLENGER, "not promoted because --promote never"
     if old_problem is not None:
-        return CHALLENGER, (f"the current champion could not be scored on this test slice "
-                            f"({old_problem}); use --promote always to replace it")
+        return CHALLENGER, (
+            f"the current champion could not be scored on this test slice "
+            f"({old_problem}); use --promote always to replace it"
+        )
     if old is None:
         return CHAMPION, "first model: no champion yet"
     auc_ok = new["roc_auc"] >= old["roc_auc"]
     brier_ok = new["brier"] <= old["brier"] + config.brier_tolerance
-    summary = (f"test AUC {new['roc_auc']:.4f} vs champion {old['roc_auc']:.4f}, "
-               f"Brier {new['brier']:.4f} vs {old['brier']:.4f}")
+    summary = (
+        f"test AUC {new['roc_auc']:.4f} vs champion {old['roc_auc']:.4f}, "
+        f"Brier {new['brier']:.4f} vs {old['brier']:.4f}"
+    )
     if auc_ok and brier_ok:
         return CHAMPION, f"promoted: {summary}"
     why = "lower AUC" if not auc_ok else f"Brier worse by more than {config.brier_tolerance}"
     return CHALLENGER, f"kept as challenger ({why}): {summary}"
 
 
-def register_and_promote(model_uri: str, run_id: str, result: TrainResult,
-                         config: RegistryConfig) -> Promotion:
+def register_and_promote(
+    model_uri: str, run_id: str, result: TrainResult, config: RegistryConfig
+) -> Promotion:
     """Register a new version, then move `champion` to it only if it passes the gate."""
     client = MlflowClient()
     name = config.model_name
@@ -179,8 +212,10 @@ def register_and_promote(model_uri: str, run_id: str, result: TrainResult,
                 old = champion_metrics(load_scorer(f"models:/{name}@{CHAMPION}"), result)
             except LeadscoreError as error:
                 problem = str(error)
-    new = {"roc_auc": result.metrics["test.full.roc_auc"],
-           "brier": result.metrics["test.full.brier"]}
+    new = {
+        "roc_auc": result.metrics["test.full.roc_auc"],
+        "brier": result.metrics["test.full.brier"],
+    }
     alias, reason = decide_alias(new, old, config, problem)
     version = mlflow.register_model(model_uri, name, tags={"run_id": run_id}).version
     client.set_registered_model_alias(name, alias, version)

@@ -50,16 +50,20 @@ def check_all_missing(matrix: np.ndarray, spec: DatasetSpec) -> None:
     """A feature without a single value in the data is a spec or export mistake."""
     empty = np.isnan(matrix).all(axis=0)
     if empty.any():
-        names = [f"{f.name!r} (column {f.source!r})"
-                 for f, e in zip(spec.features, empty, strict=True) if e]
+        names = [
+            f"{f.name!r} (column {f.source!r})"
+            for f, e in zip(spec.features, empty, strict=True)
+            if e
+        ]
         raise LeadscoreError(
             f"feature(s) {', '.join(names)} have no value in any row; "
             "check the column in the export or remove it from the spec"
         )
 
 
-def single_column_auc(values: np.ndarray, y: np.ndarray, categorical: bool,
-                      bins: int = 20) -> float:
+def single_column_auc(
+    values: np.ndarray, y: np.ndarray, categorical: bool, bins: int = 20
+) -> float:
     """How well one column alone separates the classes (in-sample group rates, either sign).
 
     Numbers are cut into quantile bins and categories kept as they are; missing is a
@@ -79,8 +83,9 @@ def single_column_auc(values: np.ndarray, y: np.ndarray, categorical: bool,
     return max(auc, 1.0 - auc)
 
 
-def check_leakage(matrix: np.ndarray, y: np.ndarray, spec: DatasetSpec,
-                  config: TrainConfig) -> dict[str, float]:
+def check_leakage(
+    matrix: np.ndarray, y: np.ndarray, spec: DatasetSpec, config: TrainConfig
+) -> dict[str, float]:
     """Single-column AUC of every feature on the train slice; stop on a suspicious one."""
     aucs = {
         f.name: single_column_auc(matrix[:, j], y, f.type is FeatureType.categorical)
@@ -89,7 +94,8 @@ def check_leakage(matrix: np.ndarray, y: np.ndarray, spec: DatasetSpec,
     limit = config.leakage.max_single_column_auc
     allowed = set(config.leakage.allow)
     suspicious = [
-        f"{f.source!r} (AUC {aucs[f.name]:.3f})" for f in spec.features
+        f"{f.source!r} (AUC {aucs[f.name]:.3f})"
+        for f in spec.features
         if aucs[f.name] >= limit and f.source not in allowed and f.name not in allowed
     ]
     if suspicious:
@@ -101,8 +107,7 @@ def check_leakage(matrix: np.ndarray, y: np.ndarray, spec: DatasetSpec,
     return aucs
 
 
-def booster_params(config: BoosterConfig, features: list[FeatureSpec], seed: int
-                   ) -> dict[str, Any]:
+def booster_params(config: BoosterConfig, features: list[FeatureSpec], seed: int) -> dict[str, Any]:
     monotone = [{"increasing": 1, "decreasing": -1}.get(f.monotone or "", 0) for f in features]
     params: dict[str, Any] = {
         "objective": "binary",
@@ -128,23 +133,40 @@ def booster_params(config: BoosterConfig, features: list[FeatureSpec], seed: int
     return params
 
 
-def _boost(params: dict[str, Any], x: np.ndarray, y: np.ndarray, categorical: list[int],
-           rounds: int, valid: tuple[np.ndarray, np.ndarray] | None = None,
-           early_stopping: int = 0) -> lgb.Booster:
+def _boost(
+    params: dict[str, Any],
+    x: np.ndarray,
+    y: np.ndarray,
+    categorical: list[int],
+    rounds: int,
+    valid: tuple[np.ndarray, np.ndarray] | None = None,
+    early_stopping: int = 0,
+) -> lgb.Booster:
     names = [f"f{i}" for i in range(x.shape[1])]
     train_set = lgb.Dataset(x, y, feature_name=names, categorical_feature=categorical)
     if valid is None:
         return lgb.train(params, train_set, num_boost_round=rounds)
     valid_set = lgb.Dataset(valid[0], valid[1], reference=train_set)
-    booster = lgb.train(params, train_set, num_boost_round=rounds, valid_sets=[valid_set],
-                        callbacks=[lgb.early_stopping(early_stopping, verbose=False)])
+    booster = lgb.train(
+        params,
+        train_set,
+        num_boost_round=rounds,
+        valid_sets=[valid_set],
+        callbacks=[lgb.early_stopping(early_stopping, verbose=False)],
+    )
     best = booster.best_iteration or booster.current_iteration()
     return lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
 
 
-def fit_submodel(name: str, spec: DatasetSpec, features: list[FeatureSpec], x: np.ndarray,
-                 y: np.ndarray, split: Split, config: TrainConfig
-                 ) -> tuple[SubModel, np.ndarray, dict[str, Any]]:
+def fit_submodel(
+    name: str,
+    spec: DatasetSpec,
+    features: list[FeatureSpec],
+    x: np.ndarray,
+    y: np.ndarray,
+    split: Split,
+    config: TrainConfig,
+) -> tuple[SubModel, np.ndarray, dict[str, Any]]:
     """Train one calibrated booster on a feature group.
 
     The number of trees is chosen by early stopping on the validation slice. With
@@ -162,18 +184,24 @@ def fit_submodel(name: str, spec: DatasetSpec, features: list[FeatureSpec], x: n
     categorical = [i for i, f in enumerate(features) if f.type is FeatureType.categorical]
     params = booster_params(config.booster, features, config.seed)
     x_sub = x[:, indices]
-    stage_one = _boost(params, x_sub[split.train], y[split.train], categorical,
-                       config.booster.max_rounds,
-                       valid=(x_sub[split.validation], y[split.validation]),
-                       early_stopping=config.booster.early_stopping_rounds)
+    stage_one = _boost(
+        params,
+        x_sub[split.train],
+        y[split.train],
+        categorical,
+        config.booster.max_rounds,
+        valid=(x_sub[split.validation], y[split.validation]),
+        early_stopping=config.booster.early_stopping_rounds,
+    )
     trees = stage_one.current_iteration()
     if config.refit:
         rows = np.concatenate([split.train, split.validation])
         margin = np.empty(len(rows), dtype=np.float64)
         folds = StratifiedKFold(config.calibration_folds, shuffle=True, random_state=config.seed)
         for fit_idx, held_idx in folds.split(rows, y[rows]):
-            fold_booster = _boost(params, x_sub[rows[fit_idx]], y[rows[fit_idx]], categorical,
-                                  trees)
+            fold_booster = _boost(
+                params, x_sub[rows[fit_idx]], y[rows[fit_idx]], categorical, trees
+            )
             margin[held_idx] = fold_booster.predict(x_sub[rows[held_idx]], raw_score=True)
         booster = _boost(params, x_sub[rows], y[rows], categorical, trees)
     else:
@@ -181,12 +209,17 @@ def fit_submodel(name: str, spec: DatasetSpec, features: list[FeatureSpec], x: n
         booster = stage_one
         margin = np.asarray(booster.predict(x_sub[rows], raw_score=True))
     calibrator, briers, honest = fit_best_calibrator(
-        margin, y[rows], config.calibration, folds=config.calibration_folds, seed=config.seed)
+        margin, y[rows], config.calibration, folds=config.calibration_folds, seed=config.seed
+    )
     model = SubModel(name, [f.name for f in features], indices, booster, calibrator)
-    info = {"trees": trees, "refit": config.refit, "calibration": calibrator.method,
-            "calibration_brier_by_method": briers}
+    info = {
+        "trees": trees,
+        "refit": config.refit,
+        "calibration": calibrator.method,
+        "calibration_brier_by_method": briers,
+    }
     log.info("%s model: %d trees, %s calibration", name, trees, calibrator.method)
-    return model, honest[len(rows) - len(split.validation):], info
+    return model, honest[len(rows) - len(split.validation) :], info
 
 
 def feature_groups(spec: DatasetSpec) -> dict[str, list[FeatureSpec]]:
@@ -215,15 +248,22 @@ def design_matrix(data: PreparedData, spec: DatasetSpec, config: TrainConfig) ->
     x = encoder.transform(data.frame)
     check_all_missing(x, spec)
     catalogue = config.decision.catalogue
-    check_columns(data.frame, [c for c in catalogue.columns
-                               if c not in (catalogue.stage_column, catalogue.status_column)],
-                  "data (for decision.catalogue in the training config)")
+    check_columns(
+        data.frame,
+        [
+            c
+            for c in catalogue.columns
+            if c not in (catalogue.stage_column, catalogue.status_column)
+        ],
+        "data (for decision.catalogue in the training config)",
+    )
     single_aucs = check_leakage(x[split.train], data.y[split.train], spec, config)
     return Design(split, encoder, x, single_aucs)
 
 
-def train_scorer(data: PreparedData, spec: DatasetSpec, config: TrainConfig,
-                 design: Design | None = None) -> TrainResult:
+def train_scorer(
+    data: PreparedData, spec: DatasetSpec, config: TrainConfig, design: Design | None = None
+) -> TrainResult:
     """Fit the three calibrated models on a design matrix; evaluate them and the baselines."""
     design = design or design_matrix(data, spec, config)
     split, encoder, x = design.split, design.encoder, design.x
@@ -233,7 +273,8 @@ def train_scorer(data: PreparedData, spec: DatasetSpec, config: TrainConfig,
     validation_scores: dict[str, np.ndarray] = {}
     for name in SUBMODELS:
         models[name], validation_scores[name], model_info[name] = fit_submodel(
-            name, spec, groups[name], x, data.y, split, config)
+            name, spec, groups[name], x, data.y, split, config
+        )
 
     y_train, y_test = data.y[split.train], data.y[split.test]
     base_rate = float(y_train.mean())
@@ -246,18 +287,19 @@ def train_scorer(data: PreparedData, spec: DatasetSpec, config: TrainConfig,
     for name, model in models.items():
         test_scores[name] = model.probability(x[split.test])
         for slice_name, y_slice, p in (
-                ("validation", data.y[split.validation], validation_scores[name]),
-                ("test", y_test, test_scores[name])):
+            ("validation", data.y[split.validation], validation_scores[name]),
+            ("test", y_test, test_scores[name]),
+        ):
             for key, value in classification_metrics(y_slice, p, config.ece_bins).items():
                 metrics[f"{slice_name}.{name}.{key}"] = value
         cols = list(model.indices)
-        categorical = [i for i, j in enumerate(cols)
-                       if spec.features[j].type is FeatureType.categorical]
+        categorical = [
+            i for i, j in enumerate(cols) if spec.features[j].type is FeatureType.categorical
+        ]
         numeric = [i for i in range(len(cols)) if i not in categorical]
         baseline = logistic_baseline(categorical, numeric, config.seed)
         # The baseline learns from the same rows as the model it is compared with.
-        fit_rows = np.concatenate([split.train, split.validation]) if config.refit \
-            else split.train
+        fit_rows = np.concatenate([split.train, split.validation]) if config.refit else split.train
         baseline.fit(x[fit_rows][:, cols], data.y[fit_rows])
         p_lr = baseline.predict_proba(x[split.test][:, cols])[:, 1]
         baseline_scores[name] = p_lr
@@ -266,26 +308,47 @@ def train_scorer(data: PreparedData, spec: DatasetSpec, config: TrainConfig,
 
     test_frame = data.frame.iloc[split.test].reset_index(drop=True)
     validation_frame = data.frame.iloc[split.validation]
-    as_scores = {"probability": validation_scores["full"],
-                 "fit": 100.0 * validation_scores["fit"],
-                 "interest": 100.0 * validation_scores["interest"]}
-    weeks = {name: span_weeks(data.times[rows], spec)
-             for name, rows in (("validation", split.validation), ("test", split.test))}
+    as_scores = {
+        "probability": validation_scores["full"],
+        "fit": 100.0 * validation_scores["fit"],
+        "interest": 100.0 * validation_scores["interest"],
+    }
+    weeks = {
+        name: span_weeks(data.times[rows], spec)
+        for name, rows in (("validation", split.validation), ("test", split.test))
+    }
     missing = spec.missing_tokens
-    policy = fit_policy(as_scores, data.y[split.validation],
-                        raw_columns(validation_frame, catalogue_columns(config)), missing,
-                        config.decision, weeks["validation"])
+    policy = fit_policy(
+        as_scores,
+        data.y[split.validation],
+        raw_columns(validation_frame, catalogue_columns(config)),
+        missing,
+        config.decision,
+        weeks["validation"],
+    )
     thresholds: dict[str, Any] = {
         "policy": policy.model_dump(mode="json", by_alias=True),
         "notes": policy.notes,
-        "validation": threshold_report(policy, as_scores, data.y[split.validation],
-                                       raw_columns(validation_frame, catalogue_columns(config)),
-                                       missing, weeks["validation"]),
-        "test": threshold_report(policy, {"probability": test_scores["full"],
-                                          "fit": 100.0 * test_scores["fit"],
-                                          "interest": 100.0 * test_scores["interest"]},
-                                 y_test, raw_columns(test_frame, catalogue_columns(config)),
-                                 missing, weeks["test"]),
+        "validation": threshold_report(
+            policy,
+            as_scores,
+            data.y[split.validation],
+            raw_columns(validation_frame, catalogue_columns(config)),
+            missing,
+            weeks["validation"],
+        ),
+        "test": threshold_report(
+            policy,
+            {
+                "probability": test_scores["full"],
+                "fit": 100.0 * test_scores["fit"],
+                "interest": 100.0 * test_scores["interest"],
+            },
+            y_test,
+            raw_columns(test_frame, catalogue_columns(config)),
+            missing,
+            weeks["test"],
+        ),
     }
     for slice_name in ("validation", "test"):
         for stage, key in (("SQL", "sql"), ("MQL", "mql")):
@@ -298,9 +361,14 @@ def train_scorer(data: PreparedData, spec: DatasetSpec, config: TrainConfig,
             f"the {name} model used all {config.booster.max_rounds} rounds (early stopping "
             "never stopped it, so more trees would likely still help): raise "
             "booster.max_rounds or booster.learning_rate"
-            for name, info in model_info.items() if info["trees"] >= config.booster.max_rounds],
-        "rows": {"train": len(split.train), "validation": len(split.validation),
-                 "test": len(split.test)},
+            for name, info in model_info.items()
+            if info["trees"] >= config.booster.max_rounds
+        ],
+        "rows": {
+            "train": len(split.train),
+            "validation": len(split.validation),
+            "test": len(split.test),
+        },
         "base_rate": {"train": base_rate, "test": float(y_test.mean())},
         "refit": config.refit,
         "models": model_info,
@@ -319,8 +387,17 @@ def train_scorer(data: PreparedData, spec: DatasetSpec, config: TrainConfig,
         "threshold_report": thresholds["test"]["stages"],
     }
     scorer = LeadScorer(spec, encoder, models, metadata, policy)
-    return TrainResult(scorer, metrics, report, split, test_frame, y_test, test_scores,
-                       validation_scores, baseline_scores)
+    return TrainResult(
+        scorer,
+        metrics,
+        report,
+        split,
+        test_frame,
+        y_test,
+        test_scores,
+        validation_scores,
+        baseline_scores,
+    )
 
 
 def catalogue_columns(config: TrainConfig) -> list[str]:
@@ -353,11 +430,16 @@ def input_example(scorer: LeadScorer, frame: pd.DataFrame) -> pd.DataFrame:
             row[feature.source] = "true" if len(values) and values.mean() > 0.5 else "false"
         else:
             codes, counts = np.unique(values, return_counts=True)
-            common = scorer.encoder.decode(feature.name, float(codes[np.argmax(counts)])) \
-                if len(codes) else None
+            common = (
+                scorer.encoder.decode(feature.name, float(codes[np.argmax(counts)]))
+                if len(codes)
+                else None
+            )
             row[feature.source] = common or ""
     for feature in scorer.spec.features:
         if feature.derive is not None:
-            row[feature.source] = {"seniority": "Marketing Manager",
-                                   "email_domain_type": "example.com"}[feature.derive.value]
+            row[feature.source] = {
+                "seniority": "Marketing Manager",
+                "email_domain_type": "example.com",
+            }[feature.derive.value]
     return pd.DataFrame([row])

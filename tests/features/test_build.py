@@ -28,32 +28,40 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def tiny_spec() -> DatasetSpec:
     """One feature of each kind: numeric, categorical, derived, boolean."""
-    return parse_spec({
-        "name": "tiny",
-        "id": "lead_id",
-        "time": {"column": "created"},
-        "label": {"column": "won"},
-        "missing_values": ["Select"],
-        "fit": [
-            {"name": "employees", "type": "numeric"},
-            {"name": "industry", "type": "categorical"},
-            {"name": "seniority", "column": "title", "derive": "seniority",
-             "type": "categorical"},
-        ],
-        "interest": [{"name": "demo", "type": "boolean"}],
-    })
+    return parse_spec(
+        {
+            "name": "tiny",
+            "id": "lead_id",
+            "time": {"column": "created"},
+            "label": {"column": "won"},
+            "missing_values": ["Select"],
+            "fit": [
+                {"name": "employees", "type": "numeric"},
+                {"name": "industry", "type": "categorical"},
+                {
+                    "name": "seniority",
+                    "column": "title",
+                    "derive": "seniority",
+                    "type": "categorical",
+                },
+            ],
+            "interest": [{"name": "demo", "type": "boolean"}],
+        }
+    )
 
 
 @pytest.fixture
 def tiny_frame() -> pd.DataFrame:
     """Retail three times, Logistics twice, Maritime once; every value as CRM text."""
-    return pd.DataFrame({
-        "lead_id": ["a", "b", "c", "d", "e", "f"],
-        "employees": ["10", "100-500", "", "1000+", "Select", "7"],
-        "industry": ["Retail", "Retail", " Retail ", "Logistics", "Logistics", "Maritime"],
-        "title": ["CEO", "Analyst", "", "Marketing Manager", "CTO", "Student"],
-        "demo": ["true", "no", "", "1", "False", "yes"],
-    })
+    return pd.DataFrame(
+        {
+            "lead_id": ["a", "b", "c", "d", "e", "f"],
+            "employees": ["10", "100-500", "", "1000+", "Select", "7"],
+            "industry": ["Retail", "Retail", " Retail ", "Logistics", "Logistics", "Maritime"],
+            "title": ["CEO", "Analyst", "", "Marketing Manager", "CTO", "Student"],
+            "demo": ["true", "no", "", "1", "False", "yes"],
+        }
+    )
 
 
 @pytest.fixture
@@ -71,34 +79,40 @@ def test_fit_learns_frequent_categories_only(tiny_encoder: FeatureEncoder) -> No
     assert tiny_encoder.other_code("industry") == 2.0
 
 
-def test_transform_encodes_every_kind(tiny_encoder: FeatureEncoder,
-                                      tiny_frame: pd.DataFrame) -> None:
+def test_transform_encodes_every_kind(
+    tiny_encoder: FeatureEncoder, tiny_frame: pd.DataFrame
+) -> None:
     other_industry, other_seniority = 2.0, 1.0
-    expected = np.array([
-        [10.0, 1.0, 0.0, 1.0],
-        [300.0, 1.0, other_seniority, 0.0],
-        [NAN, 1.0, NAN, NAN],
-        [1000.0, 0.0, other_seniority, 1.0],
-        [NAN, 0.0, 0.0, 0.0],
-        [7.0, other_industry, other_seniority, 1.0],
-    ])
+    expected = np.array(
+        [
+            [10.0, 1.0, 0.0, 1.0],
+            [300.0, 1.0, other_seniority, 0.0],
+            [NAN, 1.0, NAN, NAN],
+            [1000.0, 0.0, other_seniority, 1.0],
+            [NAN, 0.0, 0.0, 0.0],
+            [7.0, other_industry, other_seniority, 1.0],
+        ]
+    )
     np.testing.assert_array_equal(tiny_encoder.transform(tiny_frame), expected)
-    np.testing.assert_array_equal(
-        tiny_encoder.transform_records(records(tiny_frame)), expected)
+    np.testing.assert_array_equal(tiny_encoder.transform_records(records(tiny_frame)), expected)
 
 
-@pytest.mark.parametrize(("industry", "code"), [
-    ("Retail", 1.0),
-    ("Logistics", 0.0),
-    ("Maritime", 2.0),  # seen once in training: rare
-    ("Government", 2.0),  # never seen
-    ("retail", 2.0),  # categories are case-sensitive
-    ("", NAN),
-    ("Select", NAN),
-    (None, NAN),
-])
-def test_category_codes(tiny_encoder: FeatureEncoder, tiny_frame: pd.DataFrame,
-                        industry: str | None, code: float) -> None:
+@pytest.mark.parametrize(
+    ("industry", "code"),
+    [
+        ("Retail", 1.0),
+        ("Logistics", 0.0),
+        ("Maritime", 2.0),  # seen once in training: rare
+        ("Government", 2.0),  # never seen
+        ("retail", 2.0),  # categories are case-sensitive
+        ("", NAN),
+        ("Select", NAN),
+        (None, NAN),
+    ],
+)
+def test_category_codes(
+    tiny_encoder: FeatureEncoder, tiny_frame: pd.DataFrame, industry: str | None, code: float
+) -> None:
     industries: list[Any] = [industry]
     row = tiny_frame.iloc[[0]].assign(industry=industries)
     from_frame = tiny_encoder.transform(row)[0, 1]
@@ -112,8 +126,9 @@ def test_rare_and_unseen_categories_decode_as_other(tiny_encoder: FeatureEncoder
     assert tiny_encoder.decode("industry", NAN) is None
 
 
-def test_max_categories_keeps_the_most_frequent(tiny_spec: DatasetSpec,
-                                                tiny_frame: pd.DataFrame) -> None:
+def test_max_categories_keeps_the_most_frequent(
+    tiny_spec: DatasetSpec, tiny_frame: pd.DataFrame
+) -> None:
     encoder = FeatureEncoder(tiny_spec, min_category_count=1, max_categories=1).fit(tiny_frame)
     assert encoder.categories_["industry"] == ["Retail"]
     codes = encoder.transform(tiny_frame)[:, 1]
@@ -126,8 +141,9 @@ def test_absent_record_keys_are_missing(tiny_encoder: FeatureEncoder) -> None:
 
 
 @pytest.mark.parametrize("dropped", ["employees", "industry", "title", "demo"])
-def test_missing_column_is_named(tiny_spec: DatasetSpec, tiny_encoder: FeatureEncoder,
-                                 tiny_frame: pd.DataFrame, dropped: str) -> None:
+def test_missing_column_is_named(
+    tiny_spec: DatasetSpec, tiny_encoder: FeatureEncoder, tiny_frame: pd.DataFrame, dropped: str
+) -> None:
     frame = tiny_frame.drop(columns=[dropped])
     message = f"data is missing column(s) the spec needs: '{dropped}'"
     with pytest.raises(LeadscoreError) as on_fit:
@@ -138,8 +154,9 @@ def test_missing_column_is_named(tiny_spec: DatasetSpec, tiny_encoder: FeatureEn
     assert str(on_transform.value) == message
 
 
-def test_unreadable_value_names_column_and_value(tiny_encoder: FeatureEncoder,
-                                                 tiny_frame: pd.DataFrame) -> None:
+def test_unreadable_value_names_column_and_value(
+    tiny_encoder: FeatureEncoder, tiny_frame: pd.DataFrame
+) -> None:
     frame = tiny_frame.assign(demo=["true", "no", "", "1", "perhaps", "yes"])
     with pytest.raises(LeadscoreError, match="column 'demo': cannot read 'perhaps'"):
         tiny_encoder.transform(frame)
@@ -148,7 +165,8 @@ def test_unreadable_value_names_column_and_value(tiny_encoder: FeatureEncoder,
 
 
 def test_round_trip_through_dict_gives_identical_transforms(
-        tiny_spec: DatasetSpec, tiny_encoder: FeatureEncoder, tiny_frame: pd.DataFrame) -> None:
+    tiny_spec: DatasetSpec, tiny_encoder: FeatureEncoder, tiny_frame: pd.DataFrame
+) -> None:
     restored = FeatureEncoder.from_dict(tiny_spec, json.loads(json.dumps(tiny_encoder.to_dict())))
     assert restored.to_dict() == tiny_encoder.to_dict()
     industries: list[Any] = ["Government", None, "Retail", "Maritime", "", "x"]
@@ -156,11 +174,13 @@ def test_round_trip_through_dict_gives_identical_transforms(
     for frame in (tiny_frame, unseen):
         np.testing.assert_array_equal(restored.transform(frame), tiny_encoder.transform(frame))
         rows = records(frame)
-        np.testing.assert_array_equal(restored.transform_records(rows),
-                                      tiny_encoder.transform_records(rows))
+        np.testing.assert_array_equal(
+            restored.transform_records(rows), tiny_encoder.transform_records(rows)
+        )
 
 
 # -- batch and record paths agree on realistic leads --------------------------------------------
+
 
 def as_typed(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
     """CRM text with numbers as numbers (ints when whole) and booleans as bools.
@@ -181,12 +201,17 @@ def as_typed(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
                 typed[feature.source] = numbers.astype("float64")
             else:
                 typed[feature.source] = pd.Series(
-                    [n if not math.isnan(n) else (t or None) for n, t in zip(numbers, text,
-                                                                             strict=True)],
-                    index=text.index, dtype=object)
+                    [
+                        n if not math.isnan(n) else (t or None)
+                        for n, t in zip(numbers, text, strict=True)
+                    ],
+                    index=text.index,
+                    dtype=object,
+                )
         elif feature.type is FeatureType.boolean:
             typed[feature.source] = text.map({"true": True, "false": False, "": None}).astype(
-                object)
+                object
+            )
         else:
             typed[feature.source] = text.where(text != "", None).astype(object)
     return typed
@@ -203,8 +228,9 @@ def assert_same_encoding(batch: np.ndarray, records: np.ndarray) -> None:
     np.testing.assert_array_equal(batch, records)
 
 
-def test_batch_equals_records_on_crm_text(small_leads: pd.DataFrame,
-                                          fitted: FeatureEncoder) -> None:
+def test_batch_equals_records_on_crm_text(
+    small_leads: pd.DataFrame, fitted: FeatureEncoder
+) -> None:
     rows = small_leads.head(300)
     batch = fitted.transform(rows)
     assert batch.shape == (300, 17)
@@ -214,9 +240,9 @@ def test_batch_equals_records_on_crm_text(small_leads: pd.DataFrame,
     assert_same_encoding(batch, fitted.transform_records(records(rows)))
 
 
-def test_batch_equals_records_on_typed_values(small_leads: pd.DataFrame,
-                                              hubspot_spec: DatasetSpec,
-                                              fitted: FeatureEncoder) -> None:
+def test_batch_equals_records_on_typed_values(
+    small_leads: pd.DataFrame, hubspot_spec: DatasetSpec, fitted: FeatureEncoder
+) -> None:
     text_rows = small_leads.head(300)
     rows = as_typed(text_rows, hubspot_spec)
     assert rows["annualrevenue"].dtype == "float64"
@@ -230,8 +256,24 @@ def test_batch_equals_records_on_typed_values(small_leads: pd.DataFrame,
 
 
 TEXTS = st.one_of(
-    st.sampled_from(["", " ", "NA", "Unknown", "3.0", "-12.000", " 7.0 ", "x.0", "4.5", "1e3",
-                     "Retail", " Retail ", "RETAIL", "None"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "NA",
+            "Unknown",
+            "3.0",
+            "-12.000",
+            " 7.0 ",
+            "x.0",
+            "4.5",
+            "1e3",
+            "Retail",
+            " Retail ",
+            "RETAIL",
+            "None",
+        ]
+    ),
     st.text(max_size=6),
 )
 
@@ -244,8 +286,9 @@ def test_read_categories_equals_to_category_value_by_value(values: list[str | No
     for series in (pd.Series(values, dtype="str"), pd.Series(values, dtype=object)):
         assert read_categories(series, "c", missing).tolist() == expected
     numbers = pd.Series([3.0, 2.5, math.nan, -1.0, 1e6] * 20)
-    assert read_categories(numbers, "c", missing).tolist() == \
-        [to_category(v, "c", missing) for v in numbers]
+    assert read_categories(numbers, "c", missing).tolist() == [
+        to_category(v, "c", missing) for v in numbers
+    ]
 
 
 @pytest.mark.parametrize("size", [3, 64, 65, 500])
@@ -269,5 +312,6 @@ def test_read_each_equals_reading_value_by_value(size: int) -> None:
 def test_read_each_reads_unhashable_values_one_by_one() -> None:
     values = [["a", "list"], {"a": "dict"}, "x"] * 30
     assert read_each(values, repr).tolist() == [repr(v) for v in values]
-    assert read_each(np.array([*values, None], dtype=object)[:-1], repr).tolist() == \
-        [repr(v) for v in values]
+    assert read_each(np.array([*values, None], dtype=object)[:-1], repr).tolist() == [
+        repr(v) for v in values
+    ]

@@ -27,37 +27,57 @@ from features.spec import DEFAULT_MISSING_VALUES
 MISSING = frozenset([*DEFAULT_MISSING_VALUES, "Select", "Unknown", "-"])
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("42", 42.0),
-    (" 3.5 ", 3.5),
-    ("-7", -7.0),
-    ("1e3", 1000.0),
-    ("0", 0.0),
-    (7, 7.0),
-    (2.5, 2.5),
-    (np.int64(5), 5.0),
-    (np.float64(0.25), 0.25),
-    (True, 1.0),
-    (False, 0.0),
-    ("100-500", 300.0),
-    ("1-5", 3.0),
-    (" 5 - 25 ", 15.0),
-    ("0.5-1.5", 1.0),
-    ("1000+", 1000.0),
-    ("1000 +", 1000.0),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("42", 42.0),
+        (" 3.5 ", 3.5),
+        ("-7", -7.0),
+        ("1e3", 1000.0),
+        ("0", 0.0),
+        (7, 7.0),
+        (2.5, 2.5),
+        (np.int64(5), 5.0),
+        (np.float64(0.25), 0.25),
+        (True, 1.0),
+        (False, 0.0),
+        ("100-500", 300.0),
+        ("1-5", 3.0),
+        (" 5 - 25 ", 15.0),
+        ("0.5-1.5", 1.0),
+        ("1000+", 1000.0),
+        ("1000 +", 1000.0),
+    ],
+)
 def test_to_number_reads(value: Any, expected: float) -> None:
     result = to_number(value, "numemployees", MISSING)
     assert type(result) is float
     assert result == expected
 
 
-@pytest.mark.parametrize("value", [
-    "", "   ", "Select", " Select ", "Unknown", "-", "NaN", "nan", "N/A", "null", None,
-    math.nan, np.nan, np.float32("nan"), pd.NaT,
-    # pandas' own missing scalar, e.g. from a nullable (Int64, string[python]) column
-    pd.NA,
-], ids=repr)
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "   ",
+        "Select",
+        " Select ",
+        "Unknown",
+        "-",
+        "NaN",
+        "nan",
+        "N/A",
+        "null",
+        None,
+        math.nan,
+        np.nan,
+        np.float32("nan"),
+        pd.NaT,
+        # pandas' own missing scalar, e.g. from a nullable (Int64, string[python]) column
+        pd.NA,
+    ],
+    ids=repr,
+)
 def test_missing_tokens_read_as_missing(value: Any) -> None:
     assert is_missing(value, MISSING)
     assert math.isnan(to_number(value, "annualrevenue", MISSING))
@@ -74,26 +94,32 @@ def test_placeholder_is_missing_only_when_listed() -> None:
     assert to_category("Select", "industry", [""]) == "Select"
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("abc", "a number"),
-    ("1,000", "a number"),
-    ("$500", "a number"),
-    ("-5-10", "a number"),
-    ("12 visits", "a number"),
-    ("inf", "a finite number"),
-    ("-inf", "a finite number"),
-    ("Infinity", "a finite number"),
-    ("1e400", "a finite number"),
-    (math.inf, "a finite number"),
-    (-math.inf, "a finite number"),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("abc", "a number"),
+        ("1,000", "a number"),
+        ("$500", "a number"),
+        ("-5-10", "a number"),
+        ("12 visits", "a number"),
+        ("inf", "a finite number"),
+        ("-inf", "a finite number"),
+        ("Infinity", "a finite number"),
+        ("1e400", "a finite number"),
+        (math.inf, "a finite number"),
+        (-math.inf, "a finite number"),
+    ],
+)
 def test_to_number_refuses(value: Any, expected: str) -> None:
     with pytest.raises(CoercionError) as caught:
         to_number(value, "hs_analytics_num_visits", MISSING)
     error = caught.value
     assert isinstance(error, LeadscoreError)
-    assert (error.column, error.value, error.expected) == ("hs_analytics_num_visits", value,
-                                                          expected)
+    assert (error.column, error.value, error.expected) == (
+        "hs_analytics_num_visits",
+        value,
+        expected,
+    )
     assert str(error) == f"column 'hs_analytics_num_visits': cannot read {value!r} as {expected}"
 
 
@@ -102,18 +128,52 @@ def test_to_number_reads_back_the_text_of_any_finite_float(x: float) -> None:
     assert to_number(str(x), "annualrevenue", MISSING) == x
 
 
-@pytest.mark.parametrize("value", [
-    "true", "True", "TRUE", " yes ", "Yes", "y", "t", "1", "1.0", "on", "ON",
-    True, 1, 1.0, np.bool_(True), np.int64(1),
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "true",
+        "True",
+        "TRUE",
+        " yes ",
+        "Yes",
+        "y",
+        "t",
+        "1",
+        "1.0",
+        "on",
+        "ON",
+        True,
+        1,
+        1.0,
+        np.bool_(True),
+        np.int64(1),
+    ],
+)
 def test_to_boolean_true(value: Any) -> None:
     assert to_boolean(value, "demo_requested", MISSING) == 1.0
 
 
-@pytest.mark.parametrize("value", [
-    "false", "False", "FALSE", " no ", "No", "n", "f", "0", "0.0", "off", "Off",
-    False, 0, 0.0, np.bool_(False), np.int64(0),
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "false",
+        "False",
+        "FALSE",
+        " no ",
+        "No",
+        "n",
+        "f",
+        "0",
+        "0.0",
+        "off",
+        "Off",
+        False,
+        0,
+        0.0,
+        np.bool_(False),
+        np.int64(0),
+    ],
+)
 def test_to_boolean_false(value: Any) -> None:
     assert to_boolean(value, "demo_requested", MISSING) == 0.0
 
@@ -124,21 +184,25 @@ def test_to_boolean_refuses(value: Any) -> None:
         to_boolean(value, "webinar_attended", MISSING)
     assert (caught.value.column, caught.value.value) == ("webinar_attended", value)
     assert str(caught.value).startswith(
-        f"column 'webinar_attended': cannot read {value!r} as a boolean")
+        f"column 'webinar_attended': cannot read {value!r} as a boolean"
+    )
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    (3.0, "3"),
-    (np.float64(3.0), "3"),
-    (3, "3"),
-    (np.int64(3), "3"),
-    (2.5, "2.5"),
-    ("  Computer Software ", "Computer Software"),
-    ("Germany", "Germany"),
-    ("3", "3"),
-    (True, "true"),
-    (False, "false"),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (3.0, "3"),
+        (np.float64(3.0), "3"),
+        (3, "3"),
+        (np.int64(3), "3"),
+        (2.5, "2.5"),
+        ("  Computer Software ", "Computer Software"),
+        ("Germany", "Germany"),
+        ("3", "3"),
+        (True, "true"),
+        (False, "false"),
+    ],
+)
 def test_to_category_reads(value: Any, expected: str) -> None:
     assert to_category(value, "industry", MISSING) == expected
 
@@ -148,51 +212,58 @@ def test_to_category_refuses_structures(value: Any) -> None:
     with pytest.raises(CoercionError) as caught:
         to_category(value, "industry", MISSING)
     assert str(caught.value) == (
-        f"column 'industry': cannot read {value!r} as a single category value")
+        f"column 'industry': cannot read {value!r} as a single category value"
+    )
 
 
-@pytest.mark.parametrize(("title", "level"), [
-    ("CEO", "C-level or owner"),
-    ("Co-Founder & CTO", "C-level or owner"),
-    ("Chief Marketing Officer", "C-level or owner"),
-    ("Geschäftsführer", "C-level or owner"),
-    ("Owner", "C-level or owner"),
-    ("VP Sales", "VP"),
-    ("Vice President of Marketing", "VP"),
-    ("SVP, Engineering", "VP"),
-    ("Head of Marketing", "director or head"),
-    ("Director of Operations", "director or head"),
-    ("Leiterin Vertrieb", "director or head"),
-    ("Marketing Manager", "manager"),
-    ("Team Lead Support", "manager"),
-    ("Analyst", "individual contributor"),
-    ("Software Engineer", "individual contributor"),
-    ("Leadership Coach", "individual contributor"),
-    ("International Account Executive", "individual contributor"),
-    ("Student", "student or intern"),
-    ("Werkstudent", "student or intern"),
-    ("Marketing Intern", "student or intern"),
-    ("  ceo  ", "C-level or owner"),
-    ("MARKETING MANAGER", "manager"),
-])
+@pytest.mark.parametrize(
+    ("title", "level"),
+    [
+        ("CEO", "C-level or owner"),
+        ("Co-Founder & CTO", "C-level or owner"),
+        ("Chief Marketing Officer", "C-level or owner"),
+        ("Geschäftsführer", "C-level or owner"),
+        ("Owner", "C-level or owner"),
+        ("VP Sales", "VP"),
+        ("Vice President of Marketing", "VP"),
+        ("SVP, Engineering", "VP"),
+        ("Head of Marketing", "director or head"),
+        ("Director of Operations", "director or head"),
+        ("Leiterin Vertrieb", "director or head"),
+        ("Marketing Manager", "manager"),
+        ("Team Lead Support", "manager"),
+        ("Analyst", "individual contributor"),
+        ("Software Engineer", "individual contributor"),
+        ("Leadership Coach", "individual contributor"),
+        ("International Account Executive", "individual contributor"),
+        ("Student", "student or intern"),
+        ("Werkstudent", "student or intern"),
+        ("Marketing Intern", "student or intern"),
+        ("  ceo  ", "C-level or owner"),
+        ("MARKETING MANAGER", "manager"),
+    ],
+)
 def test_seniority_of_typical_titles(title: str, level: str) -> None:
     assert seniority(title, "jobtitle", MISSING) == level
 
 
-@pytest.mark.parametrize(("value", "kind"), [
-    ("gmail.com", "free mail"),
-    ("a@gmail.com", "free mail"),
-    (" Jane.Doe@GMAIL.com ", "free mail"),
-    ("web.de", "free mail"),
-    ("rediffmail.com", "free mail"),
-    ("example-corp.com", "business"),
-    ("jane@example-corp.com", "business"),
-    ("mail.gmail.com", "business"),
-    ("", None),
-    ("Unknown", None),
-    (None, None),
-    ("localhost", None),
-    ("jane@intranet", None),
-])
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("gmail.com", "free mail"),
+        ("a@gmail.com", "free mail"),
+        (" Jane.Doe@GMAIL.com ", "free mail"),
+        ("web.de", "free mail"),
+        ("rediffmail.com", "free mail"),
+        ("example-corp.com", "business"),
+        ("jane@example-corp.com", "business"),
+        ("mail.gmail.com", "business"),
+        ("", None),
+        ("Unknown", None),
+        (None, None),
+        ("localhost", None),
+        ("jane@intranet", None),
+    ],
+)
 def test_email_domain_type(value: Any, kind: str | None) -> None:
     assert email_domain_type(value, "hs_email_domain", MISSING) == kind

@@ -229,8 +229,9 @@ def test_sql_date_present_iff_converted_and_within_75_days(leads: pd.DataFrame) 
     assert (sql[settled].notna() == (leads.loc[settled, "converted"] == 1)).all()
     assert (sql.notna() <= (leads["converted"] == 1)).all()
     # the export ends with the last creation day: no SQL date from the future
-    assert (pd.to_datetime(sql.dropna(), utc=True) < created.max().ceil("D")
-            + pd.Timedelta(days=1)).all()
+    assert (
+        pd.to_datetime(sql.dropna(), utc=True) < created.max().ceil("D") + pd.Timedelta(days=1)
+    ).all()
     assert sql.dropna().str.fullmatch(ISO_UTC).all()
     lag = pd.to_datetime(sql, utc=True) - pd.to_datetime(leads["createdate"], utc=True)
     lag = lag.dropna()

@@ -42,7 +42,10 @@ def test_hubspot_spec_loads(hubspot_spec: DatasetSpec) -> None:
     assert (seniority.source, seniority.type) == ("jobtitle", FeatureType.categorical)
     assert {"Select", "", "NaN"} <= hubspot_spec.missing_tokens
     assert hubspot_spec.required_columns[:3] == [
-        "hs_object_id", "createdate", "hs_lifecyclestage_salesqualifiedlead_date"]
+        "hs_object_id",
+        "createdate",
+        "hs_lifecyclestage_salesqualifiedlead_date",
+    ]
 
 
 def test_x_education_spec_loads() -> None:
@@ -85,70 +88,151 @@ def _add_feature(group: str, feature: dict[str, Any]) -> Edit:
 
 
 # (edit, the key the error line starts with, what that line must say)
-@pytest.mark.parametrize(("edit", "key", "says"), [
-    pytest.param(_set("fit.1.type", "money"), "fit.1.type", "'numeric', 'categorical' or",
-                 id="bad-feature-type"),
-    pytest.param(_set("interest.0.monotone", "up"), "interest.0.monotone", "'increasing'",
-                 id="bad-monotone"),
-    pytest.param(_set("colour", "blue"), "colour", "Extra inputs are not permitted",
-                 id="unknown-top-level-key"),
-    pytest.param(_set("fit.0.bogus", 1), "fit.0.bogus", "Extra inputs are not permitted",
-                 id="unknown-feature-key"),
-    pytest.param(_delete("id"), "id", "Field required", id="missing-id"),
-    pytest.param(_delete("time"), "time", "Field required", id="missing-time"),
-    pytest.param(_set("id", ""), "id", "at least 1 character", id="empty-id"),
-    pytest.param(_set("time.kind", "weekly"), "time.kind", "'datetime' or 'ordinal'",
-                 id="bad-time-kind"),
-    pytest.param(_set("label", {"column": "converted", "from_date": "closedate",
-                                "within_days": 30}),
-                 "label", "exactly one of `column`", id="label-column-and-from-date"),
-    pytest.param(_set("label", {}), "label", "exactly one of `column`", id="label-empty"),
-    pytest.param(_set("label", {"from_date": "closedate"}),
-                 "label", "`from_date` needs `within_days`", id="from-date-without-days"),
-    pytest.param(_set("label", {"column": "converted", "within_days": 30}),
-                 "label", "`within_days` only applies", id="within-days-with-column"),
-    pytest.param(_set("label.within_days", 0), "label.within_days", "greater than 0",
-                 id="within-days-zero"),
-    pytest.param(_set("fit", []), "fit", "at least 1 item", id="no-fit-features"),
-    pytest.param(_set("interest.0.name", ""), "interest.0.name", "at least 1 character",
-                 id="empty-feature-name"),
-    pytest.param(_add_feature("interest", {"name": "lifecyclestage", "type": "categorical"}),
-                 "(top level)", "uses column 'lifecyclestage', which the spec lists in "
-                 "leaky_columns", id="leaky-column-as-feature"),
-    pytest.param(_add_feature("fit", {"name": "status", "column": "hs_lead_status",
-                                      "type": "categorical"}),
-                 "(top level)", "feature 'status' uses column 'hs_lead_status', which the "
-                 "spec lists in leaky_columns", id="leaky-column-renamed"),
-    pytest.param(_add_feature("fit", {"name": "lead_id", "column": "hs_object_id",
-                                      "type": "numeric"}),
-                 "(top level)", "uses column 'hs_object_id', which is the id, time or label",
-                 id="feature-on-id"),
-    pytest.param(_add_feature("interest", {"name": "sql", "column":
-                                           "hs_lifecyclestage_salesqualifiedlead_date",
-                                           "type": "numeric"}),
-                 "(top level)", "uses column 'hs_lifecyclestage_salesqualifiedlead_date', "
-                 "which is the id, time or label", id="feature-on-label-date"),
-    pytest.param(lambda spec: (_set("label", {"column": "won"})(spec),
-                               _add_feature("fit", {"name": "won", "type": "boolean"})(spec)),
-                 "(top level)", "uses column 'won', which is the id, time or label",
-                 id="feature-on-label-column"),
-    pytest.param(_add_feature("fit", {"name": "createdate", "type": "numeric"}),
-                 "(top level)", "uses column 'createdate', which is the id, time or label",
-                 id="feature-on-time"),
-    pytest.param(_add_feature("interest", {"name": "industry", "column": "jobtitle",
-                                           "type": "categorical"}),
-                 "(top level)", "feature name 'industry' is used twice",
-                 id="duplicate-name-across-groups"),
-    pytest.param(_set("fit.4.type", "numeric"), "fit.4",
-                 "a derived feature (seniority) must have type categorical",
-                 id="derived-not-categorical"),
-    pytest.param(_set("fit.2.monotone", "increasing"), "fit.2",
-                 "monotone applies to numeric or boolean", id="monotone-categorical"),
-    pytest.param(_set("fit.4.derive", "zodiac"), "fit.4.derive",
-                 "'seniority' or 'email_domain_type'", id="unknown-derivation"),
-])
-def test_spec_mistakes_name_the_key(hubspot_dict: dict[str, Any], edit: Edit, key: str,
-                                    says: str) -> None:
+@pytest.mark.parametrize(
+    ("edit", "key", "says"),
+    [
+        pytest.param(
+            _set("fit.1.type", "money"),
+            "fit.1.type",
+            "'numeric', 'categorical' or",
+            id="bad-feature-type",
+        ),
+        pytest.param(
+            _set("interest.0.monotone", "up"),
+            "interest.0.monotone",
+            "'increasing'",
+            id="bad-monotone",
+        ),
+        pytest.param(
+            _set("colour", "blue"),
+            "colour",
+            "Extra inputs are not permitted",
+            id="unknown-top-level-key",
+        ),
+        pytest.param(
+            _set("fit.0.bogus", 1),
+            "fit.0.bogus",
+            "Extra inputs are not permitted",
+            id="unknown-feature-key",
+        ),
+        pytest.param(_delete("id"), "id", "Field required", id="missing-id"),
+        pytest.param(_delete("time"), "time", "Field required", id="missing-time"),
+        pytest.param(_set("id", ""), "id", "at least 1 character", id="empty-id"),
+        pytest.param(
+            _set("time.kind", "weekly"), "time.kind", "'datetime' or 'ordinal'", id="bad-time-kind"
+        ),
+        pytest.param(
+            _set("label", {"column": "converted", "from_date": "closedate", "within_days": 30}),
+            "label",
+            "exactly one of `column`",
+            id="label-column-and-from-date",
+        ),
+        pytest.param(_set("label", {}), "label", "exactly one of `column`", id="label-empty"),
+        pytest.param(
+            _set("label", {"from_date": "closedate"}),
+            "label",
+            "`from_date` needs `within_days`",
+            id="from-date-without-days",
+        ),
+        pytest.param(
+            _set("label", {"column": "converted", "within_days": 30}),
+            "label",
+            "`within_days` only applies",
+            id="within-days-with-column",
+        ),
+        pytest.param(
+            _set("label.within_days", 0),
+            "label.within_days",
+            "greater than 0",
+            id="within-days-zero",
+        ),
+        pytest.param(_set("fit", []), "fit", "at least 1 item", id="no-fit-features"),
+        pytest.param(
+            _set("interest.0.name", ""),
+            "interest.0.name",
+            "at least 1 character",
+            id="empty-feature-name",
+        ),
+        pytest.param(
+            _add_feature("interest", {"name": "lifecyclestage", "type": "categorical"}),
+            "(top level)",
+            "uses column 'lifecyclestage', which the spec lists in leaky_columns",
+            id="leaky-column-as-feature",
+        ),
+        pytest.param(
+            _add_feature(
+                "fit", {"name": "status", "column": "hs_lead_status", "type": "categorical"}
+            ),
+            "(top level)",
+            "feature 'status' uses column 'hs_lead_status', which the spec lists in leaky_columns",
+            id="leaky-column-renamed",
+        ),
+        pytest.param(
+            _add_feature("fit", {"name": "lead_id", "column": "hs_object_id", "type": "numeric"}),
+            "(top level)",
+            "uses column 'hs_object_id', which is the id, time or label",
+            id="feature-on-id",
+        ),
+        pytest.param(
+            _add_feature(
+                "interest",
+                {
+                    "name": "sql",
+                    "column": "hs_lifecyclestage_salesqualifiedlead_date",
+                    "type": "numeric",
+                },
+            ),
+            "(top level)",
+            "uses column 'hs_lifecyclestage_salesqualifiedlead_date', "
+            "which is the id, time or label",
+            id="feature-on-label-date",
+        ),
+        pytest.param(
+            lambda spec: (
+                _set("label", {"column": "won"})(spec),
+                _add_feature("fit", {"name": "won", "type": "boolean"})(spec),
+            ),
+            "(top level)",
+            "uses column 'won', which is the id, time or label",
+            id="feature-on-label-column",
+        ),
+        pytest.param(
+            _add_feature("fit", {"name": "createdate", "type": "numeric"}),
+            "(top level)",
+            "uses column 'createdate', which is the id, time or label",
+            id="feature-on-time",
+        ),
+        pytest.param(
+            _add_feature(
+                "interest", {"name": "industry", "column": "jobtitle", "type": "categorical"}
+            ),
+            "(top level)",
+            "feature name 'industry' is used twice",
+            id="duplicate-name-across-groups",
+        ),
+        pytest.param(
+            _set("fit.4.type", "numeric"),
+            "fit.4",
+            "a derived feature (seniority) must have type categorical",
+            id="derived-not-categorical",
+        ),
+        pytest.param(
+            _set("fit.2.monotone", "increasing"),
+            "fit.2",
+            "monotone applies to numeric or boolean",
+            id="monotone-categorical",
+        ),
+        pytest.param(
+            _set("fit.4.derive", "zodiac"),
+            "fit.4.derive",
+            "'seniority' or 'email_domain_type'",
+            id="unknown-derivation",
+        ),
+    ],
+)
+def test_spec_mistakes_name_the_key(
+    hubspot_dict: dict[str, Any], edit: Edit, key: str, says: str
+) -> None:
     edit(hubspot_dict)
     with pytest.raises(LeadscoreError) as caught:
         parse_spec(hubspot_dict, "mine.yaml")
@@ -195,11 +279,14 @@ def test_unknown_builtin_spec() -> None:
         resolve_spec("salesforce")
 
 
-@pytest.mark.parametrize("text", [
-    pytest.param("name: [unclosed\n", id="unclosed-bracket"),
-    pytest.param("name: a\n  id: b\n:\n", id="bad-indent"),
-    pytest.param("fit: {name: x, type: numeric\n", id="unclosed-brace"),
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("name: [unclosed\n", id="unclosed-bracket"),
+        pytest.param("name: a\n  id: b\n:\n", id="bad-indent"),
+        pytest.param("fit: {name: x, type: numeric\n", id="unclosed-brace"),
+    ],
+)
 def test_spec_file_with_invalid_yaml(tmp_path: Path, text: str) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text(text)
@@ -214,5 +301,7 @@ def test_spec_file_mistake_names_the_file(hubspot_dict: dict[str, Any], tmp_path
     path.write_text(yaml.safe_dump(hubspot_dict))
     with pytest.raises(LeadscoreError) as caught:
         load_spec(path)
-    assert str(caught.value).splitlines() == [f"invalid dataset spec {path}:",
-                                              "  id: Field required"]
+    assert str(caught.value).splitlines() == [
+        f"invalid dataset spec {path}:",
+        "  id: Field required",
+    ]

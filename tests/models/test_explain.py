@@ -77,9 +77,15 @@ def prepared(hubspot_spec: DatasetSpec) -> Any:
 @pytest.fixture(scope="module")
 def scorer(prepared: Any, hubspot_spec: DatasetSpec) -> LeadScorer:
     config = TrainConfig.model_validate(
-        {"booster": {"max_rounds": 60, "early_stopping_rounds": 10, "learning_rate": 0.1,
-                     "num_leaves": 15},
-         "calibration_folds": 3}
+        {
+            "booster": {
+                "max_rounds": 60,
+                "early_stopping_rounds": 10,
+                "learning_rate": 0.1,
+                "num_leaves": 15,
+            },
+            "calibration_folds": 3,
+        }
     )
     return train_scorer(prepared, hubspot_spec, config).scorer
 
@@ -456,8 +462,9 @@ def test_a_batch_explains_each_lead_as_alone(
 
 
 def _line(group: dict[str, Any]) -> str:
-    return "; ".join(f"{f['text']} ({f['effect']:+.1f})"
-                     for f in [*group["positive"], *group["negative"]])
+    return "; ".join(
+        f"{f['text']} ({f['effect']:+.1f})" for f in [*group["positive"], *group["negative"]]
+    )
 
 
 @pytest.mark.parametrize("k, min_effect", [(3, 0.05), (1, 0.0), (20, 0.0), (0, 0.0)])
@@ -488,8 +495,10 @@ def test_reason_lines_take_raw_values_as_columns_or_none(
     frame = pd.DataFrame(records).fillna("")
     matrix = scorer.encode(frame)
     as_columns = {c: frame[c].tolist() for c in frame.columns}
-    assert reason_texts(scorer, matrix, as_columns)["fit"].tolist() == \
-        reason_texts(scorer, matrix, frame)["fit"].tolist()
+    assert (
+        reason_texts(scorer, matrix, as_columns)["fit"].tolist()
+        == reason_texts(scorer, matrix, frame)["fit"].tolist()
+    )
     without_raw = reason_texts(scorer, matrix)["fit"].tolist()
     assert without_raw == [_line(lead["fit"]) for lead in explain(scorer, matrix)]
     assert reason_texts(scorer, matrix[:0])["fit"].tolist() == []
@@ -499,8 +508,9 @@ def test_reason_lines_take_raw_values_as_columns_or_none(
         reason_texts(scorer, matrix, k=-1)
 
 
-def test_scoring_with_reasons_keeps_the_scores(scorer: LeadScorer, small_leads: pd.DataFrame
-                                               ) -> None:
+def test_scoring_with_reasons_keeps_the_scores(
+    scorer: LeadScorer, small_leads: pd.DataFrame
+) -> None:
     frame = small_leads.head(300)
     plain = scorer.score(frame)
     with_reasons = scorer.score(frame, reasons=True)
@@ -508,8 +518,9 @@ def test_scoring_with_reasons_keeps_the_scores(scorer: LeadScorer, small_leads: 
     for column in ("probability", "fit", "interest"):
         np.testing.assert_allclose(with_reasons[column], plain[column], rtol=0, atol=1e-9)
     explained = explain(scorer, scorer.encode(frame), frame, 3, min_effect=MIN_EFFECT)
-    assert with_reasons["interest_reasons"].tolist() == \
-        [_line(lead["interest"]) for lead in explained]
+    assert with_reasons["interest_reasons"].tolist() == [
+        _line(lead["interest"]) for lead in explained
+    ]
 
 
 # --- sentences from the spec alone (X Education) --------------------------------------------

@@ -28,33 +28,42 @@ from models.policy import (
 MISSING = frozenset(DEFAULT_MISSING_VALUES)
 ORDER = {s: i for i, s in enumerate(STAGES)}
 
-THRESHOLDS = Thresholds(fit_grade_cuts=[60, 40, 20], interest_grade_cuts=[70, 45, 25],
-                        sql_probability=0.5, sql_min_fit=40, mql_probability=0.2,
-                        mql_min_fit=20, mql_min_interest=25)
+THRESHOLDS = Thresholds(
+    fit_grade_cuts=[60, 40, 20],
+    interest_grade_cuts=[70, 45, 25],
+    sql_probability=0.5,
+    sql_min_fit=40,
+    mql_probability=0.2,
+    mql_min_fit=20,
+    mql_min_interest=25,
+)
 CATALOGUE = Requirements(
-    requirements=[Condition(name="served country", column="country",
-                            **{"in": ["Germany", "United States"]}),
-                  Condition(name="5+ employees", column="numemployees", min=5,
-                            allow_missing=True)],
-    exclusions=[Condition(name="competitor", column="hs_email_domain",
-                          **{"in": ["rival.example"]})],
+    requirements=[
+        Condition(name="served country", column="country", **{"in": ["Germany", "United States"]}),
+        Condition(name="5+ employees", column="numemployees", min=5, allow_missing=True),
+    ],
+    exclusions=[
+        Condition(name="competitor", column="hs_email_domain", **{"in": ["rival.example"]})
+    ],
     hand_raise=[HandRaise(column="demo_requested")],
 )
 POLICY = Policy(thresholds=THRESHOLDS, requirements=CATALOGUE)
 
 stages = st.sampled_from([*STAGES, "other", "", "LEAD", "Marketing Qualified Lead", "SQL"])
 statuses = st.sampled_from(["", "NEW", "OPEN", "IN_PROGRESS", "UNQUALIFIED", "BAD_TIMING"])
-leads = st.fixed_dictionaries({
-    "lifecyclestage": stages,
-    "hs_lead_status": statuses,
-    "country": st.sampled_from(["Germany", "United States", "india", "", "GERMANY"]),
-    "numemployees": st.sampled_from(["", "1-5", "25-50", "1000+", "3"]),
-    "hs_email_domain": st.sampled_from(["", "rival.example", "example-corp.com", "gmail.com"]),
-    "demo_requested": st.sampled_from(["", "true", "false"]),
-    "probability": st.floats(0, 1),
-    "fit": st.floats(0, 100),
-    "interest": st.floats(0, 100),
-})
+leads = st.fixed_dictionaries(
+    {
+        "lifecyclestage": stages,
+        "hs_lead_status": statuses,
+        "country": st.sampled_from(["Germany", "United States", "india", "", "GERMANY"]),
+        "numemployees": st.sampled_from(["", "1-5", "25-50", "1000+", "3"]),
+        "hs_email_domain": st.sampled_from(["", "rival.example", "example-corp.com", "gmail.com"]),
+        "demo_requested": st.sampled_from(["", "true", "false"]),
+        "probability": st.floats(0, 1),
+        "fit": st.floats(0, 100),
+        "interest": st.floats(0, 100),
+    }
+)
 
 
 def decide(batch: list[dict[str, Any]]) -> dict[str, Any]:
@@ -92,8 +101,9 @@ def test_mql_needs_fit_and_interest(batch: list[dict[str, Any]]) -> None:
 def test_a_requirement_failure_is_never_mql_or_sql(batch: list[dict[str, Any]]) -> None:
     decided = decide(batch)
     for i, lead in enumerate(batch):
-        fails = lead["country"].lower() not in ("germany", "united states") or \
-            lead["numemployees"] in ("1-5", "3")
+        fails = lead["country"].lower() not in ("germany", "united states") or lead[
+            "numemployees"
+        ] in ("1-5", "3")
         current = normalise_stage(lead["lifecyclestage"], "lifecyclestage", MISSING)
         if fails and current not in KEPT and lead["hs_email_domain"] != "rival.example":
             assert decided["rule"][i] == "requirement_failed"
@@ -103,13 +113,15 @@ def test_a_requirement_failure_is_never_mql_or_sql(batch: list[dict[str, Any]]) 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(leads, min_size=1, max_size=20))
-def test_a_qualifying_hand_raise_becomes_sql_with_status_new(batch: list[dict[str, Any]]
-                                                            ) -> None:
+def test_a_qualifying_hand_raise_becomes_sql_with_status_new(batch: list[dict[str, Any]]) -> None:
     decided = decide(batch)
     for i, lead in enumerate(batch):
         current = normalise_stage(lead["lifecyclestage"], "lifecyclestage", MISSING)
-        qualifies = lead["country"].lower() in ("germany", "united states") and \
-            lead["numemployees"] not in ("1-5", "3") and lead["hs_email_domain"] != "rival.example"
+        qualifies = (
+            lead["country"].lower() in ("germany", "united states")
+            and lead["numemployees"] not in ("1-5", "3")
+            and lead["hs_email_domain"] != "rival.example"
+        )
         if lead["demo_requested"] == "true" and qualifies and ORDER.get(current, 99) < ORDER[SQL]:
             assert decided["lifecyclestage"][i] == SQL
             assert decided["rule"][i] == "hand_raise"
@@ -128,9 +140,17 @@ def test_an_existing_lead_status_is_never_overwritten(batch: list[dict[str, Any]
 
 
 def one(**overrides: Any) -> dict[str, Any]:
-    lead = {"lifecyclestage": "lead", "hs_lead_status": "", "country": "Germany",
-            "numemployees": "100-500", "hs_email_domain": "example-corp.com",
-            "demo_requested": "false", "probability": 0.1, "fit": 50.0, "interest": 50.0}
+    lead = {
+        "lifecyclestage": "lead",
+        "hs_lead_status": "",
+        "country": "Germany",
+        "numemployees": "100-500",
+        "hs_email_domain": "example-corp.com",
+        "demo_requested": "false",
+        "probability": 0.1,
+        "fit": 50.0,
+        "interest": 50.0,
+    }
     return {**lead, **overrides}
 
 
@@ -149,12 +169,19 @@ def one(**overrides: Any) -> dict[str, Any]:
         (one(probability=0.9, hs_email_domain="rival.example"), "other", "excluded", None),
         (one(demo_requested="true"), SQL, "hand_raise", "NEW"),
         (one(demo_requested="true", country="India"), "lead", "requirement_failed", None),
-        (one(probability=0.9, lifecyclestage="customer"), "customer",
-         "already_at_or_past_stage", None),
-        (one(probability=0.3, lifecyclestage="salesqualifiedlead", hs_lead_status="OPEN"), SQL,
-         "already_at_or_past_stage", "OPEN"),
-        (one(probability=0.9, lifecyclestage="other"), "other", "already_at_or_past_stage",
-         None),
+        (
+            one(probability=0.9, lifecyclestage="customer"),
+            "customer",
+            "already_at_or_past_stage",
+            None,
+        ),
+        (
+            one(probability=0.3, lifecyclestage="salesqualifiedlead", hs_lead_status="OPEN"),
+            SQL,
+            "already_at_or_past_stage",
+            "OPEN",
+        ),
+        (one(probability=0.9, lifecyclestage="other"), "other", "already_at_or_past_stage", None),
         (one(probability=0.9, hs_lead_status="BAD_TIMING"), SQL, "score_sql", "BAD_TIMING"),
         (one(probability=0.3, lifecyclestage="Subscriber"), MQL, "score_mql", None),
     ],
@@ -182,8 +209,14 @@ def test_stages_are_case_insensitive(value: str) -> None:
 
 
 def test_grades_follow_descending_cuts() -> None:
-    assert grade(np.array([90, 60, 59.9, 40, 20, 0]), [60, 40, 20]).tolist() == \
-        ["A", "A", "B", "B", "C", "D"]
+    assert grade(np.array([90, 60, 59.9, 40, 20, 0]), [60, 40, 20]).tolist() == [
+        "A",
+        "A",
+        "B",
+        "B",
+        "C",
+        "D",
+    ]
 
 
 @pytest.mark.parametrize("bad", [{}, {"in": ["x"], "min": 3}])

@@ -20,7 +20,8 @@ from training.train import TrainResult, train_scorer
 @pytest.fixture(scope="module")
 def trained(small_leads: pd.DataFrame, hubspot_spec: DatasetSpec) -> TrainResult:
     config = TrainConfig.model_validate(
-        {"booster": {"max_rounds": 60, "early_stopping_rounds": 10}, "calibration_folds": 3})
+        {"booster": {"max_rounds": 60, "early_stopping_rounds": 10}, "calibration_folds": 3}
+    )
     return train_scorer(prepare(small_leads, hubspot_spec), hubspot_spec, config)
 
 
@@ -29,12 +30,23 @@ def scorer(trained: TrainResult) -> LeadScorer:
     return trained.scorer
 
 
-def test_scores_are_probabilities_and_0_to_100(scorer: LeadScorer, small_leads: pd.DataFrame
-                                                ) -> None:
+def test_scores_are_probabilities_and_0_to_100(
+    scorer: LeadScorer, small_leads: pd.DataFrame
+) -> None:
     scores = scorer.score(small_leads.head(500))
     assert list(scores.columns) == [
-        "hs_object_id", "probability", "fit", "interest", "fit_grade", "interest_grade",
-        "recommended_stage", "lead_status", "changed", "rule", "rule_detail"]
+        "hs_object_id",
+        "probability",
+        "fit",
+        "interest",
+        "fit_grade",
+        "interest_grade",
+        "recommended_stage",
+        "lead_status",
+        "changed",
+        "rule",
+        "rule_detail",
+    ]
     assert scores["probability"].between(0, 1).all()
     assert scores[["fit", "interest"]].stack().between(0, 100).all()
     assert scores["hs_object_id"].tolist() == small_leads["hs_object_id"].head(500).tolist()
@@ -47,8 +59,9 @@ def test_records_path_equals_frame_path(scorer: LeadScorer, small_leads: pd.Data
     frame_scores = scorer.score(rows)
     record_scores = scorer.score_records(rows.to_dict("records"))
     for name in ("probability", "fit", "interest"):
-        np.testing.assert_allclose([r[name] for r in record_scores], frame_scores[name],
-                                   rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            [r[name] for r in record_scores], frame_scores[name], rtol=0, atol=1e-12
+        )
 
 
 def test_typed_values_score_like_strings(scorer: LeadScorer, small_leads: pd.DataFrame) -> None:
@@ -63,10 +76,19 @@ def test_typed_values_score_like_strings(scorer: LeadScorer, small_leads: pd.Dat
 def test_missing_values_and_unknown_categories_are_accepted(scorer: LeadScorer) -> None:
     odd = [
         {},
-        {"industry": "Underwater Basket Weaving", "country": "Atlantis",
-         "numemployees": "1000+", "hs_analytics_source": "CARRIER_PIGEON"},
-        {"numemployees": "100-500", "hs_analytics_num_visits": "14", "webinar_attended": "TRUE",
-         "jobtitle": "  Head of Marketing  ", "hs_email_domain": "j@example-corp.com"},
+        {
+            "industry": "Underwater Basket Weaving",
+            "country": "Atlantis",
+            "numemployees": "1000+",
+            "hs_analytics_source": "CARRIER_PIGEON",
+        },
+        {
+            "numemployees": "100-500",
+            "hs_analytics_num_visits": "14",
+            "webinar_attended": "TRUE",
+            "jobtitle": "  Head of Marketing  ",
+            "hs_email_domain": "j@example-corp.com",
+        },
     ]
     for record in scorer.score_records(odd):
         assert 0.0 <= record["probability"] <= 1.0
@@ -81,8 +103,9 @@ def test_the_lead_id_never_changes_a_score(scorer: LeadScorer, small_leads: pd.D
     pd.testing.assert_frame_equal(before, after)
 
 
-def test_more_pricing_page_views_never_lower_interest(scorer: LeadScorer,
-                                                      small_leads: pd.DataFrame) -> None:
+def test_more_pricing_page_views_never_lower_interest(
+    scorer: LeadScorer, small_leads: pd.DataFrame
+) -> None:
     """pricing_page_views is constrained monotone increasing in the HubSpot spec."""
     rows = small_leads.head(200).to_dict("records")
     previous = None
@@ -94,8 +117,9 @@ def test_more_pricing_page_views_never_lower_interest(scorer: LeadScorer,
         previous = interest
 
 
-def test_save_and_load_round_trip(scorer: LeadScorer, small_leads: pd.DataFrame,
-                                  tmp_path: Path) -> None:
+def test_save_and_load_round_trip(
+    scorer: LeadScorer, small_leads: pd.DataFrame, tmp_path: Path
+) -> None:
     loaded = LeadScorer.load(scorer.save(tmp_path / "bundle"))
     pd.testing.assert_frame_equal(scorer.score(small_leads), loaded.score(small_leads))
     assert loaded.metadata["spec_name"] == "hubspot-contacts"
@@ -112,8 +136,9 @@ def test_load_names_a_folder_that_is_not_a_bundle(tmp_path: Path) -> None:
         LeadScorer.load(tmp_path)
 
 
-def test_scoring_a_frame_without_a_spec_column_names_it(scorer: LeadScorer,
-                                                        small_leads: pd.DataFrame) -> None:
+def test_scoring_a_frame_without_a_spec_column_names_it(
+    scorer: LeadScorer, small_leads: pd.DataFrame
+) -> None:
     with pytest.raises(LeadscoreError, match="'industry'"):
         scorer.score(small_leads.drop(columns=["industry"]).head(5))
 

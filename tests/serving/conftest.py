@@ -23,10 +23,21 @@ FAST_TRAINING: dict[str, Any] = {
     "shap_sample": 200,
     "decision": {
         "catalogue": {
-            "requirements": [{"name": "company of 5+ employees", "column": "numemployees",
-                              "min": 5, "allow_missing": True}],
-            "exclusions": [{"name": "competitor domain", "column": "hs_email_domain",
-                            "in": ["example-competitor.com"]}],
+            "requirements": [
+                {
+                    "name": "company of 5+ employees",
+                    "column": "numemployees",
+                    "min": 5,
+                    "allow_missing": True,
+                }
+            ],
+            "exclusions": [
+                {
+                    "name": "competitor domain",
+                    "column": "hs_email_domain",
+                    "in": ["example-competitor.com"],
+                }
+            ],
             "hand_raise": [{"column": "demo_requested"}],
         },
     },
@@ -34,8 +45,9 @@ FAST_TRAINING: dict[str, Any] = {
 
 
 @pytest.fixture(scope="session")
-def registry(small_leads: pd.DataFrame, hubspot_spec: DatasetSpec,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+def registry(
+    small_leads: pd.DataFrame, hubspot_spec: DatasetSpec, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Registry]:
     """`lead-scorer` version 1, alias champion, in a SQLite registry of its own."""
     import mlflow
 
@@ -57,8 +69,7 @@ def registry(small_leads: pd.DataFrame, hubspot_spec: DatasetSpec,
         configure(uri)
         result = train_scorer(prepare(small_leads, hubspot_spec), hubspot_spec, config)
         with mlflow.start_run(experiment_id=ensure_experiment("leadscore", uri)):
-            run_id, model_uri = log_training_run(result, config, {"rows": len(small_leads)},
-                                                 None)
+            run_id, model_uri = log_training_run(result, config, {"rows": len(small_leads)}, None)
         promotion = register_and_promote(model_uri, run_id, result, config.registry)
     assert promotion.alias == "champion"
     yield Registry(uri, folder, result, promotion.version)

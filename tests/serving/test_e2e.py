@@ -57,17 +57,36 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 def server(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("server")
     port = free_port()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": registry.tracking_uri,
-           "LEADSCORE_API_TOKEN": TOKEN, "BENTOML_DO_NOT_TRACK": "true",
-           "MLFLOW_DISABLE_TELEMETRY": "true", "BENTOML_HOME": str(folder / "bentoml"),
-           "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": registry.tracking_uri,
+        "LEADSCORE_API_TOKEN": TOKEN,
+        "BENTOML_DO_NOT_TRACK": "true",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "BENTOML_HOME": str(folder / "bentoml"),
+        "OMP_NUM_THREADS": "1",
+    }
     env.pop("LEADSCORE_MODEL_URI", None)
     log = folder / "server.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bentoml", "serve", "serving.service:LeadScoring",
-             "--host", "127.0.0.1", "--port", str(port)],
-            cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "bentoml",
+                "serve",
+                "serving.service:LeadScoring",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=folder,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + READY_TIMEOUT
@@ -80,20 +99,21 @@ def server(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iter
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"server not ready in {READY_TIMEOUT:.0f} s:\n"
-                            f"{log.read_text()[-3000:]}")
+                pytest.fail(
+                    f"server not ready in {READY_TIMEOUT:.0f} s:\n{log.read_text()[-3000:]}"
+                )
             time.sleep(0.3)
         yield Server(url, log, process)
     finally:
         stop(process)
 
 
-def test_score_over_http_equals_the_batch_scorer(server: Server, registry: Registry,
-                                                 small_leads: pd.DataFrame) -> None:
+def test_score_over_http_equals_the_batch_scorer(
+    server: Server, registry: Registry, small_leads: pd.DataFrame
+) -> None:
     rows = small_leads.iloc[100:120]
     with server.client() as client:
-        response = client.post("/score", json={"leads": rows.to_dict("records"),
-                                               "explain": True})
+        response = client.post("/score", json={"leads": rows.to_dict("records"), "explain": True})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["model"] == {"name": "lead-scorer", "version": registry.version}
@@ -107,8 +127,14 @@ def test_score_over_http_equals_the_batch_scorer(server: Server, registry: Regis
         assert result["reasons"]["fit"]["positive"] or result["reasons"]["fit"]["negative"]
 
 
-@pytest.mark.parametrize("name", ["hubspot_contact_v3.json", "hubspot_contacts_batch_read.json",
-                                  "hubspot_workflow_webhook_legacy.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "hubspot_contact_v3.json",
+        "hubspot_contacts_batch_read.json",
+        "hubspot_workflow_webhook_legacy.json",
+    ],
+)
 def test_hubspot_payloads_over_http(server: Server, name: str) -> None:
     payload: Any = crm_fixture(name)
     with server.client() as client:
@@ -126,8 +152,11 @@ def test_hubspot_payloads_over_http(server: Server, name: str) -> None:
 def test_model_info_over_http(server: Server, registry: Registry) -> None:
     with server.client() as client:
         info = client.get("/model").json()
-    assert (info["name"], info["version"], info["alias"]) == \
-        ("lead-scorer", registry.version, "champion")
+    assert (info["name"], info["version"], info["alias"]) == (
+        "lead-scorer",
+        registry.version,
+        "champion",
+    )
     assert info["decision_layer"] is True
 
 
@@ -155,8 +184,9 @@ def test_bad_input_over_http_is_a_400_and_one_warning_line(server: Server) -> No
         assert "numemployees" in response.json()["error"]
         empty = client.post("/score", json={"leads": []})
         assert empty.status_code == 400
-        garbage = client.post("/score", content=b"\xff{", headers={
-            "content-type": "application/json"})
+        garbage = client.post(
+            "/score", content=b"\xff{", headers={"content-type": "application/json"}
+        )
         assert garbage.status_code == 400
     time.sleep(0.5)
     log = server.log.read_text(errors="replace")

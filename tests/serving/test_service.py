@@ -24,8 +24,12 @@ from tests.serving.support import Registry, crm_fixture
 def client(registry: Registry) -> Iterator[TestClient]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", registry.tracking_uri)
-        for name in ("LEADSCORE_API_TOKEN", "LEADSCORE_MODEL_URI", "LEADSCORE_MAX_BATCH_SIZE",
-                     "LEADSCORE_MLFLOW_TRACKING_URI"):
+        for name in (
+            "LEADSCORE_API_TOKEN",
+            "LEADSCORE_MODEL_URI",
+            "LEADSCORE_MAX_BATCH_SIZE",
+            "LEADSCORE_MLFLOW_TRACKING_URI",
+        ):
             patch.delenv(name, raising=False)
         with TestClient(LeadScoring.to_asgi(), raise_server_exceptions=False) as test_client:
             yield test_client
@@ -45,8 +49,10 @@ def score(client: TestClient, leads: list[dict[str, Any]], explain: bool = False
 
 # -- the contract --------------------------------------------------------------------------------
 
+
 def test_scores_come_back_in_input_order_with_model_and_time(
-        client: TestClient, leads: list[dict[str, Any]], registry: Registry) -> None:
+    client: TestClient, leads: list[dict[str, Any]], registry: Registry
+) -> None:
     body = score(client, leads)
     assert [r["id"] for r in body["results"]] == [lead["hs_object_id"] for lead in leads]
     assert body["model"] == {"name": "lead-scorer", "version": registry.version}
@@ -63,9 +69,9 @@ def test_scores_come_back_in_input_order_with_model_and_time(
         assert result["reasons"] is None
 
 
-def test_service_scores_equal_the_batch_scorer(client: TestClient, leads: list[dict[str, Any]],
-                                               small_leads: pd.DataFrame,
-                                               registry: Registry) -> None:
+def test_service_scores_equal_the_batch_scorer(
+    client: TestClient, leads: list[dict[str, Any]], small_leads: pd.DataFrame, registry: Registry
+) -> None:
     """Skew test: same lead, same numbers, whether scored over HTTP or on a DataFrame."""
     expected = registry.result.scorer.score(small_leads.head(len(leads)))
     results = score(client, leads)["results"]
@@ -79,16 +85,21 @@ def test_service_scores_equal_the_batch_scorer(client: TestClient, leads: list[d
         assert result["recommendation"]["rule"] == row["rule"]
 
 
-def test_explain_adds_fit_and_interest_reasons(client: TestClient,
-                                               leads: list[dict[str, Any]]) -> None:
+def test_explain_adds_fit_and_interest_reasons(
+    client: TestClient, leads: list[dict[str, Any]]
+) -> None:
     plain = score(client, leads[:3])["results"]
     explained = score(client, leads[:3], explain=True)["results"]
     for without, with_reasons in zip(plain, explained, strict=True):
         assert with_reasons["probability"] == without["probability"]
         reasons = with_reasons["reasons"]
         assert set(reasons) == {"fit", "interest"}
-        factors = [f for group in reasons.values() for side in ("positive", "negative")
-                   for f in group[side]]
+        factors = [
+            f
+            for group in reasons.values()
+            for side in ("positive", "negative")
+            for f in group[side]
+        ]
         assert factors, "an explained lead has at least one reason"
         for factor in factors:
             assert factor["text"] and factor["label"] and factor["feature"]
@@ -96,36 +107,53 @@ def test_explain_adds_fit_and_interest_reasons(client: TestClient,
         assert all(f["effect"] < 0 for f in reasons["fit"]["negative"])
 
 
-def test_missing_empty_and_unknown_properties(client: TestClient,
-                                              leads: list[dict[str, Any]]) -> None:
+def test_missing_empty_and_unknown_properties(
+    client: TestClient, leads: list[dict[str, Any]]
+) -> None:
     lead = dict(leads[0])
     blank = {k: "" for k in lead}
     blank["hs_object_id"] = "1"
-    results = score(client, [lead, {**lead, "unknown_property": {"nested": [1, 2]},
-                                    "another": None}, blank, {}])["results"]
+    results = score(
+        client, [lead, {**lead, "unknown_property": {"nested": [1, 2]}, "another": None}, blank, {}]
+    )["results"]
     assert results[1]["probability"] == results[0]["probability"]  # unknown ignored
     assert results[2]["probability"] == results[3]["probability"]  # "" is missing
     assert results[3]["id"] is None
 
 
-def test_typed_values_score_like_hubspot_strings(client: TestClient,
-                                                 leads: list[dict[str, Any]]) -> None:
-    lead = {**leads[0], "hs_analytics_num_visits": "12", "demo_requested": "false",
-            "annualrevenue": "2500000"}
-    typed = {**lead, "hs_analytics_num_visits": 12, "demo_requested": False,
-             "annualrevenue": 2.5e6}
+def test_typed_values_score_like_hubspot_strings(
+    client: TestClient, leads: list[dict[str, Any]]
+) -> None:
+    lead = {
+        **leads[0],
+        "hs_analytics_num_visits": "12",
+        "demo_requested": "false",
+        "annualrevenue": "2500000",
+    }
+    typed = {**lead, "hs_analytics_num_visits": 12, "demo_requested": False, "annualrevenue": 2.5e6}
     first, second = score(client, [lead, typed])["results"]
     assert first["probability"] == second["probability"]
 
 
-def test_a_hand_raise_becomes_an_sql_with_status_new(client: TestClient,
-                                                    leads: list[dict[str, Any]]) -> None:
-    lead = {**leads[0], "demo_requested": "true", "numemployees": "100-500",
-            "hs_email_domain": "example-buyer.com", "lifecyclestage": "lead",
-            "hs_lead_status": ""}
+def test_a_hand_raise_becomes_an_sql_with_status_new(
+    client: TestClient, leads: list[dict[str, Any]]
+) -> None:
+    lead = {
+        **leads[0],
+        "demo_requested": "true",
+        "numemployees": "100-500",
+        "hs_email_domain": "example-buyer.com",
+        "lifecyclestage": "lead",
+        "hs_lead_status": "",
+    }
     recommendation = score(client, [lead])["results"][0]["recommendation"]
-    assert recommendation == {**recommendation, "lifecyclestage": "salesqualifiedlead",
-                              "hs_lead_status": "NEW", "changed": True, "rule": "hand_raise"}
+    assert recommendation == {
+        **recommendation,
+        "lifecyclestage": "salesqualifiedlead",
+        "hs_lead_status": "NEW",
+        "changed": True,
+        "rule": "hand_raise",
+    }
     customer = {**lead, "lifecyclestage": "customer"}
     kept = score(client, [customer])["results"][0]["recommendation"]
     assert (kept["lifecyclestage"], kept["changed"]) == ("customer", False)
@@ -138,11 +166,15 @@ def test_model_endpoint(client: TestClient, registry: Registry) -> None:
     response = client.get("/model")
     assert response.status_code == 200
     info = response.json()
-    assert (info["name"], info["version"], info["alias"]) == \
-        ("lead-scorer", registry.version, "champion")
+    assert (info["name"], info["version"], info["alias"]) == (
+        "lead-scorer",
+        registry.version,
+        "champion",
+    )
     assert info["trained_at"] == registry.result.scorer.metadata["trained_at"]
     assert info["test_metrics"]["test.full.roc_auc"] == pytest.approx(
-        registry.result.metrics["test.full.roc_auc"])
+        registry.result.metrics["test.full.roc_auc"]
+    )
     assert info["decision_layer"] is True
     assert info["thresholds"]
     columns = {f["column"] for f in info["features"]}
@@ -163,8 +195,9 @@ def test_health_and_openapi_with_real_schemas(client: TestClient) -> None:
     assert request["schema"]["properties"]["leads"]["minItems"] == 1
     schemas = spec["components"]["schemas"]
     result = schemas["LeadResult"]["properties"]
-    assert {"id", "probability", "score", "fit", "interest", "recommendation", "reasons"} <= \
-        set(result)
+    assert {"id", "probability", "score", "fit", "interest", "recommendation", "reasons"} <= set(
+        result
+    )
     hubspot = spec["paths"]["/hubspot/score"]["post"]["requestBody"]["content"]
     assert len(hubspot["application/json"]["schema"]["oneOf"]) == 4
     model = spec["paths"]["/model"]["get"]["responses"]["200"]["content"]["application/json"]
@@ -173,8 +206,10 @@ def test_health_and_openapi_with_real_schemas(client: TestClient) -> None:
 
 # -- HubSpot -------------------------------------------------------------------------------------
 
-def test_hubspot_v3_object_gives_properties_to_patch_back(client: TestClient,
-                                                         registry: Registry) -> None:
+
+def test_hubspot_v3_object_gives_properties_to_patch_back(
+    client: TestClient, registry: Registry
+) -> None:
     contact = crm_fixture("hubspot_contact_v3.json")
     response = client.post("/hubspot/score", json=contact)
     assert response.status_code == 200, response.text
@@ -203,21 +238,31 @@ def test_hubspot_batch_read_list_and_legacy_webhook(client: TestClient) -> None:
     assert "lifecyclestage" not in answer["results"][2]["properties"]
     assert "hs_lead_status" not in answer["results"][2]["properties"]
     as_list = client.post("/hubspot/score", json=batch["results"]).json()
-    assert [u["properties"]["leadscore_probability"] for u in as_list["results"]] == \
-        [u["properties"]["leadscore_probability"] for u in answer["results"]]
+    assert [u["properties"]["leadscore_probability"] for u in as_list["results"]] == [
+        u["properties"]["leadscore_probability"] for u in answer["results"]
+    ]
     legacy = crm_fixture("hubspot_workflow_webhook_legacy.json")
     response = client.post("/hubspot/score", json=legacy)
     assert response.status_code == 200, response.text
     (update,) = response.json()["results"]
     assert update["id"] == "51"
     # the legacy body carries the batch's contact 51 properties: same score
-    assert update["properties"]["leadscore_probability"] == \
-        answer["results"][0]["properties"]["leadscore_probability"]
+    assert (
+        update["properties"]["leadscore_probability"]
+        == answer["results"][0]["properties"]["leadscore_probability"]
+    )
 
 
 def test_hubspot_hand_raise_writes_stage_and_status(client: TestClient) -> None:
-    contact = {"id": "77", "properties": {"demo_requested": "true", "lifecyclestage": "lead",
-                                          "hs_lead_status": "", "numemployees": "50-100"}}
+    contact = {
+        "id": "77",
+        "properties": {
+            "demo_requested": "true",
+            "lifecyclestage": "lead",
+            "hs_lead_status": "",
+            "numemployees": "50-100",
+        },
+    }
     (update,) = client.post("/hubspot/score", json=contact).json()["results"]
     assert update["properties"]["lifecyclestage"] == "salesqualifiedlead"
     assert update["properties"]["hs_lead_status"] == "NEW"
@@ -233,12 +278,16 @@ def test_salesforce_lead(client: TestClient) -> None:
     assert response.status_code == 200, response.text
     (result,) = response.json()["results"]
     assert result["id"] == "00Q5e00000ABCdeEAF"
-    company_size = [f for f in result["reasons"]["fit"]["positive"] +
-                    result["reasons"]["fit"]["negative"] if f["feature"] == "numemployees"]
+    company_size = [
+        f
+        for f in result["reasons"]["fit"]["positive"] + result["reasons"]["fit"]["negative"]
+        if f["feature"] == "numemployees"
+    ]
     assert not company_size or company_size[0]["value"] in (240, 240.0, "240")
 
 
 # -- errors: 4xx naming the problem, never a 500 -------------------------------------------------
+
 
 def error_of(client: TestClient, status: int, path: str = "/score", **kwargs: Any) -> str:
     response = client.post(path, **kwargs)
@@ -266,8 +315,9 @@ def error_of(client: TestClient, status: int, path: str = "/score", **kwargs: An
         ({"leads": [{}], "explain": {"x": 1}}, "explain"),
     ],
 )
-def test_bad_values_are_400s_naming_the_field(client: TestClient, body: dict[str, Any],
-                                              names: str) -> None:
+def test_bad_values_are_400s_naming_the_field(
+    client: TestClient, body: dict[str, Any], names: str
+) -> None:
     assert names in error_of(client, 400, json=body)
 
 
@@ -308,25 +358,39 @@ def test_more_leads_than_the_limit_is_413_naming_it(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [{"foo": 1}, {"id": "1"}, "text", 5, [1, 2], {"properties": {"a": {"b": [1]}}, "id": "1"},
-     {"results": "x"}, {"vid": 1, "properties": {"a": {"value": {"x": 1}}}},
-     {"results": [{"id": "1"}]}],
+    [
+        {"foo": 1},
+        {"id": "1"},
+        "text",
+        5,
+        [1, 2],
+        {"properties": {"a": {"b": [1]}}, "id": "1"},
+        {"results": "x"},
+        {"vid": 1, "properties": {"a": {"value": {"x": 1}}}},
+        {"results": [{"id": "1"}]},
+    ],
 )
 def test_bad_hubspot_bodies_are_400s(client: TestClient, body: Any) -> None:
     error_of(client, 400, "/hubspot/score", json=body)
 
 
 def test_not_json_is_415(client: TestClient) -> None:
-    text = error_of(client, 415, content=b"leads=1",
-                    headers={"content-type": "application/x-www-form-urlencoded"})
+    text = error_of(
+        client,
+        415,
+        content=b"leads=1",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert "application/json" in text
-    error_of(client, 415, content=b"\x80\x04", headers={
-        "content-type": "application/vnd.bentoml+pickle"})
+    error_of(
+        client, 415, content=b"\x80\x04", headers={"content-type": "application/vnd.bentoml+pickle"}
+    )
     error_of(client, 415, files={"leads": ("a.json", b"[]")})
 
 
 def test_client_errors_log_one_warning_line_without_traceback(
-        client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO)
     client.post("/score", json={"leads": []})
     client.post("/score", json={"leads": [{"numemployees": "abc"}]})

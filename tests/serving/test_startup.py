@@ -14,8 +14,9 @@ from serving.service import LeadScoring
 from tests.serving.support import Registry
 
 
-def test_the_service_refuses_to_start_without_a_model(registry: Registry,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_service_refuses_to_start_without_a_model(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", registry.tracking_uri)
     monkeypatch.setenv("LEADSCORE_MODEL_URI", "models:/no-such-model@champion")
     with pytest.raises(ModelNotFoundError, match="no-such-model@champion") as caught:
@@ -24,14 +25,16 @@ def test_the_service_refuses_to_start_without_a_model(registry: Registry,
     assert registry.tracking_uri in str(caught.value)
 
 
-def test_serve_command_exits_2_with_one_clear_line(registry: Registry,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_command_exits_2_with_one_clear_line(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", registry.tracking_uri)
     app = typer.Typer()
     app.command()(serve)
     app.command("other")(lambda: None)  # two commands: `serve` is addressed by name
-    result = CliRunner().invoke(app, ["serve", "--model", "models:/lead-scorer/7",
-                                      "--port", "3999"])
+    result = CliRunner().invoke(
+        app, ["serve", "--model", "models:/lead-scorer/7", "--port", "3999"]
+    )
     assert result.exit_code == 2
     assert "no leadscore model at models:/lead-scorer/7" in " ".join(result.output.split())
     assert "Traceback" not in result.output

@@ -29,8 +29,7 @@ from tests.serving.support import crm_fixture
 # -- settings ------------------------------------------------------------------------------------
 
 
-def test_settings_defaults_and_environment(monkeypatch: pytest.MonkeyPatch,
-                                           tmp_path: Any) -> None:
+def test_settings_defaults_and_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     for name in ("MLFLOW_TRACKING_URI", "LEADSCORE_MLFLOW_TRACKING_URI", "LEADSCORE_API_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     settings = ServingSettings()
@@ -57,7 +56,8 @@ def test_settings_defaults_and_environment(monkeypatch: pytest.MonkeyPatch,
 
 
 def test_an_empty_token_means_no_auth_and_bad_numbers_are_refused(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("LEADSCORE_API_TOKEN", "  ")
     assert ServingSettings().api_token is None
     monkeypatch.setenv("LEADSCORE_MAX_BATCH_SIZE", "0")
@@ -68,10 +68,18 @@ def test_an_empty_token_means_no_auth_and_bad_numbers_are_refused(
 # -- auth and the request guard ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("header", "token"), [
-    (None, None), (b"", None), (b"Bearer abc", b"abc"), (b"bearer  abc ", b"abc"),
-    (b"Basic abc", None), (b"Bearer", None), (b"abc", None),
-])
+@pytest.mark.parametrize(
+    ("header", "token"),
+    [
+        (None, None),
+        (b"", None),
+        (b"Bearer abc", b"abc"),
+        (b"bearer  abc ", b"abc"),
+        (b"Basic abc", None),
+        (b"Bearer", None),
+        (b"abc", None),
+    ],
+)
 def test_bearer_token(header: bytes | None, token: bytes | None) -> None:
     assert bearer_token(header) == token
 
@@ -88,9 +96,14 @@ def test_health_and_docs_are_open_scoring_is_not() -> None:
     assert not any(is_open(p) for p in ("/score", "/hubspot/score", "/model", "/x"))
 
 
-def run_guard(settings: ServingSettings, method: str, path: str,
-              headers: dict[str, str], body: bytes = b"", chunks: int = 1
-              ) -> tuple[int, dict[str, Any] | None, bytes | None]:
+def run_guard(
+    settings: ServingSettings,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes = b"",
+    chunks: int = 1,
+) -> tuple[int, dict[str, Any] | None, bytes | None]:
     """Send one request through RequestGuard; returns status, JSON body, body the app got."""
     seen: dict[str, bytes] = {}
 
@@ -101,9 +114,11 @@ def run_guard(settings: ServingSettings, method: str, path: str,
         await send({"type": "http.response.body", "body": b"{}"})
 
     size = max(1, len(body) // chunks)
-    parts = [body[i:i + size] for i in range(0, len(body), size)] or [b""]
-    messages = [{"type": "http.request", "body": p, "more_body": i < len(parts) - 1}
-                for i, p in enumerate(parts)]
+    parts = [body[i : i + size] for i in range(0, len(body), size)] or [b""]
+    messages = [
+        {"type": "http.request", "body": p, "more_body": i < len(parts) - 1}
+        for i, p in enumerate(parts)
+    ]
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -112,8 +127,12 @@ def run_guard(settings: ServingSettings, method: str, path: str,
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": method, "path": path,
-             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }
     asyncio.run(RequestGuard(app, settings)(scope, receive, send))
     status = sent[0]["status"]
     payload = json.loads(sent[1]["body"]) if status != 200 else None
@@ -127,12 +146,17 @@ def test_guard_requires_the_token_except_on_open_paths(caplog: pytest.LogCapture
     settings = ServingSettings(api_token="s3cret-token")
     status, body, _ = run_guard(settings, "POST", "/score", JSON, b"{}")
     assert status == 401 and body is not None and "missing bearer token" in body["error"]
-    status, body, _ = run_guard(settings, "POST", "/score",
-                                {**JSON, "Authorization": "Bearer wrong"}, b"{}")
+    status, body, _ = run_guard(
+        settings, "POST", "/score", {**JSON, "Authorization": "Bearer wrong"}, b"{}"
+    )
     assert status == 401 and body is not None and "invalid bearer token" in body["error"]
     assert run_guard(settings, "GET", "/model", {"Authorization": "Bearer wrong"})[0] == 401
-    assert run_guard(settings, "POST", "/score",
-                     {**JSON, "Authorization": "Bearer s3cret-token"}, b"{}")[0] == 200
+    assert (
+        run_guard(
+            settings, "POST", "/score", {**JSON, "Authorization": "Bearer s3cret-token"}, b"{}"
+        )[0]
+        == 200
+    )
     assert run_guard(settings, "GET", "/readyz", {})[0] == 200
     assert "s3cret" not in caplog.text and "wrong" not in caplog.text
 
@@ -140,12 +164,17 @@ def test_guard_requires_the_token_except_on_open_paths(caplog: pytest.LogCapture
 def test_guard_refuses_non_json_and_oversized_bodies() -> None:
     settings = ServingSettings(max_body_bytes=2048)
     assert run_guard(settings, "POST", "/score", {"content-type": "text/csv"}, b"a")[0] == 415
-    assert run_guard(settings, "POST", "/score", {"content-type": "application/json; "
-                                                  "charset=utf-8"}, b"{}")[0] == 200
+    assert (
+        run_guard(
+            settings, "POST", "/score", {"content-type": "application/json; charset=utf-8"}, b"{}"
+        )[0]
+        == 200
+    )
     assert run_guard(settings, "POST", "/score", {}, b"{}")[0] == 200
     big = b"x" * 5000
-    status, body, _ = run_guard(settings, "POST", "/score",
-                                {**JSON, "content-length": str(len(big))}, big)
+    status, body, _ = run_guard(
+        settings, "POST", "/score", {**JSON, "content-length": str(len(big))}, big
+    )
     assert status == 413 and body is not None and "2,048" in body["error"]
     # without a content length (chunked), counted while reading
     assert run_guard(settings, "POST", "/score", JSON, big, chunks=5)[0] == 413
@@ -158,13 +187,21 @@ def test_client_error_filter_makes_one_warning_line() -> None:
         TypeAdapter(list[int]).validate_python(["x", None])
     except ValidationError as error:
         exc_info = (type(error), error, error.__traceback__)
-    record = logging.LogRecord("bentoml", logging.ERROR, __file__, 1, "Exception on %s [%s]",
-                               ("/score", "POST"), exc_info)
+    record = logging.LogRecord(
+        "bentoml", logging.ERROR, __file__, 1, "Exception on %s [%s]", ("/score", "POST"), exc_info
+    )
     assert ClientErrorFilter().filter(record)
     assert record.levelno == logging.WARNING and record.exc_info is None
     assert record.getMessage().startswith("400 POST /score: invalid request: 0: ")
-    server = logging.LogRecord("bentoml", logging.ERROR, __file__, 1, "Exception on %s [%s]",
-                               ("/score", "POST"), (RuntimeError, RuntimeError("x"), None))
+    server = logging.LogRecord(
+        "bentoml",
+        logging.ERROR,
+        __file__,
+        1,
+        "Exception on %s [%s]",
+        ("/score", "POST"),
+        (RuntimeError, RuntimeError("x"), None),
+    )
     assert ClientErrorFilter().filter(server)
     assert server.levelno == logging.ERROR and server.exc_info is not None
 
@@ -212,16 +249,32 @@ def factor(text: str, effect: float) -> dict[str, Any]:
 
 
 RESULT: dict[str, Any] = {
-    "probability": 0.31234, "fit": 71.26, "interest": 45.04, "fit_grade": "A",
+    "probability": 0.31234,
+    "fit": 71.26,
+    "interest": 45.04,
+    "fit_grade": "A",
     "interest_grade": "B",
-    "recommendation": {"lifecyclestage": "salesqualifiedlead", "hs_lead_status": "NEW",
-                       "changed": True, "rule": "score_sql", "detail": ""},
-    "reasons": {"fit": {"positive": [factor("Seniority: VP — raises fit", 5.0),
-                                     factor("Company size: 300 employees — raises fit", 2.0),
-                                     factor("Country: Germany — raises fit", 1.0)],
-                        "negative": []},
-                "interest": {"positive": [], "negative": [
-                    factor("Website visits: 1 visits — lowers interest", -3.0)]}},
+    "recommendation": {
+        "lifecyclestage": "salesqualifiedlead",
+        "hs_lead_status": "NEW",
+        "changed": True,
+        "rule": "score_sql",
+        "detail": "",
+    },
+    "reasons": {
+        "fit": {
+            "positive": [
+                factor("Seniority: VP — raises fit", 5.0),
+                factor("Company size: 300 employees — raises fit", 2.0),
+                factor("Country: Germany — raises fit", 1.0),
+            ],
+            "negative": [],
+        },
+        "interest": {
+            "positive": [],
+            "negative": [factor("Website visits: 1 visits — lowers interest", -3.0)],
+        },
+    },
 }
 NOW = datetime(2025, 4, 2, 12, 0, tzinfo=UTC)
 
@@ -230,13 +283,18 @@ def test_write_back_properties_are_strings_and_stage_only_when_changed() -> None
     record = {"lifecyclestage": "marketingqualifiedlead", "hs_lead_status": ""}
     out = hubspot_properties(RESULT, record, HubSpotProperties(), "4", NOW)
     assert out == {
-        "leadscore_probability": "0.3123", "leadscore_score": "31.2", "leadscore_fit": "71.3",
-        "leadscore_interest": "45.0", "leadscore_fit_grade": "A",
-        "leadscore_interest_grade": "B", "leadscore_model_version": "4",
+        "leadscore_probability": "0.3123",
+        "leadscore_score": "31.2",
+        "leadscore_fit": "71.3",
+        "leadscore_interest": "45.0",
+        "leadscore_fit_grade": "A",
+        "leadscore_interest_grade": "B",
+        "leadscore_model_version": "4",
         "leadscore_scored_at": "2025-04-02T12:00:00.000Z",
         "leadscore_reasons": "Fit A: + Seniority: VP; + Company size: 300 employees | "
-                             "Interest B: − Website visits: 1 visits",
-        "lifecyclestage": "salesqualifiedlead", "hs_lead_status": "NEW",
+        "Interest B: − Website visits: 1 visits",
+        "lifecyclestage": "salesqualifiedlead",
+        "hs_lead_status": "NEW",
     }
     unchanged = {**RESULT, "recommendation": {**RESULT["recommendation"], "changed": False}}
     out = hubspot_properties(unchanged, record, HubSpotProperties(reasons="", score=""), "4", NOW)
@@ -251,8 +309,12 @@ def test_write_back_properties_are_strings_and_stage_only_when_changed() -> None
 
 
 def test_reasons_text_is_short() -> None:
-    many = {**RESULT, "reasons": {g: {"positive": [factor("x" * 100, 1.0)] * 5,
-                                      "negative": [factor("y" * 100, -1.0)] * 5}
-                                  for g in ("fit", "interest")}}
+    many = {
+        **RESULT,
+        "reasons": {
+            g: {"positive": [factor("x" * 100, 1.0)] * 5, "negative": [factor("y" * 100, -1.0)] * 5}
+            for g in ("fit", "interest")
+        },
+    }
     assert len(format_reasons(many)) <= 500
     assert format_reasons({"probability": 0.1}) == ""

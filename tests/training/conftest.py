@@ -13,8 +13,10 @@ from training.config import TrainConfig
 from training.data import PreparedData, prepare
 from training.train import train_scorer
 
-FAST = {"booster": {"max_rounds": 80, "early_stopping_rounds": 15, "num_leaves": 7},
-        "calibration_folds": 3}
+FAST = {
+    "booster": {"max_rounds": 80, "early_stopping_rounds": 15, "num_leaves": 7},
+    "calibration_folds": 3,
+}
 
 
 @pytest.fixture(scope="session")

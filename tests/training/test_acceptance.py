@@ -39,8 +39,7 @@ def test_full_model_is_close_to_the_truth_and_calibrated(demo_result: TrainResul
 def test_fit_and_interest_scores_rank_like_the_latents(demo_result: TrainResult) -> None:
     frame = demo_result.test_frame
     fit = spearmanr(demo_result.test_scores["fit"], frame["_true_fit"].astype(float))
-    interest = spearmanr(demo_result.test_scores["interest"],
-                         frame["_true_interest"].astype(float))
+    interest = spearmanr(demo_result.test_scores["interest"], frame["_true_interest"].astype(float))
     assert fit.statistic >= 0.7
     assert interest.statistic >= 0.7
 

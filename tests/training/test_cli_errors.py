@@ -45,7 +45,7 @@ def assert_user_error(result: Result, *names: str) -> None:
     # the message is the last thing printed; spec and config mistakes list one key a line
     assert output.count("error: ") == 1, output
     assert output.startswith("error: ") or "\nerror: " in output, output
-    message = output[output.index("error: "):]
+    message = output[output.index("error: ") :]
     for name in names:
         assert name in message, f"{name!r} not in {message!r}"
 
@@ -98,15 +98,18 @@ def label_from_converted(spec: dict[str, Any]) -> None:
 def with_leaky_notes(leads: pd.DataFrame, folder: Path) -> tuple[Path, Path]:
     """Leads with `sales_notes_count` (filled in after conversion), and a spec that uses it."""
     noise = np.random.default_rng(0).integers(0, 3, len(leads))
-    data = write_csv(leads.assign(
-        sales_notes_count=(leads["converted"].astype(int) * 5 + noise).astype(str)),
-        folder / "leads.csv")
-    spec = write_spec(folder, lambda s: s["interest"].append(
-        {"name": "sales_notes_count", "type": "numeric"}))
+    data = write_csv(
+        leads.assign(sales_notes_count=(leads["converted"].astype(int) * 5 + noise).astype(str)),
+        folder / "leads.csv",
+    )
+    spec = write_spec(
+        folder, lambda s: s["interest"].append({"name": "sales_notes_count", "type": "numeric"})
+    )
     return data, spec
 
 
 # -- train: bad inputs ----------------------------------------------------------------------
+
 
 def missing_data_file(folder: Path, leads: pd.DataFrame) -> list[str]:
     return ["--data", str(folder / "leads.csv")]
@@ -139,8 +142,12 @@ def spec_column_missing(folder: Path, leads: pd.DataFrame) -> list[str]:
 def label_not_binary(folder: Path, leads: pd.DataFrame) -> list[str]:
     data = leads.copy()
     data.loc[5, "converted"] = "maybe"
-    return ["--data", str(write_csv(data, folder / "leads.csv")),
-            "--spec", str(write_spec(folder, label_from_converted))]
+    return [
+        "--data",
+        str(write_csv(data, folder / "leads.csv")),
+        "--spec",
+        str(write_spec(folder, label_from_converted)),
+    ]
 
 
 def few_positives(folder: Path, leads: pd.DataFrame) -> list[str]:
@@ -174,8 +181,9 @@ def unreadable_number(folder: Path, leads: pd.DataFrame) -> list[str]:
 
 
 def denylisted_feature(folder: Path, leads: pd.DataFrame) -> list[str]:
-    spec = write_spec(folder, lambda s: s["interest"].append(
-        {"name": "lifecyclestage", "type": "categorical"}))
+    spec = write_spec(
+        folder, lambda s: s["interest"].append({"name": "lifecyclestage", "type": "categorical"})
+    )
     return ["--data", str(write_csv(leads, folder / "leads.csv")), "--spec", str(spec)]
 
 
@@ -185,8 +193,12 @@ def leaky_feature(folder: Path, leads: pd.DataFrame) -> list[str]:
 
 
 def spec_not_found(folder: Path, leads: pd.DataFrame) -> list[str]:
-    return ["--data", str(write_csv(leads, folder / "leads.csv")),
-            "--spec", str(folder / "mycrm.yaml")]
+    return [
+        "--data",
+        str(write_csv(leads, folder / "leads.csv")),
+        "--spec",
+        str(folder / "mycrm.yaml"),
+    ]
 
 
 def unknown_builtin_spec(folder: Path, leads: pd.DataFrame) -> list[str]:
@@ -212,54 +224,102 @@ def config_bad_nested_value(folder: Path, leads: pd.DataFrame) -> list[str]:
 
 
 def config_not_found(folder: Path, leads: pd.DataFrame) -> list[str]:
-    return ["--data", str(write_csv(leads, folder / "leads.csv")),
-            "--config", str(folder / "settings.yaml")]
+    return [
+        "--data",
+        str(write_csv(leads, folder / "leads.csv")),
+        "--config",
+        str(folder / "settings.yaml"),
+    ]
 
 
 def promote_sometimes(folder: Path, leads: pd.DataFrame) -> list[str]:
     return ["--data", str(write_csv(leads, folder / "leads.csv")), "--promote", "sometimes"]
 
 
-@pytest.mark.parametrize(("setup", "names"), [
-    pytest.param(missing_data_file, ["data file not found", "leads.csv"], id="data-not-found"),
-    pytest.param(missing_data_file_with_brackets, ["data file not found", "[archive]/leads.csv"],
-                 id="data-not-found-brackets-in-path"),
-    pytest.param(xlsx_file, ["unsupported data format", "leads.xlsx", ".csv"], id="xlsx"),
-    pytest.param(empty_file, ["leads.csv", "is empty"], id="empty-file"),
-    pytest.param(header_only, ["leads.csv", "a header but no rows"], id="header-only"),
-    pytest.param(spec_column_missing, ["missing column(s) the spec needs: 'industry'"],
-                 id="spec-column-missing"),
-    pytest.param(label_not_binary, ["label column 'converted' must hold 0 or 1", "'maybe'"],
-                 id="label-not-binary"),
-    pytest.param(few_positives, ["hs_lifecyclestage_salesqualifiedlead_date within 90 days",
-                                 "only 20 positive(s)", "at least 50"], id="few-positives"),
-    pytest.param(single_class, ["hs_lifecyclestage_salesqualifiedlead_date", "single class",
-                                "0 positive(s)"], id="single-class"),
-    pytest.param(feature_all_blank, ["'annualrevenue'", "no value in any row"],
-                 id="feature-all-blank"),
-    pytest.param(unparseable_dates, ["'createdate'", "3 value(s) that are not dates",
-                                     "'not a date'"], id="unparseable-dates"),
-    pytest.param(unreadable_number, ["'hs_analytics_num_visits'", "'lots'"],
-                 id="unreadable-number"),
-    pytest.param(denylisted_feature, ["spec.yaml", "'lifecyclestage'", "leaky_columns"],
-                 id="denylisted-feature"),
-    pytest.param(leaky_feature, ["possible label leak", "'sales_notes_count'",
-                                 "leakage.allow"], id="leaky-feature"),
-    pytest.param(spec_not_found, ["spec file not found", "mycrm.yaml"], id="spec-not-found"),
-    pytest.param(unknown_builtin_spec, ["no built-in spec named 'salesforce'"],
-                 id="unknown-builtin-spec"),
-    pytest.param(spec_invalid_yaml, ["mycrm.yaml", "is not valid YAML"], id="spec-invalid-yaml"),
-    pytest.param(config_unknown_key, ["settings.yaml", "boster: Extra inputs"],
-                 id="config-unknown-key"),
-    pytest.param(config_bad_nested_value, ["settings.yaml", "booster.num_leaves:"],
-                 id="config-bad-value"),
-    pytest.param(config_not_found, ["config file not found", "settings.yaml"],
-                 id="config-not-found"),
-    pytest.param(promote_sometimes, ["--promote", "'sometimes'"], id="promote-sometimes"),
-])
-def test_train_refuses_bad_input(small_leads: pd.DataFrame, fast_config_file: Path,
-                                 empty_store: Path, tmp_path: Path, setup: Setup,
-                                 names: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("setup", "names"),
+    [
+        pytest.param(missing_data_file, ["data file not found", "leads.csv"], id="data-not-found"),
+        pytest.param(
+            missing_data_file_with_brackets,
+            ["data file not found", "[archive]/leads.csv"],
+            id="data-not-found-brackets-in-path",
+        ),
+        pytest.param(xlsx_file, ["unsupported data format", "leads.xlsx", ".csv"], id="xlsx"),
+        pytest.param(empty_file, ["leads.csv", "is empty"], id="empty-file"),
+        pytest.param(header_only, ["leads.csv", "a header but no rows"], id="header-only"),
+        pytest.param(
+            spec_column_missing,
+            ["missing column(s) the spec needs: 'industry'"],
+            id="spec-column-missing",
+        ),
+        pytest.param(
+            label_not_binary,
+            ["label column 'converted' must hold 0 or 1", "'maybe'"],
+            id="label-not-binary",
+        ),
+        pytest.param(
+            few_positives,
+            [
+                "hs_lifecyclestage_salesqualifiedlead_date within 90 days",
+                "only 20 positive(s)",
+                "at least 50",
+            ],
+            id="few-positives",
+        ),
+        pytest.param(
+            single_class,
+            ["hs_lifecyclestage_salesqualifiedlead_date", "single class", "0 positive(s)"],
+            id="single-class",
+        ),
+        pytest.param(
+            feature_all_blank, ["'annualrevenue'", "no value in any row"], id="feature-all-blank"
+        ),
+        pytest.param(
+            unparseable_dates,
+            ["'createdate'", "3 value(s) that are not dates", "'not a date'"],
+            id="unparseable-dates",
+        ),
+        pytest.param(
+            unreadable_number, ["'hs_analytics_num_visits'", "'lots'"], id="unreadable-number"
+        ),
+        pytest.param(
+            denylisted_feature,
+            ["spec.yaml", "'lifecyclestage'", "leaky_columns"],
+            id="denylisted-feature",
+        ),
+        pytest.param(
+            leaky_feature,
+            ["possible label leak", "'sales_notes_count'", "leakage.allow"],
+            id="leaky-feature",
+        ),
+        pytest.param(spec_not_found, ["spec file not found", "mycrm.yaml"], id="spec-not-found"),
+        pytest.param(
+            unknown_builtin_spec, ["no built-in spec named 'salesforce'"], id="unknown-builtin-spec"
+        ),
+        pytest.param(
+            spec_invalid_yaml, ["mycrm.yaml", "is not valid YAML"], id="spec-invalid-yaml"
+        ),
+        pytest.param(
+            config_unknown_key, ["settings.yaml", "boster: Extra inputs"], id="config-unknown-key"
+        ),
+        pytest.param(
+            config_bad_nested_value, ["settings.yaml", "booster.num_leaves:"], id="config-bad-value"
+        ),
+        pytest.param(
+            config_not_found, ["config file not found", "settings.yaml"], id="config-not-found"
+        ),
+        pytest.param(promote_sometimes, ["--promote", "'sometimes'"], id="promote-sometimes"),
+    ],
+)
+def test_train_refuses_bad_input(
+    small_leads: pd.DataFrame,
+    fast_config_file: Path,
+    empty_store: Path,
+    tmp_path: Path,
+    setup: Setup,
+    names: list[str],
+) -> None:
     folder = tmp_path / "input"
     folder.mkdir()
     extra = setup(folder, small_leads)
@@ -269,8 +329,9 @@ def test_train_refuses_bad_input(small_leads: pd.DataFrame, fast_config_file: Pa
     assert_nothing_logged()
 
 
-def test_leaky_column_trains_once_allowed(small_leads: pd.DataFrame, fast_config_file: Path,
-                                          tmp_path: Path) -> None:
+def test_leaky_column_trains_once_allowed(
+    small_leads: pd.DataFrame, fast_config_file: Path, tmp_path: Path
+) -> None:
     data, spec = with_leaky_notes(small_leads, tmp_path)
     settings = yaml.safe_load(fast_config_file.read_text())
     settings["leakage"]["allow"] = ["sales_notes_count"]
@@ -292,6 +353,7 @@ def test_leaky_column_trains_once_allowed(small_leads: pd.DataFrame, fast_config
 
 # -- score ------------------------------------------------------------------------------------
 
+
 def test_score_without_a_registered_model(small_leads_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "scores.csv"
     result = invoke("score", "--data", small_leads_csv, "--out", out)
@@ -299,24 +361,39 @@ def test_score_without_a_registered_model(small_leads_csv: Path, tmp_path: Path)
     assert not out.exists()
 
 
-def test_score_with_an_unknown_model_uri(small_leads_csv: Path, empty_store: Path,
-                                         tmp_path: Path) -> None:
-    result = invoke("score", "--data", small_leads_csv, "--out", tmp_path / "scores.csv",
-                    "--model", "models:/my-scorer/3")
+def test_score_with_an_unknown_model_uri(
+    small_leads_csv: Path, empty_store: Path, tmp_path: Path
+) -> None:
+    result = invoke(
+        "score",
+        "--data",
+        small_leads_csv,
+        "--out",
+        tmp_path / "scores.csv",
+        "--model",
+        "models:/my-scorer/3",
+    )
     assert_user_error(result, "no model at models:/my-scorer/3")
 
 
-@pytest.mark.parametrize(("data_name", "out_name", "names"), [
-    pytest.param("nowhere.csv", "scores.csv", ["data file not found", "nowhere.csv"],
-                 id="data-not-found"),
-    pytest.param("leads.xlsx", "scores.csv", ["unsupported data format", "leads.xlsx"],
-                 id="data-xlsx"),
-    pytest.param("empty.csv", "scores.csv", ["empty.csv", "is empty"], id="data-empty"),
-    pytest.param("leads.csv", "scores.xlsx", ["unsupported data format", "scores.xlsx"],
-                 id="out-xlsx"),
-])
-def test_score_refuses_bad_files(tmp_path: Path, data_name: str, out_name: str,
-                                 names: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("data_name", "out_name", "names"),
+    [
+        pytest.param(
+            "nowhere.csv", "scores.csv", ["data file not found", "nowhere.csv"], id="data-not-found"
+        ),
+        pytest.param(
+            "leads.xlsx", "scores.csv", ["unsupported data format", "leads.xlsx"], id="data-xlsx"
+        ),
+        pytest.param("empty.csv", "scores.csv", ["empty.csv", "is empty"], id="data-empty"),
+        pytest.param(
+            "leads.csv", "scores.xlsx", ["unsupported data format", "scores.xlsx"], id="out-xlsx"
+        ),
+    ],
+)
+def test_score_refuses_bad_files(
+    tmp_path: Path, data_name: str, out_name: str, names: list[str]
+) -> None:
     (tmp_path / "empty.csv").touch()
     (tmp_path / "leads.xlsx").write_bytes(b"PK\x03\x04")
     (tmp_path / "leads.csv").write_text("hs_object_id\n1\n")
@@ -325,10 +402,9 @@ def test_score_refuses_bad_files(tmp_path: Path, data_name: str, out_name: str,
     assert not (tmp_path / out_name).exists()
 
 
-def test_score_refuses_data_without_a_spec_column(small_leads: pd.DataFrame,
-                                                  small_leads_csv: Path,
-                                                  fast_config_file: Path,
-                                                  tmp_path: Path) -> None:
+def test_score_refuses_data_without_a_spec_column(
+    small_leads: pd.DataFrame, small_leads_csv: Path, fast_config_file: Path, tmp_path: Path
+) -> None:
     trained = invoke("train", "--data", small_leads_csv, "--config", fast_config_file)
     assert trained.exit_code == 0, trained.output
     data = write_csv(small_leads.drop(columns=["country"]).head(500), tmp_path / "new.csv")

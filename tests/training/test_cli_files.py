@@ -17,8 +17,9 @@ def test_csv_chunks_have_the_asked_size_and_keep_text_as_text(tmp_path: Path) ->
     path = tmp_path / "leads.csv"
     ids = [f"{i:04d}" for i in range(103)]
     # a byte-order mark, ids with leading zeros, empty cells, quoted commas and newlines
-    body = "".join(f'{i},"Acme, Inc.",{"" if n % 5 else "3.0"},"two\nlines"\n'
-                   for n, i in enumerate(ids))
+    body = "".join(
+        f'{i},"Acme, Inc.",{"" if n % 5 else "3.0"},"two\nlines"\n' for n, i in enumerate(ids)
+    )
     path.write_bytes(("\ufeffid,company,visits,note\n" + body).encode("utf-8"))
     chunks = list(read_chunks(path, "csv", 10))
     assert [len(c) for c in chunks] == [10] * 10 + [3]
@@ -33,12 +34,16 @@ def test_csv_chunks_have_the_asked_size_and_keep_text_as_text(tmp_path: Path) ->
     assert frame.reset_index(drop=True).astype(object).equals(whole.astype(object))
 
 
-@pytest.mark.parametrize("content, expected", [
-    (b"id,a\n1,x\n2,y,z\n", "could not read csv file .*bad.csv.*"),
-    (b"id,a\n1,\xff\xfe\n", "could not read csv file .*bad.csv.*"),
-])
-def test_a_broken_csv_is_an_error_naming_the_file(tmp_path: Path, content: bytes,
-                                                  expected: str) -> None:
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"id,a\n1,x\n2,y,z\n", "could not read csv file .*bad.csv.*"),
+        (b"id,a\n1,\xff\xfe\n", "could not read csv file .*bad.csv.*"),
+    ],
+)
+def test_a_broken_csv_is_an_error_naming_the_file(
+    tmp_path: Path, content: bytes, expected: str
+) -> None:
     path = tmp_path / "bad.csv"
     path.write_bytes(content)
     with pytest.raises(LeadscoreError, match=expected):
@@ -52,22 +57,28 @@ def test_a_header_only_csv_has_no_chunks(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", ["csv", "parquet"])
-def test_chunks_whose_text_columns_are_empty_still_write_one_schema(tmp_path: Path,
-                                                                    kind: str) -> None:
+def test_chunks_whose_text_columns_are_empty_still_write_one_schema(
+    tmp_path: Path, kind: str
+) -> None:
     def chunk(statuses: list[str | None], start: int) -> pd.DataFrame:
-        return pd.DataFrame({
-            "id": pd.Series([str(start + i) for i in range(len(statuses))], dtype="str"),
-            "probability": np.linspace(0.1, 0.9, len(statuses)),
-            "changed": [True, False][: len(statuses)],
-            "lead_status": pd.Series(statuses, dtype=object),
-        })
+        return pd.DataFrame(
+            {
+                "id": pd.Series([str(start + i) for i in range(len(statuses))], dtype="str"),
+                "probability": np.linspace(0.1, 0.9, len(statuses)),
+                "changed": [True, False][: len(statuses)],
+                "lead_status": pd.Series(statuses, dtype=object),
+            }
+        )
 
     path = tmp_path / f"scores.{kind}"
     with ChunkWriter(path, kind) as writer:
         writer.write(chunk([None, None], 0))  # all empty: would be Arrow's null type
         writer.write(chunk(["NEW", None], 2))
-    back = (pd.read_csv(path, dtype=str, keep_default_na=False) if kind == "csv"
-            else pd.read_parquet(path))
+    back = (
+        pd.read_csv(path, dtype=str, keep_default_na=False)
+        if kind == "csv"
+        else pd.read_parquet(path)
+    )
     assert back["id"].tolist() == ["0", "1", "2", "3"]
     assert back["lead_status"].fillna("").tolist() == ["", "", "NEW", ""]
     assert back["changed"].astype(str).str.lower().tolist() == ["true", "false", "true", "false"]

@@ -52,6 +52,7 @@ runner = CliRunner()
 
 # --- known truth: the metric helpers ---------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def truth() -> pd.DataFrame:
     """20,000 generated leads with their hidden probability (numbers, not CRM text)."""
@@ -94,13 +95,13 @@ def test_a_slice_with_a_scrambled_score_is_flagged(truth: pd.DataFrame) -> None:
     y = truth["converted"].to_numpy()
     p = truth["_true_probability"].to_numpy().copy()
     rng = np.random.default_rng(1)
-    segment = rng.choice(np.array(["north", "south", "west", None], dtype=object), len(y),
-                         p=[0.4, 0.3, 0.2, 0.1])
+    segment = rng.choice(
+        np.array(["north", "south", "west", None], dtype=object), len(y), p=[0.4, 0.3, 0.2, 0.1]
+    )
     west = np.flatnonzero(segment == "west")
     p[west] = rng.permutation(p[west])  # same scores, no longer about these leads
     frame = pd.DataFrame({"segment": segment, "other": "x"})
-    slices = slice_metrics(y, p, float(y.mean()), frame, ["segment", "absent"],
-                           frozenset({""}))
+    slices = slice_metrics(y, p, float(y.mean()), frame, ["segment", "absent"], frozenset({""}))
     assert set(slices) == {"segment"}
     by_value = {e["value"]: e for e in slices["segment"]}
     assert [e["value"] for e in slices["segment"]] == ["north", "south", "west", MISSING_VALUE]
@@ -117,8 +118,9 @@ def test_a_slice_with_a_scrambled_score_is_flagged(truth: pd.DataFrame) -> None:
 def test_slices_keep_the_most_common_values() -> None:
     values = [f"v{i}" for i in range(12) for _ in range(12 - i)]
     y = np.tile([0, 1], len(values) // 2)
-    slices = slice_metrics(y, np.full(len(y), 0.5), 0.5, pd.DataFrame({"c": values}), ["c"],
-                           frozenset(), top=3)
+    slices = slice_metrics(
+        y, np.full(len(y), 0.5), 0.5, pd.DataFrame({"c": values}), ["c"], frozenset(), top=3
+    )
     assert [e["value"] for e in slices["c"]] == ["v0", "v1", "v2"]
 
 
@@ -132,18 +134,23 @@ def test_jsonable_turns_nan_into_null() -> None:
 
 # spec, config, leads, prepared and the trained scorer: session fixtures in conftest.py
 
+
 @pytest.fixture(scope="module")
-def model_dir(scorer: LeadScorer, leads: pd.DataFrame,
-              tmp_path_factory: pytest.TempPathFactory) -> Path:
+def model_dir(
+    scorer: LeadScorer, leads: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """The scorer as an MLflow pyfunc model in a folder: a model URI for every test."""
     root = tmp_path_factory.mktemp("model")
     bundle = scorer.save(root / "bundle")
     path = root / "pyfunc"
     mlflow.pyfunc.save_model(
-        str(path), python_model=str(Path(mlflow_model_file())),
-        artifacts={BUNDLE_ARTIFACT: str(bundle)}, signature=signature_for(scorer),
+        str(path),
+        python_model=str(Path(mlflow_model_file())),
+        artifacts={BUNDLE_ARTIFACT: str(bundle)},
+        signature=signature_for(scorer),
         input_example=input_example(scorer, leads.head(200)),
-        pip_requirements=pip_requirements())
+        pip_requirements=pip_requirements(),
+    )
     return path
 
 
@@ -156,14 +163,19 @@ def mlflow_model_file() -> Path:
 @pytest.fixture(scope="module")
 def report(scorer: LeadScorer, prepared: PreparedData, spec: DatasetSpec) -> dict[str, Any]:
     selection = select_rows(prepared, spec)
-    return evaluate_scorer(scorer, subset(prepared, selection.rows), spec,
-                           baselines=subset(prepared, selection.before),
-                           points=load_points(default_points_path()),
-                           slice_columns=default_slice_columns(scorer.spec))
+    return evaluate_scorer(
+        scorer,
+        subset(prepared, selection.rows),
+        spec,
+        baselines=subset(prepared, selection.before),
+        points=load_points(default_points_path()),
+        slice_columns=default_slice_columns(scorer.spec),
+    )
 
 
-def test_the_newest_slice_is_training_s_test_slice(prepared: PreparedData,
-                                                   spec: DatasetSpec) -> None:
+def test_the_newest_slice_is_training_s_test_slice(
+    prepared: PreparedData, spec: DatasetSpec
+) -> None:
     n = len(prepared.y)
     selection = select_rows(prepared, spec, test_share=0.15)
     start = n - round(0.15 * n)
@@ -173,9 +185,9 @@ def test_the_newest_slice_is_training_s_test_slice(prepared: PreparedData,
 
 
 def test_on_a_newer_export_the_default_is_the_leads_after_the_training_data(
-        prepared: PreparedData, spec: DatasetSpec) -> None:
-    trained = {"data.sha256": "older-export", "data.time_to": "2026-01-31",
-               "split.test": "0.15"}
+    prepared: PreparedData, spec: DatasetSpec
+) -> None:
+    trained = {"data.sha256": "older-export", "data.time_to": "2026-01-31", "split.test": "0.15"}
     selection = default_selection(prepared, spec, 0.15, trained, "newer-export")
     first = pd.Timestamp(int(prepared.times[selection.rows[0]]), tz="UTC")
     assert first >= pd.Timestamp("2026-02-01", tz="UTC")
@@ -185,15 +197,18 @@ def test_on_a_newer_export_the_default_is_the_leads_after_the_training_data(
     newest = select_rows(prepared, spec, test_share=0.15)
     same_file = default_selection(prepared, spec, 0.15, trained, "older-export")
     np.testing.assert_array_equal(same_file.rows, newest.rows)
-    nothing_after = default_selection(prepared, spec, 0.15,
-                                      {**trained, "data.time_to": "2027-01-01"}, "x")
+    nothing_after = default_selection(
+        prepared, spec, 0.15, {**trained, "data.time_to": "2027-01-01"}, "x"
+    )
     np.testing.assert_array_equal(nothing_after.rows, newest.rows)
-    np.testing.assert_array_equal(default_selection(prepared, spec, 0.15, None, "x").rows,
-                                  newest.rows)
+    np.testing.assert_array_equal(
+        default_selection(prepared, spec, 0.15, None, "x").rows, newest.rows
+    )
 
 
-def test_a_date_range_includes_the_whole_last_day(prepared: PreparedData,
-                                                  spec: DatasetSpec) -> None:
+def test_a_date_range_includes_the_whole_last_day(
+    prepared: PreparedData, spec: DatasetSpec
+) -> None:
     selection = select_rows(prepared, spec, "2026-01-01", "2026-01-31")
     days = pd.to_datetime(prepared.times[selection.rows].astype("int64"), utc=True)
     assert days.min() >= pd.Timestamp("2026-01-01", tz="UTC")
@@ -212,9 +227,13 @@ def test_a_date_range_includes_the_whole_last_day(prepared: PreparedData,
         ("2026-02-01", "2026-01-01", "before --from"),
     ],
 )
-def test_bad_date_ranges_are_clear_errors(prepared: PreparedData, spec: DatasetSpec,
-                                          date_from: str | None, date_to: str | None,
-                                          message: str) -> None:
+def test_bad_date_ranges_are_clear_errors(
+    prepared: PreparedData,
+    spec: DatasetSpec,
+    date_from: str | None,
+    date_to: str | None,
+    message: str,
+) -> None:
     with pytest.raises(LeadscoreError, match=message):
         select_rows(prepared, spec, date_from, date_to)
 
@@ -235,8 +254,9 @@ def test_the_report_compares_four_scores_on_the_same_leads(report: dict[str, Any
 
 
 def test_report_sections_have_the_documented_shape(report: dict[str, Any]) -> None:
-    assert set(report["metrics"]) == set(report["reliability"]) == {"probability", "fit",
-                                                                     "interest"}
+    assert (
+        set(report["metrics"]) == set(report["reliability"]) == {"probability", "fit", "interest"}
+    )
     for name in ("fit", "interest"):  # 0–100 scores scaled to probabilities
         assert 0 < report["metrics"][name]["brier"] < 0.2
     bins = report["reliability"]["probability"]
@@ -250,38 +270,47 @@ def test_report_sections_have_the_documented_shape(report: dict[str, Any]) -> No
     assert report["thresholds"]["stages"]["SQL"]["leads"] > 0
     months = [m["month"] for m in report["stability"]]
     assert months == sorted(months) and len(months) >= 2
-    assert all(m["rows"] > 0 and (m["roc_auc"] is None or 0.5 < m["roc_auc"] <= 1)
-               for m in report["stability"])
+    assert all(
+        m["rows"] > 0 and (m["roc_auc"] is None or 0.5 < m["roc_auc"] <= 1)
+        for m in report["stability"]
+    )
     assert set(report["slices"]) == {"hs_analytics_source", "country"}
     assert all(len(v) <= 8 for v in report["slices"].values())
     json.dumps(jsonable(report), allow_nan=False)
 
 
 def test_the_logistic_baseline_learns_only_from_earlier_leads(
-        report: dict[str, Any], scorer: LeadScorer, prepared: PreparedData,
-        spec: DatasetSpec) -> None:
+    report: dict[str, Any], scorer: LeadScorer, prepared: PreparedData, spec: DatasetSpec
+) -> None:
     from sklearn.metrics import roc_auc_score
 
     selection = select_rows(prepared, spec)
     x = scorer.encode(prepared.frame)
-    categorical = [j for j, f in enumerate(scorer.spec.features) if f.type.value ==
-                   "categorical"]
+    categorical = [j for j, f in enumerate(scorer.spec.features) if f.type.value == "categorical"]
     numeric = [j for j in range(x.shape[1]) if j not in categorical]
-    by_hand = logistic_baseline(categorical, numeric).fit(x[selection.before],
-                                                          prepared.y[selection.before])
-    auc = roc_auc_score(prepared.y[selection.rows],
-                        by_hand.predict_proba(x[selection.rows])[:, 1])
+    by_hand = logistic_baseline(categorical, numeric).fit(
+        x[selection.before], prepared.y[selection.before]
+    )
+    auc = roc_auc_score(prepared.y[selection.rows], by_hand.predict_proba(x[selection.rows])[:, 1])
     assert report["comparison"][1]["roc_auc"] == pytest.approx(auc)
-    assert any("before the evaluated ones, never on the evaluated leads" in n
-               for n in report["notes"])
+    assert any(
+        "before the evaluated ones, never on the evaluated leads" in n for n in report["notes"]
+    )
 
 
 def test_without_earlier_leads_the_trained_baselines_are_left_out(
-        scorer: LeadScorer, prepared: PreparedData, spec: DatasetSpec) -> None:
+    scorer: LeadScorer, prepared: PreparedData, spec: DatasetSpec
+) -> None:
     selection = select_rows(prepared, spec, None, "2025-06-30")
     assert len(selection.before) == 0
-    out = evaluate_scorer(scorer, subset(prepared, selection.rows), spec, baselines=None,
-                          points=load_points(default_points_path()), slice_columns=[])
+    out = evaluate_scorer(
+        scorer,
+        subset(prepared, selection.rows),
+        spec,
+        baselines=None,
+        points=load_points(default_points_path()),
+        slice_columns=[],
+    )
     rows = {r["name"]: r for r in out["comparison"]}
     assert rows["logistic regression"]["roc_auc"] is None
     assert rows["points rule"]["roc_auc"] > 0.6 and rows["points rule"]["brier"] is None
@@ -290,21 +319,31 @@ def test_without_earlier_leads_the_trained_baselines_are_left_out(
 
 
 def test_notes_say_whether_the_model_could_have_seen_the_leads(
-        prepared: PreparedData, spec: DatasetSpec) -> None:
+    prepared: PreparedData, spec: DatasetSpec
+) -> None:
     n = len(prepared.y)
     newest = select_rows(prepared, spec)
     wide = select_rows(prepared, spec, "2025-10-01")
-    same = {"data.sha256": "abc", "data.rows": str(n), "data.time_from": "2024-12-30",
-            "data.time_to": "2026-04-01", "split.test": "0.15"}
+    same = {
+        "data.sha256": "abc",
+        "data.rows": str(n),
+        "data.time_from": "2024-12-30",
+        "data.time_to": "2026-04-01",
+        "split.test": "0.15",
+    }
 
     def note(selection: Any, trained: dict[str, str] | None, sha: str = "abc") -> str:
-        return " ".join(training_overlap_notes(prepared, spec, selection, sha, trained,
-                                               {"trained_at": "2026-07-01T00:00:00+00:00"}))
+        return " ".join(
+            training_overlap_notes(
+                prepared, spec, selection, sha, trained, {"trained_at": "2026-07-01T00:00:00+00:00"}
+            )
+        )
 
     assert "never saw these leads" in note(newest, same)
     seen = int((wide.rows < n - round(0.15 * n)).sum())
-    assert f"{seen:,} of the {len(wide.rows):,} evaluated leads were in the model's" in \
-        note(wide, same)
+    assert f"{seen:,} of the {len(wide.rows):,} evaluated leads were in the model's" in note(
+        wide, same
+    )
     assert "overlap the model's training data" in note(wide, same, sha="other")
     earlier = {**same, "data.time_to": "2025-09-30"}
     assert "after the newest lead" in note(wide, earlier, sha="other")
@@ -314,8 +353,10 @@ def test_notes_say_whether_the_model_could_have_seen_the_leads(
 
 # --- rolling-origin backtest -------------------------------------------------------------
 
+
 def test_backtest_trains_on_earlier_months_and_tests_on_the_next(
-        prepared: PreparedData, spec: DatasetSpec, config: TrainConfig) -> None:
+    prepared: PreparedData, spec: DatasetSpec, config: TrainConfig
+) -> None:
     months, partial = backtest_months(prepared, 2)
     newest = pd.Timestamp(int(prepared.times[-1]), tz="UTC")
     assert partial is not None and newest.strftime("%Y-%m") in partial
@@ -329,8 +370,10 @@ def test_backtest_trains_on_earlier_months_and_tests_on_the_next(
         assert 0.5 < fold["roc_auc"] <= 1 and 0.5 < fold["logistic_roc_auc"] <= 1
         assert 0 < fold["brier"] < 0.2 and 0 <= fold["ece"] < 0.1
         assert 0 < fold["positives"] < fold["rows"]
-        in_month = pd.to_datetime(prepared.times.astype("int64"), utc=True) \
-            .strftime("%Y-%m") == fold["test_month"]
+        in_month = (
+            pd.to_datetime(prepared.times.astype("int64"), utc=True).strftime("%Y-%m")
+            == fold["test_month"]
+        )
         assert fold["rows"] == int(in_month.sum())
         assert fold["positives"] == int(prepared.y[in_month].sum())
         assert 0 < fold["train_rows"] < np.flatnonzero(in_month)[0]
@@ -343,8 +386,9 @@ def test_backtest_trains_on_earlier_months_and_tests_on_the_next(
     assert (summary["min"], summary["max"]) == (min(aucs), max(aucs))
 
 
-def test_backtest_needs_months(prepared: PreparedData, spec: DatasetSpec,
-                               config: TrainConfig) -> None:
+def test_backtest_needs_months(
+    prepared: PreparedData, spec: DatasetSpec, config: TrainConfig
+) -> None:
     with pytest.raises(LeadscoreError, match="needs at least 31 complete months"):
         backtest(prepared, spec, config, 30)
     ordinal = spec.model_copy(update={"time": spec.time.model_copy(update={"kind": "ordinal"})})
@@ -353,6 +397,7 @@ def test_backtest_needs_months(prepared: PreparedData, spec: DatasetSpec,
 
 
 # --- the command -------------------------------------------------------------------------
+
 
 def cli() -> typer.Typer:
     app = typer.Typer()
@@ -368,7 +413,7 @@ def invoke(*args: str | Path) -> Result:
 def assert_user_error(result: Result, *names: str) -> None:
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output and "Usage:" not in result.output
-    message = result.output[result.output.index("error: "):]
+    message = result.output[result.output.index("error: ") :]
     for name in names:
         assert name in message, f"{name!r} not in {message!r}"
 
@@ -380,8 +425,9 @@ def leads_csv(leads: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> 
     return path
 
 
-def test_evaluate_writes_the_report_and_logs_it(model_dir: Path, leads_csv: Path,
-                                               prepared: PreparedData, tmp_path: Path) -> None:
+def test_evaluate_writes_the_report_and_logs_it(
+    model_dir: Path, leads_csv: Path, prepared: PreparedData, tmp_path: Path
+) -> None:
     out = tmp_path / "report"
     result = invoke("--data", leads_csv, "--model", model_dir, "--out", out, "--log-mlflow")
     assert result.exit_code == 0, result.output
@@ -391,8 +437,7 @@ def test_evaluate_writes_the_report_and_logs_it(model_dir: Path, leads_csv: Path
     assert [r["name"] for r in written["comparison"]] == list(COMPARISON)
     assert written["model"]["uri"] == str(model_dir) and written["backtest"] is None
     assert written["data"]["rows"] == round(0.15 * len(prepared.y))
-    assert written["data"]["time_to"] == str(
-        pd.Timestamp(int(prepared.times[-1]), tz="UTC").date())
+    assert written["data"]["time_to"] == str(pd.Timestamp(int(prepared.times[-1]), tz="UTC").date())
     assert any("training data is unknown" in n for n in written["notes"])
     try:
         import training.report  # noqa: F401
@@ -414,7 +459,8 @@ def test_evaluate_writes_the_report_and_logs_it(model_dir: Path, leads_csv: Path
 
 
 def test_without_the_renderer_the_command_writes_the_json(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sys
 
     from training.evaluate_cli import write
@@ -441,36 +487,53 @@ def narrow_spec(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_a_model_that_does_not_match_the_data_names_the_columns(
-        model_dir: Path, leads: pd.DataFrame, narrow_spec: Path, tmp_path: Path) -> None:
+    model_dir: Path, leads: pd.DataFrame, narrow_spec: Path, tmp_path: Path
+) -> None:
     data = tmp_path / "no-industry.csv"
     leads.drop(columns=["industry", "country"]).to_csv(data, index=False)
-    result = invoke("--data", data, "--spec", narrow_spec, "--model", model_dir,
-                    "--out", tmp_path / "r")
+    result = invoke(
+        "--data", data, "--spec", narrow_spec, "--model", model_dir, "--out", tmp_path / "r"
+    )
     assert_user_error(result, "does not match", "'industry'", "'country'")
     assert not (tmp_path / "r").exists()
 
 
-def test_a_date_range_without_leads_is_an_error(model_dir: Path, leads_csv: Path,
-                                               tmp_path: Path) -> None:
-    result = invoke("--data", leads_csv, "--model", model_dir, "--from", "2030-01-01",
-                    "--to", "2030-03-31", "--out", tmp_path / "r")
+def test_a_date_range_without_leads_is_an_error(
+    model_dir: Path, leads_csv: Path, tmp_path: Path
+) -> None:
+    result = invoke(
+        "--data",
+        leads_csv,
+        "--model",
+        model_dir,
+        "--from",
+        "2030-01-01",
+        "--to",
+        "2030-03-31",
+        "--out",
+        tmp_path / "r",
+    )
     assert_user_error(result, "no leads between 2030-01-01 and 2030-03-31")
 
 
 def test_points_rules_naming_an_unknown_column_are_an_error(
-        model_dir: Path, leads_csv: Path, tmp_path: Path) -> None:
+    model_dir: Path, leads_csv: Path, tmp_path: Path
+) -> None:
     rules = tmp_path / "points.yaml"
     rules.write_text("rules:\n  - {column: lead_temperature, equals: hot, points: 10}\n")
-    result = invoke("--data", leads_csv, "--model", model_dir, "--points", rules,
-                    "--out", tmp_path / "r")
+    result = invoke(
+        "--data", leads_csv, "--model", model_dir, "--points", rules, "--out", tmp_path / "r"
+    )
     assert_user_error(result, "'lead_temperature'", str(rules))
     rules.write_text("rules:\n  - {column: country, equals: Germany, pionts: 10}\n")
-    assert_user_error(invoke("--data", leads_csv, "--model", model_dir, "--points", rules),
-                      "rules.0.pionts")
+    assert_user_error(
+        invoke("--data", leads_csv, "--model", model_dir, "--points", rules), "rules.0.pionts"
+    )
 
 
 def test_backtest_with_an_ordinal_time_column_is_an_error(
-        leads: pd.DataFrame, tmp_path: Path) -> None:
+    leads: pd.DataFrame, tmp_path: Path
+) -> None:
     data = yaml.safe_load(builtin_spec_path("hubspot").read_text(encoding="utf-8"))
     data["time"] = {"column": "lead_number", "kind": "ordinal"}
     data["label"] = {"column": "converted"}
@@ -478,17 +541,27 @@ def test_backtest_with_an_ordinal_time_column_is_an_error(
     spec_path.write_text(yaml.safe_dump(data))
     csv = tmp_path / "ordinal.csv"
     leads.assign(lead_number=range(len(leads))).to_csv(csv, index=False)
-    result = invoke("--data", csv, "--spec", spec_path, "--backtest", "2",
-                    "--model", tmp_path / "no-model-needed")
+    result = invoke(
+        "--data",
+        csv,
+        "--spec",
+        spec_path,
+        "--backtest",
+        "2",
+        "--model",
+        tmp_path / "no-model-needed",
+    )
     assert_user_error(result, "--backtest needs a datetime time column", "'lead_number'")
 
 
 def test_evaluating_the_registered_champion_reproduces_its_test_metrics(
-        leads_csv: Path, config: TrainConfig, tmp_path: Path) -> None:
+    leads_csv: Path, config: TrainConfig, tmp_path: Path
+) -> None:
     config_file = tmp_path / "train.yaml"
     config_file.write_text(yaml.safe_dump(config.model_dump(mode="json")))
-    trained = runner.invoke(leadscore_app, ["train", "--data", str(leads_csv), "--config",
-                                            str(config_file)])
+    trained = runner.invoke(
+        leadscore_app, ["train", "--data", str(leads_csv), "--config", str(config_file)]
+    )
     assert trained.exit_code == 0, trained.output
     result = invoke("--data", leads_csv, "--out", tmp_path / "r")
     assert result.exit_code == 0, result.output
@@ -502,27 +575,34 @@ def test_evaluating_the_registered_champion_reproduces_its_test_metrics(
     for name, key in (("leadscore", "full"), ("logistic regression", "full_logistic")):
         for metric in ("roc_auc", "pr_auc", "brier", "ece"):
             assert rows[name][metric] == pytest.approx(
-                logged.data.metrics[f"test.{key}.{metric}"], rel=1e-6), (name, metric)
+                logged.data.metrics[f"test.{key}.{metric}"], rel=1e-6
+            ), (name, metric)
 
 
 def test_training_logs_the_evaluation_report_of_its_test_slice(
-        leads_csv: Path, config: TrainConfig, prepared: PreparedData, tmp_path: Path) -> None:
+    leads_csv: Path, config: TrainConfig, prepared: PreparedData, tmp_path: Path
+) -> None:
     config_file = tmp_path / "train.yaml"
     config_file.write_text(yaml.safe_dump(config.model_dump(mode="json")))
-    trained = runner.invoke(leadscore_app, ["train", "--data", str(leads_csv), "--config",
-                                            str(config_file)])
+    trained = runner.invoke(
+        leadscore_app, ["train", "--data", str(leads_csv), "--config", str(config_file)]
+    )
     assert trained.exit_code == 0, trained.output
     run = mlflow.search_runs(experiment_names=["leadscore"], output_format="list")[0]
     run_id, client = run.info.run_id, MlflowClient()
     assert {a.path for a in client.list_artifacts(run_id, "evaluation")} == {
-        "evaluation/report.html", "evaluation/report.json"}
+        "evaluation/report.html",
+        "evaluation/report.json",
+    }
     folder = Path(client.download_artifacts(run_id, "evaluation", str(tmp_path / "logged")))
     written = json.loads((folder / "report.json").read_text(), parse_constant=_no_nan)
     rows = {r["name"]: r for r in written["comparison"]}
     assert rows["leadscore"]["roc_auc"] == pytest.approx(
-        run.data.metrics["test.full.roc_auc"], rel=1e-12)
+        run.data.metrics["test.full.roc_auc"], rel=1e-12
+    )
     assert rows["logistic regression"]["roc_auc"] == pytest.approx(
-        run.data.metrics["test.full_logistic.roc_auc"], rel=1e-12)
+        run.data.metrics["test.full_logistic.roc_auc"], rel=1e-12
+    )
     assert rows["points rule"]["roc_auc"] > 0.6
     assert written["data"]["rows"] == round(config.split.test * len(prepared.y))
     assert written["model"]["run_id"] == run_id and written["backtest"] is None
@@ -536,21 +616,33 @@ def test_training_logs_the_evaluation_report_of_its_test_slice(
     evaluated = json.loads((tmp_path / "r" / "report.json").read_text())
     span = f"evaluation/{evaluated['data']['time_from']}_{evaluated['data']['time_to']}"
     assert {a.path for a in client.list_artifacts(run_id, span)} == {
-        f"{span}/report.html", f"{span}/report.json"}
+        f"{span}/report.html",
+        f"{span}/report.json",
+    }
     assert evaluated["comparison"][-1]["roc_auc"] == pytest.approx(
-        rows["leadscore"]["roc_auc"], rel=1e-9)  # the same leads, the same model
+        rows["leadscore"]["roc_auc"], rel=1e-9
+    )  # the same leads, the same model
     assert len(client.list_artifacts(run_id, "evaluation")) == 3
     assert len(mlflow.search_runs(search_all_experiments=True, output_format="list")) == 1
 
 
 @pytest.mark.parametrize("database", [True, False], ids=["empty-store", "no-database"])
 def test_run_id_of_no_run_is_an_error_and_nothing_is_written(
-        leads_csv: Path, tmp_path: Path, database: bool) -> None:
+    leads_csv: Path, tmp_path: Path, database: bool
+) -> None:
     uri = os.environ["MLFLOW_TRACKING_URI"]
     if database:
         MlflowClient(tracking_uri=uri).search_experiments()  # creates the empty store
-    result = invoke("--data", leads_csv, "--model", tmp_path / "no-model-needed",
-                    "--out", tmp_path / "r", "--run-id", "0f1e2d-no-such-run")
+    result = invoke(
+        "--data",
+        leads_csv,
+        "--model",
+        tmp_path / "no-model-needed",
+        "--out",
+        tmp_path / "r",
+        "--run-id",
+        "0f1e2d-no-such-run",
+    )
     assert_user_error(result, "--run-id", "'0f1e2d-no-such-run'")
     assert not (tmp_path / "r").exists()
     assert Path(uri.removeprefix("sqlite:///")).exists() == database

@@ -23,51 +23,63 @@ def rules(*items: dict[str, Any]) -> dict[str, Any]:
     return {"rules": list(items)}
 
 
-LEADS = pd.DataFrame({
-    "demo_requested": ["true", "false", "yes", "", "TRUE"],
-    "pricing_page_views": ["0", "2", "7", "", "3"],
-    "numemployees": ["1-5", "100-500", "1000+", "", "Unknown"],
-    "hs_email_domain": ["gmail.com", "jane@GMAIL.com", "example-acme.com", "", "web.de"],
-    "jobtitle": ["VP Marketing", "MVP of fun", "Head of Growth", "", "Marketing Intern"],
-    "country": ["Germany", "germany ", "India", "Select", "France"],
-})
+LEADS = pd.DataFrame(
+    {
+        "demo_requested": ["true", "false", "yes", "", "TRUE"],
+        "pricing_page_views": ["0", "2", "7", "", "3"],
+        "numemployees": ["1-5", "100-500", "1000+", "", "Unknown"],
+        "hs_email_domain": ["gmail.com", "jane@GMAIL.com", "example-acme.com", "", "web.de"],
+        "jobtitle": ["VP Marketing", "MVP of fun", "Head of Growth", "", "Marketing Intern"],
+        "country": ["Germany", "germany ", "India", "Select", "France"],
+    }
+)
 
 
 def test_points_add_up_rule_by_rule_on_an_inline_frame() -> None:
-    points = parse_points(rules(
-        {"column": "demo_requested", "equals": True, "points": 10},
-        {"column": "pricing_page_views", "min": 1, "points": 5},
-        {"column": "pricing_page_views", "min": 3, "points": 5},
-        {"column": "numemployees", "min": 50, "max": 500, "points": 4},  # a band
-        {"column": "numemployees", "present": False, "points": -2},
-        {"column": "hs_email_domain", "in": ["gmail.com", "web.de"], "points": -10},
-        {"column": "jobtitle", "contains": ["vp", "head"], "points": 8},
-        {"column": "jobtitle", "contains": "intern", "points": -10},
-        {"column": "country", "equals": "Germany", "points": 3},
-    ))
+    points = parse_points(
+        rules(
+            {"column": "demo_requested", "equals": True, "points": 10},
+            {"column": "pricing_page_views", "min": 1, "points": 5},
+            {"column": "pricing_page_views", "min": 3, "points": 5},
+            {"column": "numemployees", "min": 50, "max": 500, "points": 4},  # a band
+            {"column": "numemployees", "present": False, "points": -2},
+            {"column": "hs_email_domain", "in": ["gmail.com", "web.de"], "points": -10},
+            {"column": "jobtitle", "contains": ["vp", "head"], "points": 8},
+            {"column": "jobtitle", "contains": "intern", "points": -10},
+            {"column": "country", "equals": "Germany", "points": 3},
+        )
+    )
     expected = [
-        10 + 0 + 0 - 10 + 8 + 3,       # demo, 0 views, 1-5 (3) outside the band, gmail, VP
-        0 + 5 + 4 - 10 + 0 + 3,        # 2 views, 100-500 (300) in the band, an address's domain
-        10 + 5 + 5 + 0 + 8 + 0,        # 7 views, 1000+ (1000) above the band; "head"
-        -2,                            # everything missing: only `present: false` matches
+        10 + 0 + 0 - 10 + 8 + 3,  # demo, 0 views, 1-5 (3) outside the band, gmail, VP
+        0 + 5 + 4 - 10 + 0 + 3,  # 2 views, 100-500 (300) in the band, an address's domain
+        10 + 5 + 5 + 0 + 8 + 0,  # 7 views, 1000+ (1000) above the band; "head"
+        -2,  # everything missing: only `present: false` matches
         10 + 5 + 5 - 2 - 10 - 10 + 0,  # "Unknown" is missing in the spec's sense; intern
     ]
     missing = frozenset({"", "Unknown", "Select"})
     np.testing.assert_array_equal(points.score(LEADS, missing), expected)
-    assert points.columns == ["demo_requested", "pricing_page_views", "numemployees",
-                              "hs_email_domain", "jobtitle", "country"]
+    assert points.columns == [
+        "demo_requested",
+        "pricing_page_views",
+        "numemployees",
+        "hs_email_domain",
+        "jobtitle",
+        "country",
+    ]
 
 
 def test_contains_matches_words_not_parts_of_words() -> None:
     points = parse_points(rules({"column": "t", "contains": ["vp", "co-founder"], "points": 1}))
-    frame = pd.DataFrame({"t": ["VP Sales", "MVP", "svp", "Co-Founder & CEO", "cofounder",
-                                "the vp."]})
+    frame = pd.DataFrame(
+        {"t": ["VP Sales", "MVP", "svp", "Co-Founder & CEO", "cofounder", "the vp."]}
+    )
     np.testing.assert_array_equal(points.score(frame), [1, 0, 0, 1, 0, 1])
 
 
 def test_numbers_from_parquet_and_text_from_csv_score_the_same() -> None:
-    points = parse_points(rules({"column": "n", "min": 3, "points": 2},
-                                {"column": "n", "equals": 5, "points": 1}))
+    points = parse_points(
+        rules({"column": "n", "min": 3, "points": 2}, {"column": "n", "equals": 5, "points": 1})
+    )
     as_text = pd.DataFrame({"n": ["1", "3", "5", "5.0", ""]})
     as_numbers = pd.DataFrame({"n": [1.0, 3.0, 5.0, 5.0, np.nan]})
     np.testing.assert_array_equal(points.score(as_text), [0, 2, 3, 3, 0])
@@ -78,12 +90,19 @@ def test_numbers_from_parquet_and_text_from_csv_score_the_same() -> None:
     ("data", "names"),
     [
         (rules({"column": "x", "equals": "a", "pionts": 3}), ["rules.0.pionts", "rules.0.points"]),
-        (rules({"column": "x", "equals": "a", "points": 1},
-               {"column": "y", "equalz": "b", "points": 1}), ["rules.1.equalz"]),
+        (
+            rules(
+                {"column": "x", "equals": "a", "points": 1},
+                {"column": "y", "equalz": "b", "points": 1},
+            ),
+            ["rules.1.equalz"],
+        ),
         ({"rules": [], "title": "x"}, ["title", "rules"]),
         (rules({"column": "x", "points": 1}), ["rules.0", "give a test"]),
-        (rules({"column": "x", "equals": "a", "min": 1, "points": 1}),
-         ["rules.0", "one test per rule", "equals, min"]),
+        (
+            rules({"column": "x", "equals": "a", "min": 1, "points": 1}),
+            ["rules.0", "one test per rule", "equals, min"],
+        ),
         (rules({"column": "x", "min": 5, "max": 1, "points": 1}), ["rules.0", "min (5)"]),
         (rules({"column": "x", "in": [], "points": 1}), ["rules.0.in"]),
         (rules({"column": "x", "equals": "a", "points": "many"}), ["rules.0.points"]),
@@ -100,8 +119,12 @@ def test_rule_mistakes_name_the_key(data: Any, names: list[str]) -> None:
 
 
 def test_a_rule_on_an_unknown_column_names_it() -> None:
-    points = parse_points(rules({"column": "country", "equals": "Germany", "points": 1},
-                                {"column": "favourite_colour", "equals": "red", "points": 1}))
+    points = parse_points(
+        rules(
+            {"column": "country", "equals": "Germany", "points": 1},
+            {"column": "favourite_colour", "equals": "red", "points": 1},
+        )
+    )
     with pytest.raises(LeadscoreError, match="'favourite_colour'") as caught:
         points.check(LEADS, "points rules p.yaml")
     assert "'country'" not in str(caught.value)
@@ -129,8 +152,9 @@ def test_points_become_a_monotone_probability_fitted_on_older_leads() -> None:
     views = rng.integers(0, 8, 3000)
     y = (rng.random(3000) < 0.05 + 0.1 * views).astype(int)
     frame = pd.DataFrame({"v": views.astype(str)})
-    points = parse_points(rules({"column": "v", "min": 2, "points": 5},
-                                {"column": "v", "min": 5, "points": 5}))
+    points = parse_points(
+        rules({"column": "v", "min": 2, "points": 5}, {"column": "v", "min": 5, "points": 5})
+    )
     baseline = PointsBaseline(points).fit(frame, y)
     p = baseline.predict_proba(frame)[:, 1]
     assert p.shape == (3000,) and p.min() >= 0 and p.max() <= 1

@@ -30,14 +30,16 @@ runner = CliRunner()
 
 
 def train_cli(data: Path, config: Path, *extra: str) -> str:
-    result = runner.invoke(app, ["train", "--data", str(data), "--spec", "hubspot",
-                                 "--config", str(config), *extra])
+    result = runner.invoke(
+        app, ["train", "--data", str(data), "--spec", "hubspot", "--config", str(config), *extra]
+    )
     assert result.exit_code == 0, result.output
     return result.output
 
 
 def test_pyfunc_from_registry_scores_like_the_in_memory_bundle(
-        small_leads: pd.DataFrame, hubspot_spec: DatasetSpec, fast_config: TrainConfig) -> None:
+    small_leads: pd.DataFrame, hubspot_spec: DatasetSpec, fast_config: TrainConfig
+) -> None:
     uri = configure()
     result = train_scorer(prepare(small_leads, hubspot_spec), hubspot_spec, fast_config)
     with mlflow.start_run(experiment_id=ensure_experiment("leadscore", uri)):
@@ -48,41 +50,54 @@ def test_pyfunc_from_registry_scores_like_the_in_memory_bundle(
     rows = small_leads.head(300)
     expected = result.scorer.score(rows)
     pyfunc = mlflow.pyfunc.load_model("models:/lead-scorer@champion")
-    pd.testing.assert_frame_equal(pyfunc.predict(rows).reset_index(drop=True),
-                                  expected.reset_index(drop=True))
-    pd.testing.assert_frame_equal(load_scorer("models:/lead-scorer@champion").score(rows),
-                                  expected)
+    pd.testing.assert_frame_equal(
+        pyfunc.predict(rows).reset_index(drop=True), expected.reset_index(drop=True)
+    )
+    pd.testing.assert_frame_equal(load_scorer("models:/lead-scorer@champion").score(rows), expected)
     # recommendations and reasons too, through MLflow's params
     explained = result.scorer.score(rows, reasons=True, k=2)
     # a lead whose margin and baseline share a flat isotonic step has no reason to give
     assert explained["fit_reasons"].str.len().gt(0).mean() > 0.9
     assert set(explained["recommended_stage"]) <= {
-        "subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "other"}
+        "subscriber",
+        "lead",
+        "marketingqualifiedlead",
+        "salesqualifiedlead",
+        "other",
+    }
     pd.testing.assert_frame_equal(
         pyfunc.predict(rows, params={"explain": True, "k": 2}).reset_index(drop=True),
-        explained.reset_index(drop=True))
+        explained.reset_index(drop=True),
+    )
 
     run = mlflow.get_run(run_id)
     assert run.info.status == "FINISHED"
     assert float(run.data.metrics["test.full.roc_auc"]) == pytest.approx(
-        result.metrics["test.full.roc_auc"])
+        result.metrics["test.full.roc_auc"]
+    )
     assert run.data.params["booster.num_leaves"] == "7"
     artifacts = {a.path for a in MlflowClient().list_artifacts(run_id)}
     assert {"plots", "report.json", "spec.yaml", "thresholds.json"} <= artifacts
     plots = {Path(a.path).name for a in MlflowClient().list_artifacts(run_id, "plots")}
-    assert plots == {"reliability.png", "gains_lift.png", "shap_summary_full.png",
-                     "thresholds_test.png"}
+    assert plots == {
+        "reliability.png",
+        "gains_lift.png",
+        "shap_summary_full.png",
+        "thresholds_test.png",
+    }
 
 
-def test_artifacts_live_beside_the_sqlite_file(small_leads_csv: Path, fast_config_file: Path,
-                                               tmp_path: Path) -> None:
+def test_artifacts_live_beside_the_sqlite_file(
+    small_leads_csv: Path, fast_config_file: Path, tmp_path: Path
+) -> None:
     train_cli(small_leads_csv, fast_config_file)
     assert (tmp_path / "mlartifacts").is_dir()
     assert not (tmp_path / "mlruns").exists()
 
 
 def test_a_worse_model_stays_challenger_and_a_forced_one_becomes_champion(
-        small_leads_csv: Path, fast_config_file: Path, tmp_path: Path) -> None:
+    small_leads_csv: Path, fast_config_file: Path, tmp_path: Path
+) -> None:
     first = train_cli(small_leads_csv, fast_config_file)
     assert "version 1 as champion" in first
 
@@ -104,22 +119,27 @@ def test_a_worse_model_stays_challenger_and_a_forced_one_becomes_champion(
 
 
 def test_batch_scoring_writes_ids_scores_and_the_version(
-        small_leads_csv: Path, small_leads: pd.DataFrame, fast_config_file: Path,
-        tmp_path: Path) -> None:
+    small_leads_csv: Path, small_leads: pd.DataFrame, fast_config_file: Path, tmp_path: Path
+) -> None:
     train_cli(small_leads_csv, fast_config_file)
     for suffix in ("csv", "parquet"):
         out = tmp_path / f"scores.{suffix}"
-        result = runner.invoke(app, ["score", "--data", str(small_leads_csv), "--out", str(out),
-                                     "--chunk-size", "700"])
+        result = runner.invoke(
+            app, ["score", "--data", str(small_leads_csv), "--out", str(out), "--chunk-size", "700"]
+        )
         assert result.exit_code == 0, result.output
-        scores = pd.read_csv(out, dtype={"hs_object_id": str}) if suffix == "csv" \
+        scores = (
+            pd.read_csv(out, dtype={"hs_object_id": str})
+            if suffix == "csv"
             else pd.read_parquet(out)
+        )
         assert len(scores) == len(small_leads)
         assert scores["hs_object_id"].astype(str).tolist() == small_leads["hs_object_id"].tolist()
         assert set(scores["model_version"].astype(str)) == {"1"}
         expected = load_scorer("models:/lead-scorer@champion").score(small_leads)
-        pd.testing.assert_series_equal(scores["probability"], expected["probability"],
-                                       check_exact=False, rtol=1e-9)
+        pd.testing.assert_series_equal(
+            scores["probability"], expected["probability"], check_exact=False, rtol=1e-9
+        )
         assert not out.with_name(out.name + ".partial").exists()
 
 
@@ -135,14 +155,16 @@ def test_batch_scoring_writes_ids_scores_and_the_version(
         ({"roc_auc": 0.90, "brier": 0.05}, None, "never", "challenger"),
     ],
 )
-def test_champion_gate(new: dict[str, float], old: dict[str, float] | None, promote: str,
-                       alias: str) -> None:
+def test_champion_gate(
+    new: dict[str, float], old: dict[str, float] | None, promote: str, alias: str
+) -> None:
     config = RegistryConfig(promote=promote)  # type: ignore[arg-type]
     assert decide_alias(new, old, config)[0] == alias
 
 
 def test_a_champion_that_cannot_score_the_new_data_is_not_replaced_silently() -> None:
-    alias, reason = decide_alias({"roc_auc": 0.9, "brier": 0.05}, None, RegistryConfig(),
-                                 "data is missing column(s) 'x'")
+    alias, reason = decide_alias(
+        {"roc_auc": 0.9, "brier": 0.05}, None, RegistryConfig(), "data is missing column(s) 'x'"
+    )
     assert alias == "challenger"
     assert "--promote always" in reason

@@ -25,10 +25,18 @@ from training.evaluate import (
 from training.report import jsonable, render_html, write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHARTS = {"chart-reliability", "chart-gains", "chart-curves", "chart-stability",
-          "chart-backtest"}
-SECTIONS = ["comparison", "reliability", "gains", "curves", "thresholds", "stability",
-            "slices", "backtest", "notes"]
+CHARTS = {"chart-reliability", "chart-gains", "chart-curves", "chart-stability", "chart-backtest"}
+SECTIONS = [
+    "comparison",
+    "reliability",
+    "gains",
+    "curves",
+    "thresholds",
+    "stability",
+    "slices",
+    "backtest",
+    "notes",
+]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -41,24 +49,35 @@ def _gains(y: np.ndarray, p: np.ndarray) -> dict[str, list[float]]:
     share, captured = cumulative_gains(y, p, points=10)
     order = np.argsort(-p, kind="stable")
     top = [y[order][: max(1, round(s * len(y)))].mean() for s in share]
-    return {"share": [round(s, 2) for s in share], "captured": captured.round(4).tolist(),
-            "lift": (captured / share).round(3).tolist(),
-            "conversion_rate": np.round(top, 4).tolist()}
+    return {
+        "share": [round(s, 2) for s in share],
+        "captured": captured.round(4).tolist(),
+        "lift": (captured / share).round(3).tolist(),
+        "conversion_rate": np.round(top, 4).tolist(),
+    }
 
 
 def _curves(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
     fpr, tpr, _ = roc_curve(y, p)
     precision, recall, _ = precision_recall_curve(y, p)
     keep = np.unique(np.linspace(0, len(recall) - 1, 150).astype(int))
-    return {"roc": {"fpr": fpr.round(4).tolist(), "tpr": tpr.round(4).tolist()},
-            "pr": {"recall": recall[keep].round(4).tolist(),
-                   "precision": precision[keep].round(4).tolist()}}
+    return {
+        "roc": {"fpr": fpr.round(4).tolist(), "tpr": tpr.round(4).tolist()},
+        "pr": {
+            "recall": recall[keep].round(4).tolist(),
+            "precision": precision[keep].round(4).tolist(),
+        },
+    }
 
 
 def _reliability(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
     predicted, observed, count = reliability_curve(y, p)
-    return {"predicted": predicted.round(4).tolist(), "observed": observed.round(4).tolist(),
-            "count": count.tolist(), "ece": round(expected_calibration_error(y, p), 4)}
+    return {
+        "predicted": predicted.round(4).tolist(),
+        "observed": observed.round(4).tolist(),
+        "count": count.tolist(),
+        "ece": round(expected_calibration_error(y, p), 4),
+    }
 
 
 def example_result(n: int = 3000, seed: int = 5) -> dict[str, Any]:
@@ -80,9 +99,11 @@ def example_result(n: int = 3000, seed: int = 5) -> dict[str, Any]:
         "points rule": np.round(noisy(1.1) * 8) / 8 * 0.6 + 0.04,
         "base rate": np.full(n, y.mean()),
     }
-    sub = {"probability": scores["leadscore"],
-           "fit": 1 / (1 + np.exp(-(-1.9 + 0.8 * fit))),
-           "interest": 1 / (1 + np.exp(-(-2.0 + 0.9 * interest)))}
+    sub = {
+        "probability": scores["leadscore"],
+        "fit": 1 / (1 + np.exp(-(-1.9 + 0.8 * fit))),
+        "interest": 1 / (1 + np.exp(-(-2.0 + 0.9 * interest))),
+    }
     months = np.repeat(["2026-01", "2026-02", "2026-03", "2026-04"], n // 4)
     p = scores["leadscore"]
     sql = p >= np.quantile(p, 0.9)
@@ -91,12 +112,18 @@ def example_result(n: int = 3000, seed: int = 5) -> dict[str, Any]:
 
     def stage(mask: np.ndarray, weeks: float | None = 17.0) -> dict[str, float]:
         rate = float(y[mask].mean())
-        out = {"leads": int(mask.sum()), "share": float(mask.mean()), "conversion_rate": rate,
-               "recall": float(y[mask].sum() / y.sum()), "lift": rate / base}
+        out = {
+            "leads": int(mask.sum()),
+            "share": float(mask.mean()),
+            "conversion_rate": rate,
+            "recall": float(y[mask].sum() / y.sum()),
+            "lift": rate / base,
+        }
         return {**out, "per_week": mask.sum() / weeks} if weeks else out
 
-    source = rng.choice(["ORGANIC_SEARCH", "PAID_SEARCH", "DIRECT_TRAFFIC", "OFFLINE"], n,
-                        p=[0.4, 0.3, 0.2, 0.1])
+    source = rng.choice(
+        ["ORGANIC_SEARCH", "PAID_SEARCH", "DIRECT_TRAFFIC", "OFFLINE"], n, p=[0.4, 0.3, 0.2, 0.1]
+    )
     country = rng.choice(["United States", "Germany", "United Kingdom", "India"], n)
 
     def slices(values: np.ndarray, worse: set[str]) -> list[dict[str, Any]]:
@@ -106,53 +133,107 @@ def example_result(n: int = 3000, seed: int = 5) -> dict[str, Any]:
             m = _metrics(y[mask], p[mask])
             brier_base = float(np.mean((y[mask] - y[mask].mean()) ** 2))
             flagged = value in worse
-            rows.append({"value": str(value), "rows": int(mask.sum()),
-                         "base_rate": float(y[mask].mean()), "roc_auc": m["roc_auc"],
-                         "brier": brier_base + 0.004 if flagged else m["brier"],
-                         "brier_base_rate": brier_base, "worse_than_base_rate": flagged})
+            rows.append(
+                {
+                    "value": str(value),
+                    "rows": int(mask.sum()),
+                    "base_rate": float(y[mask].mean()),
+                    "roc_auc": m["roc_auc"],
+                    "brier": brier_base + 0.004 if flagged else m["brier"],
+                    "brier_base_rate": brier_base,
+                    "worse_than_base_rate": flagged,
+                }
+            )
         return rows
 
-    comparison = [{"name": name, **_metrics(y, scores[name])}
-                  for name in ("base rate", "logistic regression", "points rule", "leadscore")]
+    comparison = [
+        {"name": name, **_metrics(y, scores[name])}
+        for name in ("base rate", "logistic regression", "points rule", "leadscore")
+    ]
     return {
-        "model": {"uri": "models:/lead-scorer@champion", "version": "3", "spec": "hubspot",
-                  "trained_at": "2026-06-30T18:02:11+00:00"},
-        "data": {"file": "data/demo/leads.csv", "rows": n, "time_from": "2026-01-01",
-                 "time_to": "2026-04-30", "base_rate": base,
-                 "selection": "the newest 15 % of leads (after the training cut-off)"},
+        "model": {
+            "uri": "models:/lead-scorer@champion",
+            "version": "3",
+            "spec": "hubspot",
+            "trained_at": "2026-06-30T18:02:11+00:00",
+        },
+        "data": {
+            "file": "data/demo/leads.csv",
+            "rows": n,
+            "time_from": "2026-01-01",
+            "time_to": "2026-04-30",
+            "base_rate": base,
+            "selection": "the newest 15 % of leads (after the training cut-off)",
+        },
         "metrics": {name: _metrics(y, s) for name, s in sub.items()},
         "reliability": {name: _reliability(y, s) for name, s in sub.items()},
-        "gains": {name: _gains(y, scores[name])
-                  for name in ("leadscore", "logistic regression", "points rule")},
-        "curves": {name: _curves(y, scores[name])
-                   for name in ("leadscore", "logistic regression", "points rule")},
+        "gains": {
+            name: _gains(y, scores[name])
+            for name in ("leadscore", "logistic regression", "points rule")
+        },
+        "curves": {
+            name: _curves(y, scores[name])
+            for name in ("leadscore", "logistic regression", "points rule")
+        },
         "comparison": comparison,
         "thresholds": {
-            "rows": n, "base_rate": base,
-            "stages": {"SQL": stage(sql), "MQL": stage(mql), "MQL or SQL": stage(sql | mql),
-                       "other": stage(np.zeros(n, bool) | (np.arange(n) < 30)),
-                       "lead": stage(~sql & ~mql & (np.arange(n) >= 30))},
-            "grades": {group: {g: {"share": s, "conversion_rate": r} for g, s, r in
-                               zip("ABCD", (0.15, 0.25, 0.30, 0.30),
-                                   (0.41, 0.19, 0.09, 0.04), strict=True)}
-                       for group in ("fit", "interest")},
-            "rules": {"score_sql": int(sql.sum()), "score_mql": int(mql.sum()),
-                      "below_thresholds": n - int(sql.sum() + mql.sum()) - 30, "excluded": 30},
+            "rows": n,
+            "base_rate": base,
+            "stages": {
+                "SQL": stage(sql),
+                "MQL": stage(mql),
+                "MQL or SQL": stage(sql | mql),
+                "other": stage(np.zeros(n, bool) | (np.arange(n) < 30)),
+                "lead": stage(~sql & ~mql & (np.arange(n) >= 30)),
+            },
+            "grades": {
+                group: {
+                    g: {"share": s, "conversion_rate": r}
+                    for g, s, r in zip(
+                        "ABCD", (0.15, 0.25, 0.30, 0.30), (0.41, 0.19, 0.09, 0.04), strict=True
+                    )
+                }
+                for group in ("fit", "interest")
+            },
+            "rules": {
+                "score_sql": int(sql.sum()),
+                "score_mql": int(mql.sum()),
+                "below_thresholds": n - int(sql.sum() + mql.sum()) - 30,
+                "excluded": 30,
+            },
         },
-        "stability": [{"month": m, "rows": int((months == m).sum()),
-                       "base_rate": float(y[months == m].mean()),
-                       "roc_auc": _metrics(y[months == m], p[months == m])["roc_auc"]}
-                      for m in dict.fromkeys(months)],
-        "slices": {"hs_analytics_source": slices(source, {"OFFLINE"}),
-                   "country": slices(country, set())},
+        "stability": [
+            {
+                "month": m,
+                "rows": int((months == m).sum()),
+                "base_rate": float(y[months == m].mean()),
+                "roc_auc": _metrics(y[months == m], p[months == m])["roc_auc"],
+            }
+            for m in dict.fromkeys(months)
+        ],
+        "slices": {
+            "hs_analytics_source": slices(source, {"OFFLINE"}),
+            "country": slices(country, set()),
+        },
         "backtest": {
-            "folds": [{"train_until": f"2026-0{m - 1}-28", "test_month": f"2026-0{m}",
-                       "rows": 740 + 10 * m, "positives": 100 + m, "roc_auc": auc,
-                       "pr_auc": auc - 0.38, "brier": 0.095 + 0.002 * m, "ece": 0.01 + 0.003 * m,
-                       "logistic_roc_auc": auc - 0.012}
-                      for m, auc in ((2, 0.829), (3, 0.841), (4, 0.822))],
-            "summary": {"roc_auc": {"mean": 0.8307, "std": 0.0078, "min": 0.822, "max": 0.841},
-                        "brier": {"mean": 0.101, "std": 0.0016, "min": 0.099, "max": 0.103}},
+            "folds": [
+                {
+                    "train_until": f"2026-0{m - 1}-28",
+                    "test_month": f"2026-0{m}",
+                    "rows": 740 + 10 * m,
+                    "positives": 100 + m,
+                    "roc_auc": auc,
+                    "pr_auc": auc - 0.38,
+                    "brier": 0.095 + 0.002 * m,
+                    "ece": 0.01 + 0.003 * m,
+                    "logistic_roc_auc": auc - 0.012,
+                }
+                for m, auc in ((2, 0.829), (3, 0.841), (4, 0.822))
+            ],
+            "summary": {
+                "roc_auc": {"mean": 0.8307, "std": 0.0078, "min": 0.822, "max": 0.841},
+                "brier": {"mean": 0.101, "std": 0.0016, "min": 0.099, "max": 0.103},
+            },
         },
         "notes": ["The MQL target (2 × base rate) is not met on these leads: lift 1.75."],
     }
@@ -227,7 +308,8 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 # -- the renderer ------------------------------------------------------------------------------
 def test_every_section_has_its_heading_and_every_chart_is_an_embedded_png(
-        example_html: str) -> None:
+    example_html: str,
+) -> None:
     page = Page(example_html)
     assert page.sections == SECTIONS
     images = page.images()
@@ -240,20 +322,20 @@ def test_every_section_has_its_heading_and_every_chart_is_an_embedded_png(
         assert width >= 600 and height >= 300, (img["id"], width, height)
 
 
-def test_the_numbers_shown_are_the_result_s(example: dict[str, Any], example_html: str
-                                            ) -> None:
+def test_the_numbers_shown_are_the_result_s(example: dict[str, Any], example_html: str) -> None:
     page = Page(example_html)
     comparison = page.section_tables("comparison")[0]["rows"]
     by_name = {cells[0][0]: [text for text, _ in cells[1:]] for _, cells in comparison[1:]}
     for row in example["comparison"]:
-        assert by_name[row["name"]] == [f"{row[k]:.3f}" for k in
-                                        ("roc_auc", "pr_auc", "brier", "ece", "top_decile_lift")]
+        assert by_name[row["name"]] == [
+            f"{row[k]:.3f}" for k in ("roc_auc", "pr_auc", "brier", "ece", "top_decile_lift")
+        ]
     stability = page.section_tables("stability")[0]["rows"][1:]
-    assert [cells[0][0] for _, cells in stability] == ["2026-01", "2026-02", "2026-03",
-                                                       "2026-04"]
+    assert [cells[0][0] for _, cells in stability] == ["2026-01", "2026-02", "2026-03", "2026-04"]
     assert stability[0][1][3][0] == f"{example['stability'][0]['roc_auc']:.3f}"
-    sql = next(cells for _, cells in page.section_tables("thresholds")[0]["rows"]
-               if cells[0][0] == "SQL")
+    sql = next(
+        cells for _, cells in page.section_tables("thresholds")[0]["rows"] if cells[0][0] == "SQL"
+    )
     assert sql[1][0] == f"{example['thresholds']['stages']['SQL']['leads']:,}"
     assert f"{100 * example['data']['base_rate']:.1f} %" in section_text_header(example_html)
 
@@ -265,19 +347,47 @@ def section_text_header(html: str) -> str:
 def test_the_best_value_per_column_is_bold_and_only_it() -> None:
     result = example_result()
     result["comparison"] = [
-        {"name": "base rate", "roc_auc": 0.5, "pr_auc": 0.137, "brier": 0.118, "ece": 0.004,
-         "top_decile_lift": 1.0},
-        {"name": "logistic regression", "roc_auc": 0.826, "pr_auc": 0.494, "brier": 0.092,
-         "ece": 0.010, "top_decile_lift": 3.823},
-        {"name": "points rule", "roc_auc": 0.701, "pr_auc": 0.30, "brier": float("nan"),
-         "ece": None, "top_decile_lift": 2.1},
-        {"name": "leadscore", "roc_auc": 0.834, "pr_auc": 0.509, "brier": 0.090, "ece": 0.012,
-         "top_decile_lift": 4.066},
+        {
+            "name": "base rate",
+            "roc_auc": 0.5,
+            "pr_auc": 0.137,
+            "brier": 0.118,
+            "ece": 0.004,
+            "top_decile_lift": 1.0,
+        },
+        {
+            "name": "logistic regression",
+            "roc_auc": 0.826,
+            "pr_auc": 0.494,
+            "brier": 0.092,
+            "ece": 0.010,
+            "top_decile_lift": 3.823,
+        },
+        {
+            "name": "points rule",
+            "roc_auc": 0.701,
+            "pr_auc": 0.30,
+            "brier": float("nan"),
+            "ece": None,
+            "top_decile_lift": 2.1,
+        },
+        {
+            "name": "leadscore",
+            "roc_auc": 0.834,
+            "pr_auc": 0.509,
+            "brier": 0.090,
+            "ece": 0.012,
+            "top_decile_lift": 4.066,
+        },
     ]
     rows = Page(render_html(result)).section_tables("comparison")[0]["rows"][1:]
     bold = {cells[0][0]: [text for text, b in cells[1:] if b] for _, cells in rows}
-    assert bold == {"base rate": ["0.004"], "logistic regression": [], "points rule": [],
-                    "leadscore": ["0.834", "0.509", "0.090", "4.066"]}
+    assert bold == {
+        "base rate": ["0.004"],
+        "logistic regression": [],
+        "points rule": [],
+        "leadscore": ["0.834", "0.509", "0.090", "4.066"],
+    }
     assert [cls for cls, _ in rows] == ["", "", "", "ours"]
     points = next(cells for _, cells in rows if cells[0][0] == "points rule")
     assert [points[3][0], points[4][0]] == ["–", "–"]  # NaN and null Brier / ECE
@@ -291,13 +401,24 @@ def test_slices_worse_than_the_base_rate_are_flagged(example_html: str) -> None:
     assert all(v == ("", "") for k, v in flagged.items() if k != "OFFLINE")
     assert all(cls == "" for cls, _ in country["rows"][1:])
     text = section_text(example_html, "slices")
-    assert "1 slice(s) where the model is worse than the base rate: hs_analytics_source = " \
-           "OFFLINE." in text
+    assert (
+        "1 slice(s) where the model is worse than the base rate: hs_analytics_source = "
+        "OFFLINE." in text
+    )
 
 
 HOSTILE = ['<script>alert("x")</script>', '"><img src=x onerror=alert(1)>']
-PLACES = ["slice value", "slice column", "model uri", "data file", "note", "comparison name",
-          "gains and curve name", "month", "rule"]
+PLACES = [
+    "slice value",
+    "slice column",
+    "model uri",
+    "data file",
+    "note",
+    "comparison name",
+    "gains and curve name",
+    "month",
+    "rule",
+]
 
 
 def _place(result: dict[str, Any], where: str, text: str) -> None:
@@ -324,8 +445,9 @@ def _place(result: dict[str, Any], where: str, text: str) -> None:
 
 
 def _escaped(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") \
-        .replace('"', "&quot;")
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    )
 
 
 @pytest.mark.parametrize("payload", HOSTILE)
@@ -351,8 +473,11 @@ def test_nothing_is_loaded_from_elsewhere_and_scripts_are_refused(example_html: 
         for key in ("src", "href"):
             if key in attrs:
                 assert (attrs[key] or "").startswith(("data:", "#")), (tag, attrs[key])
-    csp = next(a["content"] for t, a in page.tags
-               if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
+    csp = next(
+        a["content"]
+        for t, a in page.tags
+        if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"
+    )
     assert "default-src 'none'" in (csp or "") and "img-src data:" in (csp or "")
     assert "url(" not in example_html and "@import" not in example_html
 
@@ -364,8 +489,9 @@ def test_a_dollar_sign_in_a_name_is_drawn_as_text() -> None:
     result["curves"][odd] = result["curves"].pop("points rule")
     page = Page(render_html(result))
     assert {img["id"] for img in page.images()} == CHARTS
-    headers = [text for t in page.section_tables("gains") for _, cells in t["rows"]
-               for text, _ in cells]
+    headers = [
+        text for t in page.section_tables("gains") for _, cells in t["rows"] for text, _ in cells
+    ]
     assert odd in headers
 
 
@@ -414,9 +540,14 @@ def test_null_numbers_are_a_dash_not_a_crash() -> None:
     result = example_result(n=800)
     result["stability"][2]["roc_auc"] = None  # a month with one class
     result["slices"]["country"][1]["roc_auc"] = float("nan")
-    result["thresholds"]["stages"]["other"] = {"leads": 0, "share": 0.0,
-                                               "conversion_rate": float("nan"), "recall": 0.0,
-                                               "lift": float("nan"), "per_week": 0.0}
+    result["thresholds"]["stages"]["other"] = {
+        "leads": 0,
+        "share": 0.0,
+        "conversion_rate": float("nan"),
+        "recall": 0.0,
+        "lift": float("nan"),
+        "per_week": 0.0,
+    }
     page = Page(render_html(result))
     stability = page.section_tables("stability")[0]["rows"][1:]
     assert stability[2][1][3][0] == "–"
@@ -454,9 +585,17 @@ def test_write_report_writes_strict_json_with_nan_as_null_and_the_html(tmp_path:
 
 
 # -- in a real browser -------------------------------------------------------------------------
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                  "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
 
 # Put before the report's Content-Security-Policy, so that it may run: once the
 # policy is in force no inline script runs (the second probe checks that).
@@ -474,22 +613,31 @@ BLOCKED_PROBE = '<script>document.body.dataset.inlineScriptRan = "yes";</script>
 
 def chromium(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     profile = tmp_path / f"chromium-profile-{len(list(tmp_path.glob('chromium-profile-*')))}"
-    return subprocess.run([str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-                          capture_output=True, text=True, timeout=120, check=True)
+    return subprocess.run(
+        [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.is_file(), reason="no /usr/bin/chromium (apt-get install "
-                                                   "chromium)")
+@pytest.mark.skipif(
+    not CHROMIUM.is_file(), reason="no /usr/bin/chromium (apt-get install chromium)"
+)
 def test_the_report_opens_in_chromium_with_every_chart_loaded(tmp_path: Path) -> None:
     paths = write_report(example_result(), tmp_path / "report")
     page = paths["html"].read_text(encoding="utf-8")
     probed = tmp_path / "report" / "probed.html"
-    probed.write_text(page.replace("<head>", "<head>" + LOAD_PROBE, 1)
-                      .replace("</main>", BLOCKED_PROBE + "</main>", 1), encoding="utf-8")
+    probed.write_text(
+        page.replace("<head>", "<head>" + LOAD_PROBE, 1).replace(
+            "</main>", BLOCKED_PROBE + "</main>", 1
+        ),
+        encoding="utf-8",
+    )
 
-    dom = chromium(["--virtual-time-budget=5000", "--dump-dom", probed.as_uri()],
-                   tmp_path).stdout
+    dom = chromium(["--virtual-time-budget=5000", "--dump-dom", probed.as_uri()], tmp_path).stdout
 
     body = re.search(r"<body([^>]*)>", dom)
     assert body, dom[:500]
@@ -500,8 +648,7 @@ def test_the_report_opens_in_chromium_with_every_chart_loaded(tmp_path: Path) ->
     assert "data-inline-script-ran" not in attrs  # the policy refused the inline script
 
     shot = tmp_path / "report.png"
-    chromium([f"--screenshot={shot}", "--window-size=1280,2400", paths["html"].as_uri()],
-             tmp_path)
+    chromium([f"--screenshot={shot}", "--window-size=1280,2400", paths["html"].as_uri()], tmp_path)
     import matplotlib.image
 
     pixels = matplotlib.image.imread(shot)[..., :3]
@@ -517,7 +664,11 @@ def test_example_result_is_realistic() -> None:
     """The example keeps its promises: the model beats the baselines, ECE is small."""
     result = example_result()
     by_name = {r["name"]: r for r in result["comparison"]}
-    assert by_name["leadscore"]["roc_auc"] > by_name["logistic regression"]["roc_auc"] \
-        > by_name["points rule"]["roc_auc"] > 0.5
+    assert (
+        by_name["leadscore"]["roc_auc"]
+        > by_name["logistic regression"]["roc_auc"]
+        > by_name["points rule"]["roc_auc"]
+        > 0.5
+    )
     assert by_name["base rate"]["roc_auc"] == 0.5
     assert result["metrics"]["probability"]["ece"] < 0.03

@@ -40,8 +40,9 @@ def test_sql_precision_target_is_met_with_the_most_sqls() -> None:
     # the lowest threshold that meets the target: one step lower misses it
     t = policy.thresholds
     eligible = scores["fit"] >= t.sql_min_fit
-    below = np.sort(np.unique(scores["probability"][eligible & (scores["probability"] <
-                                                                t.sql_probability)]))
+    below = np.sort(
+        np.unique(scores["probability"][eligible & (scores["probability"] < t.sql_probability)])
+    )
     wider = eligible & (scores["probability"] >= below[-1])
     assert y[wider].mean() < 0.6 or wider.sum() == 0
     assert policy.notes == []
@@ -49,8 +50,14 @@ def test_sql_precision_target_is_met_with_the_most_sqls() -> None:
 
 def test_sql_capacity_per_week_is_met() -> None:
     scores, y = synthetic()
-    policy = fit_policy(scores, y, {}, MISSING,
-                        config(sql={"capacity_per_week": 40, "min_precision": None}), weeks=25)
+    policy = fit_policy(
+        scores,
+        y,
+        {},
+        MISSING,
+        config(sql={"capacity_per_week": 40, "min_precision": None}),
+        weeks=25,
+    )
     report = threshold_report(policy, scores, y, {}, MISSING, weeks=25)
     per_week = report["stages"]["SQL"]["per_week"]
     assert 35 <= per_week <= 40
@@ -66,8 +73,14 @@ def test_an_infeasible_target_is_said_plainly_and_the_nearest_is_used() -> None:
 
 def test_weekly_capacity_without_dates_is_refused_in_a_note() -> None:
     scores, y = synthetic()
-    policy = fit_policy(scores, y, {}, MISSING,
-                        config(sql={"capacity_per_week": 10, "min_precision": 0.5}), weeks=None)
+    policy = fit_policy(
+        scores,
+        y,
+        {},
+        MISSING,
+        config(sql={"capacity_per_week": 10, "min_precision": 0.5}),
+        weeks=None,
+    )
     assert any("needs a datetime time column" in note for note in policy.notes)
 
 
@@ -78,14 +91,14 @@ def test_mql_converts_at_the_required_lift_and_needs_both_scores() -> None:
     assert report["stages"]["MQL"]["lift"] >= 1.8
     t = policy.thresholds
     assert t.mql_min_fit == pytest.approx(grade_cuts(scores["fit"], config().grades)[2])
-    assert t.mql_min_interest == pytest.approx(
-        grade_cuts(scores["interest"], config().grades)[2])
+    assert t.mql_min_interest == pytest.approx(grade_cuts(scores["interest"], config().grades)[2])
 
 
 def test_grade_shares_match_the_configuration() -> None:
     scores, y = synthetic(n=10_000)
-    policy = fit_policy(scores, y, {}, MISSING, config(grades={"A": 0.1, "B": 0.2, "C": 0.3}),
-                        weeks=10)
+    policy = fit_policy(
+        scores, y, {}, MISSING, config(grades={"A": 0.1, "B": 0.2, "C": 0.3}), weeks=10
+    )
     report = threshold_report(policy, scores, y, {}, MISSING)
     shares = {g: v["share"] for g, v in report["grades"]["fit"].items()}
     assert shares == pytest.approx({"A": 0.1, "B": 0.2, "C": 0.3, "D": 0.4}, abs=0.01)
@@ -93,24 +106,39 @@ def test_grade_shares_match_the_configuration() -> None:
 
 @pytest.fixture(scope="module")
 def demo(small_leads: pd.DataFrame, hubspot_spec: DatasetSpec) -> TrainResult:
-    cfg = TrainConfig.model_validate({
-        "booster": {"max_rounds": 80, "early_stopping_rounds": 15, "num_leaves": 7},
-        "calibration_folds": 3,
-        "decision": {
-            "sql": {"capacity_per_week": 15, "min_precision": 0.35},
-            "catalogue": {
-                "requirements": [{"name": "served country", "column": "country",
-                                  "in": ["United States", "Germany", "United Kingdom",
-                                         "Canada", "Netherlands", "Australia", "France"]}],
-                "hand_raise": [{"column": "demo_requested"}],
+    cfg = TrainConfig.model_validate(
+        {
+            "booster": {"max_rounds": 80, "early_stopping_rounds": 15, "num_leaves": 7},
+            "calibration_folds": 3,
+            "decision": {
+                "sql": {"capacity_per_week": 15, "min_precision": 0.35},
+                "catalogue": {
+                    "requirements": [
+                        {
+                            "name": "served country",
+                            "column": "country",
+                            "in": [
+                                "United States",
+                                "Germany",
+                                "United Kingdom",
+                                "Canada",
+                                "Netherlands",
+                                "Australia",
+                                "France",
+                            ],
+                        }
+                    ],
+                    "hand_raise": [{"column": "demo_requested"}],
+                },
             },
-        },
-    })
+        }
+    )
     return train_scorer(prepare(small_leads, hubspot_spec), hubspot_spec, cfg)
 
 
 def test_on_generated_leads_the_targets_hold_on_validation_and_roughly_on_test(
-        demo: TrainResult) -> None:
+    demo: TrainResult,
+) -> None:
     thresholds = demo.report["thresholds"]
     validation = thresholds["validation"]["stages"]["SQL"]
     test = thresholds["test"]["stages"]["SQL"]
@@ -127,15 +155,25 @@ def test_on_generated_leads_the_targets_hold_on_validation_and_roughly_on_test(
 def test_a_requirement_failure_is_never_recommended_on_real_scores(demo: TrainResult) -> None:
     scored = demo.scorer.score(demo.test_frame)
     unserved = ~demo.test_frame["country"].isin(
-        ["United States", "Germany", "United Kingdom", "Canada", "Netherlands", "Australia",
-         "France"])
+        [
+            "United States",
+            "Germany",
+            "United Kingdom",
+            "Canada",
+            "Netherlands",
+            "Australia",
+            "France",
+        ]
+    )
     assert unserved.sum() > 50
     moved_up = scored["changed"] & scored["recommended_stage"].isin(
-        ["marketingqualifiedlead", "salesqualifiedlead"])
+        ["marketingqualifiedlead", "salesqualifiedlead"]
+    )
     assert not moved_up[unserved].any()
     open_stage = ~demo.test_frame["lifecyclestage"].isin(["other"])
     assert (scored.loc[unserved & open_stage, "rule"] == "requirement_failed").all()
     # a contact already at MQL keeps its stage: forward only, never backwards
-    kept = scored.loc[unserved, "recommended_stage"] == demo.test_frame.loc[unserved,
-                                                                            "lifecyclestage"]
+    kept = (
+        scored.loc[unserved, "recommended_stage"] == demo.test_frame.loc[unserved, "lifecyclestage"]
+    )
     assert kept[demo.test_frame.loc[unserved, "lifecyclestage"] != ""].all()

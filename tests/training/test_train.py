@@ -9,19 +9,22 @@ from training.data import PreparedData
 from training.train import train_scorer
 
 
-def test_models_that_use_every_round_are_named_in_a_note(prepared: PreparedData,
-                                                        spec: DatasetSpec) -> None:
+def test_models_that_use_every_round_are_named_in_a_note(
+    prepared: PreparedData, spec: DatasetSpec
+) -> None:
     capped = TrainConfig.model_validate(
-        {**FAST, "booster": {**FAST["booster"], "max_rounds": 3, "early_stopping_rounds": 50}})
+        {**FAST, "booster": {**FAST["booster"], "max_rounds": 3, "early_stopping_rounds": 50}}
+    )
     notes = train_scorer(prepared, spec, capped).report["notes"]
-    assert len(notes) == 3 and all("all 3 rounds" in n and "booster.max_rounds" in n
-                                   for n in notes)
+    assert len(notes) == 3 and all("all 3 rounds" in n and "booster.max_rounds" in n for n in notes)
     assert {n.split()[1] for n in notes} == {"full", "fit", "interest"}
 
 
-def test_models_stopped_early_leave_no_note(prepared: PreparedData, spec: DatasetSpec,
-                                           config: TrainConfig) -> None:
+def test_models_stopped_early_leave_no_note(
+    prepared: PreparedData, spec: DatasetSpec, config: TrainConfig
+) -> None:
     result = train_scorer(prepared, spec, config)
-    assert all(info["trees"] < config.booster.max_rounds
-               for info in result.report["models"].values())
+    assert all(
+        info["trees"] < config.booster.max_rounds for info in result.report["models"].values()
+    )
     assert result.report["notes"] == []
