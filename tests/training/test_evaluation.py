@@ -554,15 +554,20 @@ def test_backtest_with_an_ordinal_time_column_is_an_error(
     assert_user_error(result, "--backtest needs a datetime time column", "'lead_number'")
 
 
-def test_evaluating_the_registered_champion_reproduces_its_test_metrics(
-    leads_csv: Path, config: TrainConfig, tmp_path: Path
-) -> None:
+def train_with_cli(leads_csv: Path, config: TrainConfig, tmp_path: Path) -> None:
+    """`leadscore train` on the leads with this config, into the test's MLflow store."""
     config_file = tmp_path / "train.yaml"
     config_file.write_text(yaml.safe_dump(config.model_dump(mode="json")))
     trained = runner.invoke(
         leadscore_app, ["train", "--data", str(leads_csv), "--config", str(config_file)]
     )
     assert trained.exit_code == 0, trained.output
+
+
+def test_evaluating_the_registered_champion_reproduces_its_test_metrics(
+    leads_csv: Path, config: TrainConfig, tmp_path: Path
+) -> None:
+    train_with_cli(leads_csv, config, tmp_path)
     result = invoke("--data", leads_csv, "--out", tmp_path / "r")
     assert result.exit_code == 0, result.output
     written = json.loads((tmp_path / "r" / "report.json").read_text())
@@ -582,12 +587,7 @@ def test_evaluating_the_registered_champion_reproduces_its_test_metrics(
 def test_training_logs_the_evaluation_report_of_its_test_slice(
     leads_csv: Path, config: TrainConfig, prepared: PreparedData, tmp_path: Path
 ) -> None:
-    config_file = tmp_path / "train.yaml"
-    config_file.write_text(yaml.safe_dump(config.model_dump(mode="json")))
-    trained = runner.invoke(
-        leadscore_app, ["train", "--data", str(leads_csv), "--config", str(config_file)]
-    )
-    assert trained.exit_code == 0, trained.output
+    train_with_cli(leads_csv, config, tmp_path)
     run = mlflow.search_runs(experiment_names=["leadscore"], output_format="list")[0]
     run_id, client = run.info.run_id, MlflowClient()
     assert {a.path for a in client.list_artifacts(run_id, "evaluation")} == {
