@@ -90,8 +90,9 @@ def read_each(
     """
     out = np.empty(len(values), dtype=object)
     if len(values) > _FEW:
-        if isinstance(values, pd.Series):
-            array = values.to_numpy(dtype=object)
+        array: Any
+        if isinstance(values, pd.Series):  # typed columns (Arrow text) factorise natively
+            array = values.to_numpy(dtype=object) if values.dtype == object else values
         elif isinstance(values, np.ndarray):
             array = values.astype(object, copy=False)
         else:  # fromiter keeps a list value one value
@@ -102,7 +103,7 @@ def read_each(
             pass
         else:
             reads = np.empty(len(uniques) + 1, dtype=object)
-            reads[:] = [*(read(u) for u in uniques), read(None)]  # −1 (NA) reads None
+            reads[:] = [*(read(u) for u in uniques.tolist()), read(None)]  # −1 (NA): None
             out[:] = reads[codes]
             return out
     out[:] = [read(v) for v in values]

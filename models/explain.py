@@ -433,7 +433,7 @@ def reason_texts(
     *,
     min_effect: float = 0.0,
     contributions: Mapping[str, np.ndarray] | None = None,
-) -> dict[str, np.ndarray]:
+) -> dict[str, pd.api.extensions.ExtensionArray]:
     """Each lead's top-k fit and interest factors as one line of text, for batch outputs.
 
     The factors and sentences of `explain`, written "sentence (+effect)", positive ones
@@ -442,17 +442,18 @@ def reason_texts(
     raw values (a DataFrame, or a mapping column → values; only the features' source
     columns are read) so sentences can quote the lead's own text. `contributions`: each
     group's TreeSHAP values of these rows when already computed. Returns
-    ``{"fit": texts, "interest": texts}``, object arrays ("" for a lead without reasons).
+    ``{"fit": texts, "interest": texts}``, pandas string arrays backed by the Arrow strings
+    they were built as ("" for a lead without reasons).
     """
     matrix = _check_matrix(scorer, matrix)
     _check_limits(k, min_effect)
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, pd.api.extensions.ExtensionArray] = {}
     n = len(matrix)
     for group in GROUPS:
         model = _submodel(scorer, group)
-        text = np.full(n, "", dtype=object)
-        out[group] = text
+        text = pa.array([""] * n, pa.string())
         if n == 0:
+            out[group] = _pandas_strings(text)
             continue
         contrib = (contributions or {}).get(group)
         if contrib is None:
@@ -483,8 +484,14 @@ def reason_texts(
             joined = pc.binary_join_element_wise(
                 *columns, "", null_handling="replace", null_replacement=""
             )
-            text[:] = pc.utf8_slice_codeunits(joined, start=2).to_numpy(zero_copy_only=False)
+            text = pc.utf8_slice_codeunits(joined, start=2)
+        out[group] = _pandas_strings(text)
     return out
+
+
+def _pandas_strings(text: pa.Array) -> pd.api.extensions.ExtensionArray:
+    """Arrow strings as pandas' string array, without copying them into Python objects."""
+    return text.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get).array
 
 
 def _one_decimal(values: np.ndarray) -> tuple[np.ndarray, pa.Array]:

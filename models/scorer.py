@@ -182,7 +182,7 @@ class LeadScorer:
                 name: pd.Series(
                     values,
                     index=frame.index,
-                    dtype=object if np.asarray(values).dtype.kind == "O" else None,
+                    dtype=object if getattr(values, "dtype", None) == np.dtype(object) else None,
                 )
                 for name, values in columns.items()
             },
@@ -190,7 +190,7 @@ class LeadScorer:
         )
 
     def policy_columns(self, frame: pd.DataFrame) -> dict[str, Any]:
-        """The raw columns the decision reads; catalogue columns must be in the frame."""
+        """The raw columns the decision reads (Series); catalogue columns must be in the frame."""
         assert self.policy is not None
         catalogue = self.policy.requirements
         needed = [
@@ -199,7 +199,7 @@ class LeadScorer:
             if c not in (catalogue.stage_column, catalogue.status_column)
         ]
         check_columns(frame, needed, "data (for the requirements catalogue)")
-        return {c: frame[c].to_numpy(dtype=object) for c in catalogue.columns if c in frame.columns}
+        return {c: frame[c] for c in catalogue.columns if c in frame.columns}
 
     def decide(
         self, columns: Mapping[str, Sequence[Any]], scores: Mapping[str, np.ndarray]
