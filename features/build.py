@@ -55,11 +55,20 @@ def read_distinct(
     gives the rows' readings. A CRM column has far fewer distinct values than rows, so
     the scalar readers (the single definition of how a value is read) stay cheap.
     """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
     read, column = reader_for(feature), feature.source
-    reads = [read(u, column, missing) for u in uniques]
-    reads.append(read(None, column, missing))
-    return codes, reads
+    return _distinct_reads(values, lambda v: read(v, column, missing))
+
+
+def _distinct_reads(values: Any, read: Callable[[Any], Any]) -> tuple[np.ndarray, list[Any]]:
+    """Factorise `values` and read each distinct value once; NA reads as `read(None)`, last.
+
+    Values that cannot be hashed (a list or dict sent as a value) are read one by one.
+    """
+    try:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    except TypeError:
+        return np.arange(len(values)), [*(read(v) for v in values), read(None)]
+    return codes, [*(read(u) for u in uniques.tolist()), read(None)]
 
 
 def read_column(feature: FeatureSpec, values: pd.Series, missing: Collection[str]) -> pd.Series:
@@ -89,24 +98,20 @@ def read_each(
     values (the service's records), or values that cannot be hashed, are read one by one.
     """
     out = np.empty(len(values), dtype=object)
-    if len(values) > _FEW:
-        array: Any
-        if isinstance(values, pd.Series):  # typed columns (Arrow text) factorise natively
-            array = values.to_numpy(dtype=object) if values.dtype == object else values
-        elif isinstance(values, np.ndarray):
-            array = values.astype(object, copy=False)
-        else:  # fromiter keeps a list value one value
-            array = np.fromiter(values, dtype=object, count=len(values))
-        try:
-            codes, uniques = pd.factorize(array, use_na_sentinel=True)
-        except TypeError:  # unhashable values (a list or dict sent as a value)
-            pass
-        else:
-            reads = np.empty(len(uniques) + 1, dtype=object)
-            reads[:] = [*(read(u) for u in uniques.tolist()), read(None)]  # −1 (NA): None
-            out[:] = reads[codes]
-            return out
-    out[:] = [read(v) for v in values]
+    if len(values) <= _FEW:
+        out[:] = [read(v) for v in values]
+        return out
+    array: Any
+    if isinstance(values, pd.Series):  # typed columns (Arrow text) factorise natively
+        array = values.to_numpy(dtype=object) if values.dtype == object else values
+    elif isinstance(values, np.ndarray):
+        array = values.astype(object, copy=False)
+    else:  # fromiter keeps a list value one value
+        array = np.fromiter(values, dtype=object, count=len(values))
+    codes, reads = _distinct_reads(array, read)
+    lookup = np.empty(len(reads), dtype=object)
+    lookup[:] = reads
+    out[:] = lookup[codes]
     return out
 
 
@@ -120,7 +125,7 @@ def read_categories(values: pd.Series, column: str, missing: Collection[str]) ->
         pd.api.types.is_string_dtype(values.dtype)
         and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
     ):
-        return read_each(values.to_numpy(dtype=object), lambda v: to_category(v, column, missing))
+        return read_each(values, lambda v: to_category(v, column, missing))
     text = values.astype("string").str.strip()
     absent = (text.isna() | text.isin(list(missing))).to_numpy(dtype=bool)
     integral = text.str.fullmatch(INTEGRAL_TEXT).fillna(False).to_numpy(dtype=bool)
