@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +56,75 @@ def load_leads(path: str | Path) -> pd.DataFrame:
         raise LeadscoreError(f"data file {path} is empty (a header but no rows)")
     frame.attrs["source"] = str(path)
     return frame
+
+
+def read_chunks(path: Path, kind: str, size: int) -> Iterator[pd.DataFrame]:
+    """Stream a file in DataFrames of at most `size` rows (never the whole file at once)."""
+    if kind == "csv":
+        yield from read_csv_chunks(path, size)
+    else:
+        import pyarrow.parquet as pq
+
+        try:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=size):
+                yield batch.to_pandas()
+        except OSError as error:
+            raise LeadscoreError(f"could not read parquet file {path}: {error}") from None
+
+
+def read_csv_chunks(path: Path, size: int) -> Iterator[pd.DataFrame]:
+    """A CSV file as text columns ("" for empty cells, as `load_leads` reads it), in
+    DataFrames of `size` rows. Arrow's streaming reader parses it in C, about 6× faster
+    than pandas' chunked reader. It reads some 30 blocks ahead: 1 MiB blocks keep that
+    near 40 MiB (4 MiB blocks made the peak grow with the file up to ~150 MiB).
+    """
+    import csv
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    try:
+        # Arrow decompresses a .csv.gz by its name; the header is read the same way.
+        with pa.input_stream(str(path), compression="detect") as raw:
+            header = next(csv.reader(io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")), None)
+        if not header:
+            return
+        reader = pcsv.open_csv(
+            path,
+            read_options=pcsv.ReadOptions(block_size=1 << 20),
+            convert_options=pcsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        pending: list[pa.RecordBatch] = []
+        rows = 0
+        for batch in reader:
+            pending.append(batch)
+            rows += batch.num_rows
+            while rows >= size:
+                table = pa.Table.from_batches(pending)
+                yield table.slice(0, size).to_pandas()
+                rest = table.slice(size)
+                pending, rows = rest.to_batches(), rest.num_rows
+        if rows:
+            yield pa.Table.from_batches(pending).to_pandas()
+    except (pa.ArrowInvalid, UnicodeDecodeError, csv.Error) as error:
+        raise LeadscoreError(f"could not read csv file {path}: {error}") from None
+
+
+def count_rows(path: Path, kind: str) -> int | None:
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    if path.name.lower().endswith(".gz"):
+        return None  # lines of compressed bytes say nothing: the progress bar has no total
+    with open(path, "rb") as handle:
+        lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+    return max(0, lines - 1)
 
 
 def file_sha256(path: str | Path) -> str:

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from features.errors import LeadscoreError
-from training.cli import ChunkWriter, read_chunks
+from training.cli import ChunkWriter
+from training.data import count_rows, read_chunks
 
 
 def test_csv_chunks_have_the_asked_size_and_keep_text_as_text(tmp_path: Path) -> None:
@@ -90,3 +91,16 @@ def test_a_failed_write_leaves_no_file(tmp_path: Path) -> None:
         writer.write(pd.DataFrame({"a": [1.0]}))
         raise RuntimeError("scoring failed half-way")
     assert not path.exists()
+
+
+def test_a_gzipped_csv_reads_as_the_plain_one(tmp_path: Path) -> None:
+    import gzip
+
+    text = "\ufeffid,company\n" + "".join(f'{i:04d},"Acme, Inc."\n' for i in range(25))
+    plain, packed = tmp_path / "leads.csv", tmp_path / "leads.csv.gz"
+    plain.write_text(text, encoding="utf-8")
+    packed.write_bytes(gzip.compress(text.encode("utf-8")))
+    expected = pd.concat(read_chunks(plain, "csv", 10))
+    assert expected["id"].iloc[-1] == "0024"
+    assert pd.concat(read_chunks(packed, "csv", 10)).equals(expected)
+    assert count_rows(plain, "csv") == 25 and count_rows(packed, "csv") is None
