@@ -280,7 +280,21 @@ def phrase(feature: FeatureSpec, value: Any, state: State, enum_like: bool = Fal
 
 def number_phrase(feature: FeatureSpec, number: float) -> str:
     """`phrase` of a numeric feature's present value: "Company size: 300 employees"."""
-    return f"{feature.readable}: {_with_unit(format_number(number), feature.unit, number == 1.0)}"
+    return number_phrases(feature, [number])[0]
+
+
+def number_phrases(feature: FeatureSpec, numbers: Sequence[float]) -> list[str]:
+    """`number_phrase` of many values (whole numbers, the usual case, formatted inline)."""
+    label, unit = feature.readable, f" {feature.unit}" if feature.unit else ""
+    one = f"{label}: {_with_unit('1', feature.unit, singular=True)}"
+    return [
+        one
+        if x == 1.0
+        else f"{label}: {int(x):,}{unit}"
+        if x.is_integer()
+        else f"{label}: {format_number(x)}{unit}"
+        for x in map(float, numbers)
+    ]
 
 
 def sentence(
@@ -464,27 +478,36 @@ def reason_texts(
             for direction, sign in (("raises", 1.0), ("lowers", -1.0))
         }
         ids, table = _batch_phrases(scorer, group, matrix, raw, tops.values())
+        phrases = pa.array(table, pa.string())
         # Strings are put together by Arrow, in C: per (direction, rank) a column of
         # "; sentence (" pieces and one of "+effect)" (null where the lead has no such
-        # factor), joined in one call.
+        # factor), joined in one call. A lead's first factor has no "; " before it: the
+        # pieces table holds each sentence twice, with the separator and (after it) without.
+        first_lowers = tops["raises"][2] == 0  # a lead whose first factor lowers the score
         columns: list[pa.Array] = []
         for direction, (order, top_effect, count) in tops.items():
-            pieces = pa.array([f"; {p} — {direction} {group} (" for p in table], pa.string())
+            ending = f" — {direction} {group} ("
+            pieces = pa.concat_arrays(
+                [
+                    pc.binary_join_element_wise("; ", phrases, ending, ""),
+                    pc.binary_join_element_wise(phrases, ending, ""),
+                ]
+            )
             for rank in range(order.shape[1]):
                 absent = count <= rank
                 if absent.all():
                     break
+                at = ids[np.arange(n), order[:, rank]]
+                if rank == 0:
+                    at += len(table) * (first_lowers if direction == "lowers" else 1)
                 codes, numbers = _one_decimal(top_effect[:, rank])
-                columns.append(
-                    pc.take(pieces, pa.array(ids[np.arange(n), order[:, rank]], mask=absent))
-                )
+                columns.append(pc.take(pieces, pa.array(at, mask=absent)))
                 columns.append(pc.take(numbers, pa.array(codes, mask=absent)))
         if columns:
             # null_handling="skip" drops whole rows in pyarrow 25: nulls become "" instead.
-            joined = pc.binary_join_element_wise(
+            text = pc.binary_join_element_wise(
                 *columns, "", null_handling="replace", null_replacement=""
             )
-            text = pc.utf8_slice_codeunits(joined, start=2)
         out[group] = _pandas_strings(text)
     return out
 
@@ -538,6 +561,8 @@ def _batch_phrases(
         numeric = phraser.feature.type is FeatureType.numeric and phraser.feature.derive is None
         values = _raw_column(raw, phraser.source, n)
         quoted = ~(np.isnan(encoded) | (encoded < phraser.coded)) & (values is not None)
+        if numeric and values is not None and quoted.any():
+            quoted[quoted] = ~_plain_numbers(values.take(rows[quoted]))
         key = pd.factorize(encoded, use_na_sentinel=False)[0].astype(np.int64)
         raw_codes, uniques = np.zeros(len(rows), dtype=np.int64), []
         if values is not None and quoted.any():
@@ -550,17 +575,44 @@ def _batch_phrases(
                 codes = np.where(plain[codes], -1, codes)
             raw_codes[quoted] = codes
             key[quoted] += (codes.astype(np.int64) + 1) * len(rows)
-        distinct, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-        for at in first.tolist():
-            number = float(encoded[at])
-            if numeric and number == number and (not quoted[at] or raw_codes[at] < 0):
-                table.append(number_phrase(phraser.feature, number))
-                continue
+        inverse = pd.factorize(key)[0]
+        # codes count up in order of first appearance: a distinct key first occurs where
+        # the running maximum of the codes grows
+        grows = np.maximum.accumulate(inverse)
+        first = np.flatnonzero(np.r_[True, grows[1:] > grows[:-1]])
+        firsts, feature = encoded[first], phraser.feature
+        # a number read as such (no text to quote) is phrased in one batch
+        as_number = ~np.isnan(firsts) & ~(quoted[first] & (raw_codes[first] >= 0)) & numeric
+        phrases = np.empty(len(first), dtype=object)
+        phrases[as_number] = number_phrases(feature, firsts[as_number].tolist())
+        for i in np.flatnonzero(~as_number).tolist():
+            at = first[i]
             raw_value = uniques[raw_codes[at]] if quoted[at] else NO_RAW
-            value, state = lead_value(phraser.encoder, phraser.feature, number, raw_value)
-            table.append(phrase(phraser.feature, value, state, phraser.enum_like))
-        ids[rows, j] = len(table) - len(distinct) + inverse.reshape(-1)
+            value, state = lead_value(phraser.encoder, feature, float(encoded[at]), raw_value)
+            phrases[i] = phrase(feature, value, state, phraser.enum_like)
+        ids[rows, j] = len(table) + inverse
+        table.extend(phrases.tolist())
     return ids, table
+
+
+# Text that Python's float() reads, so a number's raw value is never quoted.
+_SPACE = r"[ \t\n\r\f\v]*"
+_PLAIN_NUMBER = rf"{_SPACE}[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?{_SPACE}"
+
+
+def _plain_numbers(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Which raw values of a number are surely plain numbers (not text worth quoting).
+
+    Vectorised for text and numeric columns; False (unknown: `_quotable` decides) for the
+    rest and for text that is not a plain decimal number.
+    """
+    if isinstance(values, pd.Series):
+        if isinstance(values.dtype, pd.StringDtype):
+            matched = pc.match_substring_regex(pa.array(values), f"^{_PLAIN_NUMBER}$")
+            return np.asarray(matched.fill_null(False), dtype=bool)
+        if pd.api.types.is_numeric_dtype(values.dtype):
+            return np.ones(len(values), dtype=bool)
+    return np.zeros(len(values), dtype=bool)
 
 
 def _raw_column(raw: Any, column: str, rows: int) -> pd.Series | np.ndarray | None:

@@ -508,6 +508,33 @@ def test_reason_lines_take_raw_values_as_columns_or_none(
         reason_texts(scorer, matrix, k=-1)
 
 
+# Number texts a CRM may send: plain numbers (never quoted), ranges (quoted), missing.
+# Arabic-Indic digits, "1_000" and a no-break space are numbers to float() though no
+# plain decimal text.
+NUMBER_TEXTS = [
+    "12", " 12 ", "1e3", "+.5", "5.", "-0", "100-500", "1000+", " 5 - 25 ", "", "nan",
+    "١٢", "1_000", "12\u00a0", "0.004", "1",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_reason_lines_read_number_texts_as_explain_does(
+    scorer: LeadScorer, records: list[dict[str, Any]], dtype: Any
+) -> None:
+    frame = pd.DataFrame(records[: 2 * len(NUMBER_TEXTS)]).fillna("")
+    texts = NUMBER_TEXTS * 2
+    for column in ("numemployees", "hs_analytics_num_visits", "pricing_page_views"):
+        frame[column] = texts
+        texts = texts[1:] + texts[:1]
+    frame = frame.astype(dtype)
+    matrix = scorer.encode(frame)
+    lines = reason_texts(scorer, matrix, frame, 20)
+    explained = explain(scorer, matrix, frame, 20)
+    for group in ("fit", "interest"):
+        assert lines[group].tolist() == [_line(lead[group]) for lead in explained]
+    assert any("100-500 employees" in t for t in lines["fit"])
+
+
 def test_scoring_with_reasons_keeps_the_scores(
     scorer: LeadScorer, small_leads: pd.DataFrame
 ) -> None:
