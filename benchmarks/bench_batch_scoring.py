@@ -9,7 +9,8 @@ Trains a scorer on generated leads (default `TrainConfig`), logs it to a tempora
 MLflow store, generates `--rows` other leads as CRM text, and measures in one run:
 
 - without reasons: `LeadScorer.score(chunk, decide=True)` over chunks of
-  `--chunk-size` rows, as `leadscore score` does, and the `leadscore score` command end
+  `--chunk-size` rows, `LeadScorer.score_chunks` (what `leadscore score` calls: the
+  next chunk is encoded in a thread meanwhile), and the `leadscore score` command end
   to end on a CSV of the same rows, each as a share of the floor: raw
   `booster.predict(raw_score=True)` of the three boosters on the already-encoded
   matrix (same rows, same trees, LightGBM's default threads). Goal ≥ 50 %.
@@ -155,6 +156,9 @@ def main() -> None:
     plain: dict[str, Callable[[], object]] = {
         "raw predict, 3 boosters, encoded matrix (floor)": floor,
         "LeadScorer.score(chunk, decide=True)": lambda: [scorer.score(c) for c in chunks],
+        "LeadScorer.score_chunks(chunks) (encodes the next chunk meanwhile)": lambda: list(
+            scorer.score_chunks(chunks)
+        ),
         "  of which encode (chunks)": lambda: [scorer.encode(c) for c in chunks],
         "  of which score_matrix (encoded chunks)": lambda: [
             scorer.score_matrix(m) for m in encoded
@@ -169,6 +173,9 @@ def main() -> None:
         "LeadScorer.score(chunk, decide=True, reasons=True)": lambda: [
             scorer.score(c, reasons=True) for c in chunks
         ],
+        "LeadScorer.score_chunks(chunks, reasons=True)": lambda: list(
+            scorer.score_chunks(chunks, reasons=True)
+        ),
         "  of which TreeSHAP, fit + interest (encoded chunks)": lambda: [
             [scorer.models[g].contributions(m) for g in GROUPS] for m in encoded
         ],

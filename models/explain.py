@@ -447,6 +447,7 @@ def reason_texts(
     *,
     min_effect: float = 0.0,
     contributions: Mapping[str, np.ndarray] | None = None,
+    groups: Sequence[str] = GROUPS,
 ) -> dict[str, pd.api.extensions.ExtensionArray]:
     """Each lead's top-k fit and interest factors as one line of text, for batch outputs.
 
@@ -456,14 +457,14 @@ def reason_texts(
     raw values (a DataFrame, or a mapping column → values; only the features' source
     columns are read) so sentences can quote the lead's own text. `contributions`: each
     group's TreeSHAP values of these rows when already computed. Returns
-    ``{"fit": texts, "interest": texts}``, pandas string arrays backed by the Arrow strings
-    they were built as ("" for a lead without reasons).
+    ``{"fit": texts, "interest": texts}`` (or the `groups` asked for), pandas string arrays
+    backed by the Arrow strings they were built as ("" for a lead without reasons).
     """
     matrix = _check_matrix(scorer, matrix)
     _check_limits(k, min_effect)
     out: dict[str, pd.api.extensions.ExtensionArray] = {}
     n = len(matrix)
-    for group in GROUPS:
+    for group in groups:
         model = _submodel(scorer, group)
         text = pa.array([""] * n, pa.string())
         if n == 0:

@@ -15,7 +15,8 @@ can be read by any later version of this code and inspected by hand.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -145,18 +146,42 @@ class LeadScorer:
         With `decide` (and a policy in the bundle) adds grades and the lifecycle
         recommendation; with `reasons`, the top-k fit and interest factors as text.
         """
-        check_columns(frame, self.spec.feature_columns, "data")
-        matrix = self.encode(frame)
-        contributions: dict[str, np.ndarray] = {}
-        if reasons:
-            from models.explain import GROUPS, margin_of
+        return self._score_encoded(frame, self._encode_checked(frame), decide, reasons, k)
 
-            # TreeSHAP values add up to the margin: no second pass over fit and interest.
-            contributions = {g: self.models[g].contributions(matrix) for g in GROUPS}
-            margins = {
-                "full": self.models["full"].margin(matrix),
-                **{g: margin_of(c) for g, c in contributions.items()},
-            }
+    def score_chunks(
+        self,
+        chunks: Iterable[pd.DataFrame],
+        decide: bool = True,
+        reasons: bool = False,
+        k: int = 3,
+    ) -> Iterator[pd.DataFrame]:
+        """`score` of each chunk of a stream, in order (what `leadscore score` writes).
+
+        The next chunk is taken from `chunks` (read from its file) and encoded in a
+        thread while this one is scored: Python work done while LightGBM holds the cores.
+        """
+        source = iter(chunks)
+
+        def upcoming() -> tuple[pd.DataFrame, np.ndarray] | None:
+            chunk = next(source, None)
+            return None if chunk is None else (chunk, self._encode_checked(chunk))
+
+        with ThreadPoolExecutor(max_workers=1) as ahead:
+            following = ahead.submit(upcoming)
+            while (item := following.result()) is not None:
+                following = ahead.submit(upcoming)
+                yield self._score_encoded(*item, decide, reasons, k)
+
+    def _encode_checked(self, frame: pd.DataFrame) -> np.ndarray:
+        check_columns(frame, self.spec.feature_columns, "data")
+        return self.encode(frame)
+
+    def _score_encoded(
+        self, frame: pd.DataFrame, matrix: np.ndarray, decide: bool, reasons: bool, k: int
+    ) -> pd.DataFrame:
+        """`score` of raw rows already encoded (`matrix` = `self.encode(frame)`)."""
+        if reasons:
+            margins, texts = self._margins_and_reasons(frame, matrix, k)
         else:
             margins = self.margins(matrix)
         scores = self.score_matrix(matrix, margins)
@@ -169,11 +194,6 @@ class LeadScorer:
             for name, key in _DECISION_COLUMNS.items():
                 columns[name] = decided[key]
         if reasons:
-            from models.explain import reason_texts
-
-            texts = reason_texts(
-                self, matrix, frame, k, min_effect=MIN_EFFECT, contributions=contributions
-            )
             columns.update({f"{group}_reasons": text for group, text in texts.items()})
         # Text columns stay object arrays: converting them to pandas' string type costs
         # more than scoring them (every consumer reads either).
@@ -188,6 +208,39 @@ class LeadScorer:
             },
             index=frame.index,
         )
+
+    def _margins_and_reasons(
+        self, frame: pd.DataFrame, matrix: np.ndarray, k: int
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The sub-models' margins and the fit and interest reason lines of encoded rows.
+
+        TreeSHAP values add up to the margin: fit and interest get no second pass. Each
+        group's lines (Python, one core) are written in a thread while LightGBM computes
+        what comes next (all cores, without the GIL): the interest TreeSHAP values, then
+        the full model.
+        """
+        from models.explain import margin_of, reason_texts
+
+        def lines(group: str, contributions: np.ndarray) -> dict[str, Any]:
+            return reason_texts(
+                self,
+                matrix,
+                frame,
+                k,
+                min_effect=MIN_EFFECT,
+                contributions={group: contributions},
+                groups=(group,),
+            )
+
+        fit = self.models["fit"].contributions(matrix)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            fit_lines = pool.submit(lines, "fit", fit)
+            interest = self.models["interest"].contributions(matrix)
+            interest_lines = pool.submit(lines, "interest", interest)
+            full = self.models["full"].margin(matrix)
+            texts = {**fit_lines.result(), **interest_lines.result()}
+        margins = {"full": full, "fit": margin_of(fit), "interest": margin_of(interest)}
+        return margins, texts
 
     def policy_columns(self, frame: pd.DataFrame) -> dict[str, Any]:
         """The raw columns the decision reads (Series); catalogue columns must be in the frame."""

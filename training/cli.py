@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
@@ -306,12 +307,12 @@ def score(
     with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task(f"scoring {data.name}", total=total)
         with ChunkWriter(tmp_out, out_kind) as writer:
-            for chunk in read_chunks(data, in_kind, chunk_size):
-                scored = scorer.score(chunk, reasons=reasons, k=k)
+            chunks = read_chunks(data, in_kind, chunk_size)
+            for scored in scorer.score_chunks(chunks, reasons=reasons, k=k):
                 scored["model_version"] = version
                 writer.write(scored)
-                written += len(chunk)
-                progress.update(task, advance=len(chunk))
+                written += len(scored)
+                progress.update(task, advance=len(scored))
     tmp_out.replace(out)
     console.print(
         f"scored {written:,} leads with {model}"
@@ -401,6 +402,8 @@ class ChunkWriter:
 
     The first chunk fixes the schema; text columns are strings whatever a chunk holds
     (a chunk whose lead statuses are all empty must not turn the column's type to null).
+    Chunks are written in order by a thread, so the next one is scored meanwhile; a
+    failed write is raised by the next `write` or on leaving, and leaves no file.
     """
 
     def __init__(self, path: Path, kind: Literal["csv", "parquet"] | str) -> None:
@@ -408,12 +411,23 @@ class ChunkWriter:
         self.kind = kind
         self._writer: Any = None
         self._schema: Any = None
+        self._pending: Future[None] | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1)
 
     def __enter__(self) -> ChunkWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         return self
 
     def write(self, frame: pd.DataFrame) -> None:
+        self._wait()
+        self._pending = self._thread.submit(self._write, frame)
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def _write(self, frame: pd.DataFrame) -> None:
         import pyarrow as pa
 
         if self._schema is None:
@@ -435,10 +449,21 @@ class ChunkWriter:
         )
 
     def __exit__(self, *exc: object) -> None:
-        if self._writer is not None:
-            self._writer.close()
-        if exc[0] is not None:
-            self.path.unlink(missing_ok=True)
+        ok = exc[0] is None
+        try:
+            if ok:
+                self._wait()  # the last chunk
+        except BaseException:
+            ok = False
+            raise
+        finally:
+            self._thread.shutdown()  # after an error, lets a running write finish first
+            try:
+                if self._writer is not None:
+                    self._writer.close()
+            finally:
+                if not ok:
+                    self.path.unlink(missing_ok=True)
 
 
 def _register_more() -> None:

@@ -146,3 +146,28 @@ def test_scoring_a_frame_without_a_spec_column_names_it(
 def test_scoring_a_wrong_type_names_the_column(scorer: LeadScorer) -> None:
     with pytest.raises(LeadscoreError, match=r"hs_analytics_num_visits.*'lots'"):
         scorer.score_records([{"hs_analytics_num_visits": "lots"}])
+
+
+@pytest.mark.parametrize("reasons", [False, True])
+def test_a_stream_of_chunks_scores_as_each_chunk_alone(
+    scorer: LeadScorer, small_leads: pd.DataFrame, reasons: bool
+) -> None:
+    chunks = [small_leads.iloc[i : i + 700] for i in range(0, 2000, 700)]
+    streamed = list(scorer.score_chunks(iter(chunks), reasons=reasons, k=2))
+    assert len(streamed) == 3
+    for chunk, scored in zip(chunks, streamed, strict=True):
+        pd.testing.assert_frame_equal(scored, scorer.score(chunk, reasons=reasons, k=2))
+    assert list(scorer.score_chunks([])) == []
+
+
+def test_a_bad_chunk_in_a_stream_is_raised_after_the_good_ones(
+    scorer: LeadScorer, small_leads: pd.DataFrame
+) -> None:
+    bad = small_leads.iloc[100:200].assign(hs_analytics_num_visits="lots")
+    stream = scorer.score_chunks([small_leads.iloc[:100], bad, small_leads.iloc[200:300]])
+    assert len(next(stream)) == 100  # the bad chunk is encoded meanwhile: raised only now
+    with pytest.raises(LeadscoreError, match=r"hs_analytics_num_visits.*'lots'"):
+        next(stream)
+    early = scorer.score_chunks([small_leads.iloc[:100]] * 3)
+    next(early)
+    early.close()  # a reader that stops early: the thread reading ahead is let go

@@ -93,6 +93,23 @@ def test_a_failed_write_leaves_no_file(tmp_path: Path) -> None:
     assert not path.exists()
 
 
+@pytest.mark.parametrize("later_chunks", [0, 2])
+def test_a_write_failing_in_the_writer_thread_is_raised_and_leaves_no_file(
+    tmp_path: Path, later_chunks: int
+) -> None:
+    import pyarrow as pa
+
+    path = tmp_path / "scores.csv"
+    good = pd.DataFrame({"probability": [0.5, 0.7]})
+    bad = pd.DataFrame({"probability": ["not", "numbers"]})  # the schema says double
+    with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError)), ChunkWriter(path, "csv") as writer:
+        writer.write(good)
+        writer.write(bad)
+        for _ in range(later_chunks):  # raised by the next write, or on leaving
+            writer.write(good)
+    assert not path.exists()
+
+
 def test_a_gzipped_csv_reads_as_the_plain_one(tmp_path: Path) -> None:
     import gzip
 
