@@ -242,6 +242,14 @@ class LeadScorer:
         margins = {"full": full, "fit": margin_of(fit), "interest": margin_of(interest)}
         return margins, texts
 
+    @property
+    def input_columns(self) -> list[str]:
+        """The raw columns `score` reads: features, the id, the decision's catalogue."""
+        columns = [*self.spec.feature_columns, self.spec.id]
+        if self.policy is not None:
+            columns += self.policy.requirements.columns
+        return list(dict.fromkeys(columns))
+
     def policy_columns(self, frame: pd.DataFrame) -> dict[str, Any]:
         """The raw columns the decision reads (Series); catalogue columns must be in the frame."""
         assert self.policy is not None

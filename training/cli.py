@@ -294,7 +294,8 @@ def score(
         raise LeadscoreError(f"data file {data} is empty")
     scorer, version = load_model(model)
     # Read the first rows once to fail early on a file that does not match the spec.
-    head = next(read_chunks(data, in_kind, min(chunk_size, 1000)), None)
+    columns = scorer.input_columns  # a CRM export's other properties are not read
+    head = next(read_chunks(data, in_kind, min(chunk_size, 1000), columns), None)
     if head is None or head.empty:
         raise LeadscoreError(f"data file {data} is empty (a header but no rows)")
     check_columns(head, scorer.spec.feature_columns, f"data file {data}")
@@ -307,7 +308,7 @@ def score(
     with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task(f"scoring {data.name}", total=total)
         with ChunkWriter(tmp_out, out_kind) as writer:
-            chunks = read_chunks(data, in_kind, chunk_size)
+            chunks = read_chunks(data, in_kind, chunk_size, columns)
             for scored in scorer.score_chunks(chunks, reasons=reasons, k=k):
                 scored["model_version"] = version
                 writer.write(scored)

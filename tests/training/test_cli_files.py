@@ -51,6 +51,20 @@ def test_a_broken_csv_is_an_error_naming_the_file(
         list(read_chunks(path, "csv", 10))
 
 
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_only_the_asked_columns_are_read_in_file_order(tmp_path: Path, kind: str) -> None:
+    frame = pd.DataFrame(
+        {name: [f"{name}{i}" for i in range(25)] for name in ["id", "x", "visits", "y"]}
+    )
+    path = tmp_path / f"leads.{kind}"
+    frame.to_csv(path, index=False) if kind == "csv" else frame.to_parquet(path)
+    chunks = list(read_chunks(path, kind, 10, columns=["visits", "id", "absent"]))
+    assert [len(c) for c in chunks] == [10, 10, 5]
+    read = pd.concat(chunks, ignore_index=True)
+    assert list(read.columns) == ["id", "visits"]  # the absent one is the caller's to name
+    assert read["visits"].tolist() == frame["visits"].tolist()
+
+
 def test_a_header_only_csv_has_no_chunks(tmp_path: Path) -> None:
     path = tmp_path / "empty.csv"
     path.write_text("id,a\n", encoding="utf-8")
