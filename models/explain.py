@@ -466,9 +466,8 @@ def reason_texts(
     n = len(matrix)
     for group in groups:
         model = _submodel(scorer, group)
-        text = pa.array([""] * n, pa.string())
         if n == 0:
-            out[group] = _pandas_strings(text)
+            out[group] = _pandas_strings(pa.array([], pa.string()))
             continue
         contrib = (contributions or {}).get(group)
         if contrib is None:
@@ -504,11 +503,12 @@ def reason_texts(
                 codes, numbers = _one_decimal(top_effect[:, rank])
                 columns.append(pc.take(pieces, pa.array(at, mask=absent)))
                 columns.append(pc.take(numbers, pa.array(codes, mask=absent)))
-        if columns:
-            # null_handling="skip" drops whole rows in pyarrow 25: nulls become "" instead.
-            text = pc.binary_join_element_wise(
-                *columns, "", null_handling="replace", null_replacement=""
-            )
+        # null_handling="skip" drops whole rows in pyarrow 25: nulls become "" instead.
+        text = (
+            pc.binary_join_element_wise(*columns, "", null_handling="replace", null_replacement="")
+            if columns
+            else pa.array([""] * n, pa.string())  # no lead has a reason (k = 0, flat scores)
+        )
         out[group] = _pandas_strings(text)
     return out
 
