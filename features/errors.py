@@ -14,3 +14,9 @@ def describe_validation_error(error: ValidationError, what: str) -> str:
         key = ".".join(str(part) for part in item["loc"]) or "(top level)"
         lines.append(f"  {key}: {item['msg'].removeprefix('Value error, ')}")
     return f"invalid {what}:\n" + "\n".join(lines)
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (its type's name when it has none), for a
+    one-line user error that wraps a library's."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

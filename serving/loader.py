@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from features.errors import LeadscoreError
+from features.errors import LeadscoreError, first_line
 from serving.settings import ServingSettings
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,3 @@ def not_found(found: LoadedModel, reason: str) -> ModelNotFoundError:
         f"{reason}. Train and register one with `leadscore train`, or point "
         "LEADSCORE_MODEL_URI / MLFLOW_TRACKING_URI at an existing one."
     )
-
-
-def first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -13,7 +13,7 @@ import pandas as pd
 
 from features.build import check_columns
 from features.coerce import is_missing
-from features.errors import LeadscoreError
+from features.errors import LeadscoreError, first_line
 from features.spec import DatasetSpec
 from training.config import SplitConfig
 
@@ -50,8 +50,7 @@ def load_leads(path: str | Path) -> pd.DataFrame:
     except UnicodeDecodeError as error:
         raise LeadscoreError(f"data file {path} is not UTF-8 text: {error.reason}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise LeadscoreError(f"could not read {kind} file {path}: {first}") from None
+        raise LeadscoreError(f"could not read {kind} file {path}: {first_line(error)}") from None
     if frame.empty:
         raise LeadscoreError(f"data file {path} is empty (a header but no rows)")
     frame.attrs["source"] = str(path)

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from features.errors import LeadscoreError
+from features.errors import LeadscoreError, first_line
 
 if TYPE_CHECKING:
     from models.scorer import LeadScorer
@@ -106,7 +106,3 @@ def load_mlflow_model(uri: str, tracking: str) -> tuple[LeadScorer, str]:
     except (MlflowException, OSError) as error:
         raise LeadscoreError(f"no model at {uri}: {first_line(error)} ({NOT_FOUND_HINT})") from None
     return scorer, version
-
-
-def first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
