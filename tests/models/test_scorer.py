@@ -171,3 +171,72 @@ def test_a_bad_chunk_in_a_stream_is_raised_after_the_good_ones(
     early = scorer.score_chunks([small_leads.iloc[:100]] * 3)
     next(early)
     early.close()  # a reader that stops early: the thread reading ahead is let go
+
+
+def _awkward_values(columns: np.ndarray, split_points: dict[int, np.ndarray | None]) -> np.ndarray:
+    """3,000 rows drawn from 500 of `columns`, with numbers put on, just below and just
+    above each threshold, and at 0, -0, a tiny number, ±inf and NaN (where LightGBM's
+    missing rules bite)."""
+    rng = np.random.default_rng(5)
+    rows = columns[rng.integers(0, min(len(columns), 500), 3000)].copy()
+    for column, thresholds in split_points.items():
+        if thresholds is None:
+            continue
+        special = np.array([0.0, -0.0, 1e-36, -1e-36, np.inf, -np.inf, np.nan])
+        near = np.concatenate(
+            [thresholds, np.nextafter(thresholds, -np.inf), np.nextafter(thresholds, np.inf)]
+        )
+        choices = np.concatenate([near, special])
+        replace = rng.random(len(rows)) < 0.2
+        rows[replace, column] = rng.choice(choices, replace.sum())
+    return rows
+
+
+def test_treeshap_per_branch_pattern_equals_treeshap_per_row(
+    scorer: LeadScorer, small_leads: pd.DataFrame
+) -> None:
+    matrix = scorer.encode(small_leads)
+    for name in ("fit", "interest"):
+        model = scorer.models[name]
+        columns = _awkward_values(model.columns(matrix), model._split_points())
+        shared, _ = model._branch_patterns(columns)
+        assert len(shared) < 0.95 * len(columns)  # patterns are shared: the short path runs
+        every_row = model.booster.predict(columns, pred_contrib=True)
+        padded = np.zeros((len(columns), matrix.shape[1]))
+        padded[:, model.indices] = columns
+        np.testing.assert_array_equal(model.contributions(padded), every_row)
+
+
+def test_branch_patterns_follow_lightgbm_missing_rules() -> None:
+    """A booster trained to treat zeros as missing, with a categorical column: rows share
+    a pattern exactly when every split sends them the same way."""
+    import lightgbm as lgb
+
+    from models.calibration import Calibrator
+    from models.scorer import SubModel
+
+    rng = np.random.default_rng(11)
+    x = np.column_stack(
+        [rng.normal(size=4000), rng.integers(0, 6, 4000).astype(float), rng.poisson(1, 4000)]
+    ).astype(float)
+    x[rng.random(4000) < 0.1, 0] = np.nan
+    y = (x[:, 1] % 2 == 0) ^ (np.nan_to_num(x[:, 0]) > 0.3) ^ (x[:, 2] == 0)
+    for zero_as_missing in (False, True):
+        booster = lgb.train(
+            {"objective": "binary", "verbose": -1, "zero_as_missing": zero_as_missing},
+            lgb.Dataset(x, y.astype(int), categorical_feature=[1]),
+            num_boost_round=15,
+        )
+        model = SubModel("m", ["a", "b", "c"], [0, 1, 2], booster, Calibrator())
+        splits = model._split_points()
+        assert splits[1] is None and splits[0] is not None  # categorical / numeric
+        rows = _awkward_values(x, splits)
+        np.testing.assert_array_equal(
+            model.contributions(rows), booster.predict(rows, pred_contrib=True)
+        )
+        leaves = booster.predict(rows, pred_leaf=True)
+        shared, pattern = model._branch_patterns(rows)
+        same = pattern[:, None] == pattern[None, :300]
+        same_leaves = (leaves[:, None, :] == leaves[None, :300, :]).all(axis=2)
+        assert not (same & ~same_leaves).any()  # one pattern never spans two paths
+        assert len(shared) < len(rows)
