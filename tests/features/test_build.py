@@ -315,3 +315,30 @@ def test_read_each_reads_unhashable_values_one_by_one() -> None:
     assert read_each(np.array([*values, None], dtype=object)[:-1], repr).tolist() == [
         repr(v) for v in values
     ]
+
+
+NUMBER_TEXTS = [
+    *("12", "-0", "0", "007", "1.5", "-2.25", "11328500.00", "0.1", "3.14159265358979"),
+    *("123456789012345", "1234567890123456", "12345678901234567890", "99999999999999.9"),
+    *("1e5", " 3 ", "+4", "1.", ".5", "100-500", "1000+", "1_000", "١٢", "nan", "\u00a07"),
+    *("", "N/A", "-1", None),
+]
+
+
+@pytest.mark.parametrize("dtype", ["string[pyarrow]", "string[python]", "str"])
+def test_number_text_is_read_as_to_number_reads_it(dtype: str) -> None:
+    """Plain decimals are cast by Arrow in one go: the same floats as `to_number`,
+    missing markers that look like numbers included."""
+    from features.build import read_column
+    from features.coerce import to_number
+    from features.spec import FeatureSpec
+
+    feature = FeatureSpec(name="revenue", type=FeatureType.numeric)
+    missing = {"", "N/A", "-1"}
+    values = pd.Series(NUMBER_TEXTS * 5, dtype=dtype)
+    read = read_column(feature, values, missing).to_numpy()
+    expected = np.array([to_number(v, "revenue", missing) for v in values.tolist()], dtype=float)
+    np.testing.assert_array_equal(read, expected)  # NaN where NaN, -0 as -0
+    assert np.signbit(read[1]) and not np.signbit(read[2])
+    with pytest.raises(LeadscoreError, match=r"'revenue'.*'lots'"):
+        read_column(feature, pd.Series([*NUMBER_TEXTS * 5, "lots"], dtype=dtype), missing)
