@@ -32,8 +32,9 @@ from features.spec import DatasetSpec, FeatureSpec, FeatureType
 OTHER = "(other)"
 # Up to this many values are read one by one: factorising costs more than it saves.
 _FEW = 64
-# Text Arrow casts to the very float Python's float() reads: an optional minus and at
-# most 15 digits, with or without a decimal part (any parser rounds these alike).
+# Text Arrow casts to the very float Python's float() reads: an optional minus and
+# digits, with or without a decimal part, 15 characters at most (any parser rounds
+# these alike).
 _PLAIN_DECIMAL = r"^-?[0-9]+(?:\.[0-9]+)?$"
 _PLAIN_LENGTH = 15
 

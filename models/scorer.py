@@ -99,7 +99,7 @@ class SubModel:
         if len(columns) < _PATTERN_ROWS:
             return self._contributions(columns)
         shared, pattern = self._branch_patterns(columns)
-        if len(shared) > 0.95 * len(columns):
+        if len(shared) > 0.95 * len(columns):  # too few shared to pay for the copy
             return self._contributions(columns)
         return self._contributions(columns[shared])[pattern]
 
