@@ -56,6 +56,11 @@ _PATTERN_ROWS = 1_000
 _ZERO = 1e-35
 
 
+def _threads(rows: int) -> int:
+    """LightGBM threads for predicting `rows` rows: one for a few, else all cores (0)."""
+    return 1 if rows <= _SINGLE_THREAD_ROWS else 0
+
+
 class SubModel:
     """One booster on a subset of the encoded columns, plus its calibrator."""
 
@@ -78,9 +83,10 @@ class SubModel:
         return np.ascontiguousarray(matrix[:, self.indices])
 
     def margin(self, matrix: np.ndarray) -> np.ndarray:
-        threads = 1 if len(matrix) <= _SINGLE_THREAD_ROWS else 0
         return np.asarray(
-            self.booster.predict(self.columns(matrix), raw_score=True, num_threads=threads),
+            self.booster.predict(
+                self.columns(matrix), raw_score=True, num_threads=_threads(len(matrix))
+            ),
             dtype=np.float64,
         )
 
@@ -104,9 +110,8 @@ class SubModel:
         return self._contributions(columns[shared])[pattern]
 
     def _contributions(self, columns: np.ndarray) -> np.ndarray:
-        threads = 1 if len(columns) <= _SINGLE_THREAD_ROWS else 0
         return np.asarray(
-            self.booster.predict(columns, pred_contrib=True, num_threads=threads),
+            self.booster.predict(columns, pred_contrib=True, num_threads=_threads(len(columns))),
             dtype=np.float64,
         )
 
