@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 DEMO   ?= data/demo
 ROWS   ?= 20000
 SEED   ?= 7
+# The demo export is taken at the end of 2026-06-30: score it as of then, not today.
+AS_OF  ?= 2026-07-01T00:00:00Z
 export BENTOML_DO_NOT_TRACK = true
 export MLFLOW_DISABLE_TELEMETRY = true
 
@@ -22,13 +24,14 @@ $(BIN)/leadscore: pyproject.toml
 
 install: $(BIN)/leadscore ## create .venv and install leadscore with its dev tools
 
-demo: install ## generate demo leads, train, log to MLflow (./mlflow.db), register, print the summary
-	$(BIN)/leadscore generate --rows $(ROWS) --seed $(SEED) --out $(DEMO)/leads.csv
-	$(BIN)/leadscore train --data $(DEMO)/leads.csv --spec hubspot --config configs/hubspot-demo.yaml
+demo: install ## generate demo contacts + events, train point-in-time, log to MLflow (./mlflow.db), register
+	$(BIN)/leadscore generate --rows $(ROWS) --seed $(SEED) --out $(DEMO)/leads.csv --events $(DEMO)/events.parquet
+	$(BIN)/leadscore train --data $(DEMO)/leads.csv --events $(DEMO)/events.parquet --spec hubspot \
+		--config configs/hubspot-demo.yaml
 
 evaluate-demo: install ## evaluation report of the champion on the demo leads, with a 3-month backtest
-	$(BIN)/leadscore evaluate --data $(DEMO)/leads.csv --spec hubspot --config configs/hubspot-demo.yaml \
-		--points configs/points-hubspot.yaml --backtest 3 --out reports/demo
+	$(BIN)/leadscore evaluate --data $(DEMO)/leads.csv --events $(DEMO)/events.parquet --spec hubspot \
+		--config configs/hubspot-demo.yaml --points configs/points-hubspot.yaml --backtest 3 --out reports/demo
 
 evaluate-xeducation: install ## evaluation report of the X Education model (vs logistic regression and points)
 	$(BIN)/leadscore evaluate --data ../shared/data/x-education/Leads.csv --spec x-education \
@@ -36,10 +39,10 @@ evaluate-xeducation: install ## evaluation report of the X Education model (vs l
 		--out reports/x-education
 
 score-demo: install ## score the demo leads with the registered champion (with reasons)
-	$(BIN)/leadscore score --data $(DEMO)/leads.csv --out $(DEMO)/scores.csv --reasons
+	$(BIN)/leadscore score --data $(DEMO)/leads.csv --out $(DEMO)/scores.csv --reasons --as-of $(AS_OF)
 
 explain-demo: install ## print the card of one demo lead (ID=...)
-	$(BIN)/leadscore explain --data $(DEMO)/leads.csv --id $(or $(ID),1000001)
+	$(BIN)/leadscore explain --data $(DEMO)/leads.csv --id $(or $(ID),1000001) --as-of $(AS_OF)
 
 train-xeducation: install ## train on ../shared/data/x-education/Leads.csv with the leak-free spec
 	$(BIN)/leadscore train --data ../shared/data/x-education/Leads.csv --spec x-education \

@@ -27,7 +27,8 @@ from features.coerce import (
     to_number,
 )
 from features.errors import LeadscoreError
-from features.spec import DatasetSpec, FeatureSpec, FeatureType
+from features.spec import DatasetSpec, Derivation, FeatureSpec, FeatureType
+from features.timestamps import AsOf, days_since, read_timestamps, to_timestamp
 
 OTHER = "(other)"
 # Up to this many values are read one by one: factorising costs more than it saves.
@@ -42,7 +43,10 @@ Reader = Callable[[Any, str, Collection[str]], Any]
 
 
 def reader_for(feature: FeatureSpec) -> Reader:
-    """The scalar function that reads a raw value of this feature."""
+    """The scalar function that reads a raw value of this feature (a `days_since`
+    feature's raw value is a timestamp: its days depend on the moment, see `transform`)."""
+    if feature.derive is Derivation.days_since:
+        return to_timestamp
     if feature.derive is not None:
         return DERIVATIONS[feature.derive.value]
     if feature.type is FeatureType.numeric:
@@ -219,6 +223,9 @@ class FeatureEncoder:
         self._plan: list[tuple[str, str, Reader, dict[str, float] | None]] = [
             (f.source, f.name, reader_for(f), self._codes.get(f.name)) for f in self.spec.features
         ]
+        self._timed = [
+            j for j, f in enumerate(self.spec.features) if f.derive is Derivation.days_since
+        ]
         self._missing = missing
 
     @property
@@ -237,12 +244,24 @@ class FeatureEncoder:
         return categories[index] if index < len(categories) else OTHER
 
     # -- transforming ------------------------------------------------------------------------
-    def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        """Encode a DataFrame of raw rows (every spec column must be present)."""
+    def transform(self, frame: pd.DataFrame, as_of: AsOf | None = None) -> np.ndarray:
+        """Encode a DataFrame of raw rows (every spec column must be present).
+
+        `as_of`: the moment `days_since` features count to (default: now). A timestamp
+        after it raises `FutureTimestampError` naming the column and the row.
+        """
         check_columns(frame, self.spec.feature_columns, "data")
         out = np.empty((len(frame), len(self._plan)), dtype=np.float64)
+        if self._timed:
+            as_of = as_of or AsOf.now()
         for j, feature in enumerate(self.spec.features):
             codes = self._codes.get(feature.name)
+            if feature.derive is Derivation.days_since:
+                assert as_of is not None
+                values = frame[feature.source]
+                stamps = read_timestamps(values, feature.source, self._missing)
+                out[:, j] = days_since(stamps, as_of, feature.source, values.to_numpy())
+                continue
             if codes is None:
                 out[:, j] = read_column(feature, frame[feature.source], self._missing)
                 continue
@@ -252,17 +271,34 @@ class FeatureEncoder:
             out[:, j] = np.asarray(coded, dtype=np.float64)[rows]
         return out
 
-    def transform_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        """Encode a few raw rows given as dicts; absent keys are missing values."""
+    def transform_records(
+        self, records: Sequence[Mapping[str, Any]], as_of: AsOf | None = None
+    ) -> np.ndarray:
+        """Encode a few raw rows given as dicts; absent keys are missing values.
+
+        `as_of` as for `transform`.
+        """
         out = np.empty((len(records), len(self._plan)), dtype=np.float64)
         missing = self._missing
+        timed = set(self._timed)
+        nat = np.iinfo(np.int64).min
+        stamps = {j: np.full(len(records), nat, dtype=np.int64) for j in timed}
         for i, record in enumerate(records):
             for j, (column, _name, read, codes) in enumerate(self._plan):
                 value = read(record.get(column), column, missing)
-                if codes is None:
+                if j in timed:
+                    if value is not None:
+                        stamps[j][i] = value
+                elif codes is None:
                     out[i, j] = value
                 else:
                     out[i, j] = math.nan if value is None else codes.get(value, float(len(codes)))
+        if timed:
+            moment = as_of or AsOf.now()
+            for j, ns in stamps.items():
+                column = self._plan[j][0]
+                values = [record.get(column) for record in records]
+                out[:, j] = days_since(ns.view("datetime64[ns]"), moment, column, values)
         return out
 
     # -- persistence -------------------------------------------------------------------------

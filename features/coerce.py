@@ -185,7 +185,46 @@ def seniority(value: Any, column: str, missing: Collection[str]) -> str | None:
     return "individual contributor"
 
 
+# Ordered: the first kind whose words appear in a lower-cased conversion event (form) name
+# decides. English and German, as HubSpot portals name their forms.
+_EVENT_NAME_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("demo request", re.compile(r"\b(demo|demonstration|vorführung|produktdemo)")),
+    (
+        "contact sales",
+        re.compile(
+            r"\b(contact|kontakt|talk to (sales|us)|sales (inquiry|enquiry|request)|vertrieb|"
+            r"quote|angebot|pricing request|consultation|beratung|call ?back|rückruf|"
+            r"book a (call|meeting)|termin)"
+        ),
+    ),
+    ("webinar or event", re.compile(r"\b(webinar|event|workshop|seminar|konferenz|messe)")),
+    ("newsletter or blog", re.compile(r"\b(newsletter|subscribe|abonn|blog)")),
+    ("free trial", re.compile(r"\b(trial|testversion|test version|sign ?up|registrierung)")),
+    (
+        "content download",
+        re.compile(
+            r"\b(e-?book|whitepaper|white paper|guide|leitfaden|report|studie|checklist|"
+            r"checkliste|template|vorlage|download|case study|fallstudie)"
+        ),
+    ),
+)
+
+
+def event_name(value: Any, column: str, missing: Collection[str]) -> str | None:
+    """A conversion event (form) name read as its kind: demo request, contact sales,
+    webinar or event, newsletter or blog, free trial, content download, or other form."""
+    text = to_category(value, column, missing)
+    if text is None:
+        return None
+    name = text.lower()
+    for kind, pattern in _EVENT_NAME_RULES:
+        if pattern.search(name):
+            return kind
+    return "other form"
+
+
 DERIVATIONS: dict[str, Callable[[Any, str, Collection[str]], str | None]] = {
     "seniority": seniority,
     "email_domain_type": email_domain_type,
+    "event_name": event_name,
 }

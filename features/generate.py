@@ -1,20 +1,37 @@
-"""Synthetic HubSpot-style contacts with a known ground truth, for demos and model tests.
+"""Synthetic HubSpot contacts and the event log they were summarised from, with a known truth.
 
 Each lead has two hidden traits: *fit* (who the lead is: company size, revenue, industry,
-country, seniority, free-mail or business address) and *interest* (what the lead does:
-visits, opens, downloads, a demo request). Fit is a fixed function of the firmographic
-columns plus a little noise; interest is an independent standard normal that the
-behavioural counts measure with noise. The chance to convert is a logistic function of
-both with a positive interaction, so interest pays off mainly when fit is good.
+country, seniority, free-mail or business address) and *interest* (how engaged it is).
+Fit is a fixed function of the firmographic columns plus a little noise; interest is an
+independent standard normal. The chance to convert (reach Sales Qualified Lead) is a
+logistic function of both with a positive interaction, so interest pays off mainly when
+fit is good.
+
+What a lead *does* is an event log, as a HubSpot portal records it: website sessions
+(`visit`) and their `page_view`s (some of the pricing page), marketing `email_open`s and
+`email_click`s, and `form_submission`s (the form that created the contact, content
+downloads, webinars, and the hand-raises: demo requests and contact-sales forms).
+Interested leads come more often; everyone's visits fade after sign-up. In the week
+before a lead becomes an SQL it comes back, looks at pricing and often asks for a demo.
+After it, sales and onboarding bring many more visits and opens.
+
+The contacts are the export a user would download at the end of `end`: HubSpot's own
+properties (`hs_analytics_num_visits`, `hs_analytics_last_visit_timestamp`,
+`recent_conversion_event_name`, …) rolled up from *all* events up to then, with the
+rules of the default spec's `events:` section. So, as in every real export, a
+converted lead's counts include what it did after it converted: the snapshot problem
+that point-in-time training (`leadscore train --events`) avoids.
 
 The columns ``_true_fit``, ``_true_interest`` and ``_true_probability`` hold the truth and
 must never be used as features; ``_true_probability`` is exactly the probability with
-which ``converted`` was drawn.
+which ``converted`` (the eventual outcome) was drawn.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -179,35 +196,125 @@ _SOURCES: tuple[str, ...] = (
 _SOURCE_BASE = np.array([1.2, 0.6, 0.7, 0.0, 0.1, 0.2, -0.6, 0.1, -0.9])
 _SOURCE_INTEREST = np.array([0.1, 0.0, 0.35, -0.2, 0.3, 0.3, -0.3, -0.35, -0.1])
 
-_LIFECYCLE: tuple[tuple[str, float], ...] = (
+_OPEN_STAGES: tuple[tuple[str, float], ...] = (
     ("lead", 0.70),
-    ("subscriber", 0.22),
-    ("marketingqualifiedlead", 0.06),
-    ("other", 0.02),
+    ("subscriber", 0.20),
+    ("marketingqualifiedlead", 0.07),
+    ("other", 0.03),
 )
-_LEAD_STATUS: tuple[tuple[str | None, float], ...] = (
-    (None, 0.85),
-    ("NEW", 0.06),
-    ("OPEN", 0.04),
-    ("IN_PROGRESS", 0.03),
-    ("ATTEMPTED_TO_CONTACT", 0.02),
+_OPEN_STATUS: tuple[tuple[str | None, float], ...] = (
+    (None, 0.88),
+    ("NEW", 0.04),
+    ("OPEN", 0.03),
+    ("ATTEMPTED_TO_CONTACT", 0.03),
+    ("UNQUALIFIED", 0.02),
+)
+_SALES_STAGES: tuple[tuple[str, float], ...] = (
+    ("salesqualifiedlead", 0.45),
+    ("opportunity", 0.30),
+    ("customer", 0.25),
+)
+_SALES_STATUS: tuple[tuple[str | None, float], ...] = (
+    ("NEW", 0.15),
+    ("IN_PROGRESS", 0.30),
+    ("CONNECTED", 0.25),
+    ("OPEN_DEAL", 0.25),
+    ("ATTEMPTED_TO_CONTACT", 0.05),
 )
 
-# Conversion: logit = b0 + drift + b_f*fit + b_i*interest + b_fi*fit*interest + b_d*demo.
-_B0 = -2.55
+# Conversion: logit = b0 + drift + b_f*fit + b_i*interest + b_fi*fit*interest
+# + b_h*(signed up with a demo or contact-sales request).
+_B0 = -2.5
+_B_HAND_RAISE = 2.2
 _B_FIT = 0.9
-_B_INTEREST = 1.25
+_B_INTEREST = 1.3
 _B_FIT_INTEREST = 0.5
-_B_DEMO = 0.6
 # The intercept falls linearly by 2 * _DRIFT logits over the span: as volume grows,
 # the average lead gets a little worse.
 _DRIFT = 0.1
-# Demo request: a rare hand-raise, mostly by interested leads that fit.
-_DEMO_B0 = -4.6
-_DEMO_FIT = 0.6
-_DEMO_INTEREST = 1.1
-_DEMO_FIT_INTEREST = 0.3
 
+# --- behaviour (rates per day; times in days from the contact's creation) -------------------
+_VISIT_RATE = (-2.1, 0.8)  # log sessions per day at sign-up: a + b * interest
+_VISIT_FADE_DAYS = 30.0  # sessions fade after sign-up with this time constant
+_BACKGROUND_RATE = 0.006  # sessions per day that never fade, times exp(0.4 * interest)
+_PRE_SIGNUP = (-0.6, 0.6)  # log of the anonymous sessions in the 21 days before sign-up
+_EXTRA_PAGES = (-0.3, 0.4)  # page views per session: 1 + Poisson(exp(a + b * interest))
+_PRICING = (-2.8, 0.8)  # logit of a session viewing the pricing page
+_RAMP_SESSIONS = 2.0  # sessions in the week before SQL: Poisson(this * (1 + sigmoid(z)))
+_RAMP_PRICING = 0.5
+_DEMO_BEFORE_SQL = 0.40  # converters: a demo request within 2 days before SQL ...
+_CONTACT_BEFORE_SQL = 0.15  # ... or a contact-sales form
+_DEMO_OTHERS = (-5.2, 0.6, 1.1, 0.3)  # logit of a demo request by a non-converter (b0, f, i, fi)
+_EMAIL_EVERY_DAYS = 14  # the newsletter
+_OPEN = (-1.1, 0.7, -0.01)  # logit of opening the k-th newsletter: a + b * interest + c * k
+_CLICK = (-1.5, 0.6)  # logit of a click, given an open
+_FORM_RATE = (-3.3, 0.7)  # log of other forms per day (content, webinars), fading over 60 days
+_AFTER_SQL_RATE = 0.12  # sessions per day after SQL (sales, onboarding), fading over 45 days
+_AFTER_SQL_OPEN = 0.2  # logit of opening a newsletter after SQL
+
+_PAGES: tuple[tuple[str, float], ...] = (
+    ("/", 0.22),
+    ("/product", 0.14),
+    ("/features", 0.10),
+    ("/blog/lead-scoring-basics", 0.12),
+    ("/blog/marketing-sales-alignment", 0.08),
+    ("/blog/hubspot-lifecycle-stages", 0.07),
+    ("/case-studies/example-maschinenbau", 0.06),
+    ("/integrations", 0.06),
+    ("/about", 0.05),
+    ("/careers", 0.04),
+    ("/docs/getting-started", 0.06),
+)
+PRICING_PAGE = "/pricing"
+DEMO_FORM = "Demo request"
+CONTACT_FORM = "Contact sales"
+_SIGNUP_FORMS: tuple[tuple[str, float], ...] = (
+    ("E-Book: Lead Scoring Guide", 0.24),
+    ("Whitepaper: Marketing-Sales Alignment", 0.13),
+    ("Checklist: HubSpot Lifecycle Stages", 0.11),
+    ("Newsletter signup", 0.27),
+    ("Webinar: Lead Scoring in Practice", 0.17),
+    ("Free trial", 0.08),
+)
+# Signing up with a hand-raise (demo request or contact-sales form): mostly leads that fit
+# and are interested. Logit: b0 + b_f * fit + b_i * interest.
+_SIGNUP_HAND_RAISE = (-4.4, 0.7, 1.0)
+_LATER_FORMS: tuple[tuple[str, float], ...] = (
+    ("E-Book: Lead Scoring Guide", 0.22),
+    ("Whitepaper: Marketing-Sales Alignment", 0.18),
+    ("Checklist: HubSpot Lifecycle Stages", 0.15),
+    ("Webinar: Lead Scoring in Practice", 0.25),
+    ("Webinar: Pipeline Reviews", 0.12),
+    ("Free trial", 0.08),
+)
+
+EVENT_COLUMNS: tuple[str, ...] = ("hs_object_id", "timestamp", "event_type", "event_value")
+# Contact properties the export holds, rolled up from the events (the default spec's
+# `events.properties`), in this order.
+ACTIVITY_COLUMNS: tuple[str, ...] = (
+    "hs_analytics_num_visits",
+    "hs_analytics_num_page_views",
+    "hs_analytics_first_visit_timestamp",
+    "hs_analytics_last_visit_timestamp",
+    "hs_email_open",
+    "hs_email_click",
+    "hs_email_last_open_date",
+    "hs_email_last_click_date",
+    "num_conversion_events",
+    "num_unique_conversion_events",
+    "first_conversion_event_name",
+    "recent_conversion_event_name",
+    "first_conversion_date",
+    "recent_conversion_date",
+)
+COUNT_COLUMNS: tuple[str, ...] = (
+    "hs_analytics_num_visits",
+    "hs_analytics_num_page_views",
+    "hs_email_open",
+    "hs_email_click",
+    "num_conversion_events",
+    "num_unique_conversion_events",
+)
 OUTPUT_COLUMNS: tuple[str, ...] = (
     "hs_object_id",
     "createdate",
@@ -217,17 +324,8 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "country",
     "jobtitle",
     "hs_email_domain",
-    "hs_analytics_num_visits",
-    "hs_analytics_num_page_views",
-    "hs_email_open",
-    "hs_email_click",
-    "num_conversion_events",
-    "pricing_page_views",
-    "content_downloads",
-    "webinar_attended",
-    "demo_requested",
-    "days_since_last_visit",
     "hs_analytics_source",
+    *ACTIVITY_COLUMNS,
     "lifecyclestage",
     "hs_lead_status",
     "converted",
@@ -238,11 +336,25 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
 )
 
 
-def generate_leads(rows: int, seed: int = 0, end: str = "2026-06-30") -> pd.DataFrame:
-    """Generate `rows` synthetic contacts created over ~18 months up to `end` (a UTC date).
+@dataclass(frozen=True)
+class Demo:
+    """Generated contacts (the export at the end of `end`) and their event log."""
 
-    The same (rows, seed, end) always gives the same frame. Missing values are NaN;
-    booleans are the strings ``"true"``/``"false"``, as in a HubSpot export.
+    contacts: pd.DataFrame
+    events: pd.DataFrame
+    export_end: pd.Timestamp
+
+
+def generate_leads(rows: int, seed: int = 0, end: str = "2026-06-30") -> pd.DataFrame:
+    """The contacts of `generate_demo` (the export at the end of `end`, a UTC date)."""
+    return generate_demo(rows, seed, end).contacts
+
+
+def generate_demo(rows: int, seed: int = 0, end: str = "2026-06-30") -> Demo:
+    """Generate `rows` contacts created over ~18 months up to `end`, and their events.
+
+    The same (rows, seed, end) always gives the same frames. Missing values are None /
+    NaN; timestamps ISO 8601 in UTC, as HubSpot's v3 API writes them.
     """
     if rows < 0:
         raise LeadscoreError(f"rows must be a count of leads (0 or more), got {rows}")
@@ -255,15 +367,15 @@ def generate_leads(rows: int, seed: int = 0, end: str = "2026-06-30") -> pd.Data
     created, elapsed = _create_dates(rng, rows, end_day)
     fit_cols, fit = _fit(rng, rows)
     interest = rng.standard_normal(rows)
-    behaviour, demo = _behaviour(rng, interest, fit)
-
+    h0, hf, hi = _SIGNUP_HAND_RAISE
+    raised = rng.random(rows) < _sigmoid(h0 + hf * fit + hi * interest)
     logit = (
         _B0
         + _DRIFT * (1.0 - 2.0 * elapsed)
         + _B_FIT * fit
         + _B_INTEREST * interest
         + _B_FIT_INTEREST * fit * interest
-        + _B_DEMO * demo.astype(np.float64)
+        + _B_HAND_RAISE * raised
     )
     probability = 1.0 / (1.0 + np.exp(-logit))
     converted = (rng.random(rows) < probability).astype(np.int64)
@@ -274,19 +386,32 @@ def generate_leads(rows: int, seed: int = 0, end: str = "2026-06-30") -> pd.Data
     reached = created + lag_seconds.astype("timedelta64[s]")
     # The export is taken at the end of `end`: a conversion after that has not happened
     # yet as far as the CRM knows (`converted` still holds the eventual outcome).
-    export_end = end_day + np.timedelta64(1, "D")
+    export_end = (end_day + np.timedelta64(1, "D")).astype("datetime64[s]")
     known = (converted == 1) & (reached < export_end)
     sql_date = np.full(rows, None, dtype=object)
     sql_date[known] = _iso(reached[known])
 
+    source = _row_choice(rng, _softmax(_SOURCE_BASE + np.outer(interest, _SOURCE_INTEREST)))
+    ids = (np.arange(rows) + FIRST_ID).astype(str).astype(object)
+    events = _events(
+        rng, ids, created, export_end, interest, fit, converted, lag_days, known, raised
+    )
+    activity = _rollup(ids, events, export_end)
+
+    stage = _choose(rng, rows, _OPEN_STAGES)
+    status = _choose(rng, rows, _OPEN_STATUS)
+    stage[known] = _choose(rng, int(known.sum()), _SALES_STAGES)
+    status[known] = _choose(rng, int(known.sum()), _SALES_STATUS)
+
     frame = pd.DataFrame(
         {
-            "hs_object_id": (np.arange(rows) + FIRST_ID).astype(str),
+            "hs_object_id": ids,
             "createdate": _iso(created),
             **fit_cols,
-            **behaviour,
-            "lifecyclestage": _choose(rng, rows, _LIFECYCLE),
-            "hs_lead_status": _choose(rng, rows, _LEAD_STATUS),
+            "hs_analytics_source": np.array(_SOURCES, dtype=object)[source],
+            **activity,
+            "lifecyclestage": stage,
+            "hs_lead_status": status,
             "converted": converted,
             "hs_lifecyclestage_salesqualifiedlead_date": sql_date,
             "_true_fit": fit,
@@ -294,8 +419,213 @@ def generate_leads(rows: int, seed: int = 0, end: str = "2026-06-30") -> pd.Data
             "_true_probability": probability,
         }
     )
-    logger.debug("generated %d leads (seed %d), %d converted", rows, seed, converted.sum())
-    return frame[list(OUTPUT_COLUMNS)]
+    logger.debug(
+        "generated %d leads (seed %d), %d converted, %d events",
+        rows,
+        seed,
+        converted.sum(),
+        len(events),
+    )
+    return Demo(frame[list(OUTPUT_COLUMNS)], events, pd.Timestamp(export_end, tz="UTC"))
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return np.asarray(p / p.sum(axis=1, keepdims=True))
+
+
+def _sigmoid(x: np.ndarray | float) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64))))
+
+
+def _times(
+    rng: np.random.Generator,
+    counts: np.ndarray,
+    start: np.ndarray,
+    span: np.ndarray,
+    fade: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`counts[i]` moments for lead i in [start_i, start_i + span_i) (days), uniform or with
+    a density that fades as exp(-t / fade). Returns (lead index, day) per moment."""
+    lead = np.repeat(np.arange(len(counts)), counts)
+    u = rng.random(len(lead))
+    width = span[lead]
+    offset = u * width if fade is None else -fade * np.log1p(-u * -np.expm1(-width / fade))
+    return lead, start[lead] + offset
+
+
+def _fading_count(
+    rng: np.random.Generator, rate: np.ndarray, span: np.ndarray, fade: float
+) -> np.ndarray:
+    """Poisson counts of a process with rate `rate`·exp(-t/fade) over [0, span) days."""
+    mean = rate * fade * -np.expm1(-np.maximum(span, 0.0) / fade)
+    return rng.poisson(mean)
+
+
+def _events(
+    rng: np.random.Generator,
+    ids: np.ndarray,
+    created: np.ndarray,
+    export_end: np.datetime64,
+    interest: np.ndarray,
+    fit: np.ndarray,
+    converted: np.ndarray,
+    lag_days: np.ndarray,
+    known: np.ndarray,
+    raised: np.ndarray,
+) -> pd.DataFrame:
+    """The event log (see the module docstring), sorted by time. `raised`: the leads
+    that signed up with a hand-raise (a demo request or contact-sales form)."""
+    rows = len(ids)
+    z = interest
+    until_end = (export_end - created).astype(np.float64) / 86_400  # days to the export
+    # Before SQL: until the SQL date for converters (or the export), else the export.
+    engaged = np.where(converted == 1, np.minimum(lag_days, until_end), until_end)
+    zero = np.zeros(rows)
+    parts: list[tuple[np.ndarray, np.ndarray, str, np.ndarray]] = []
+
+    def add(lead: np.ndarray, day: np.ndarray, kind: str, value: np.ndarray | str) -> None:
+        values = np.full(len(lead), value, dtype=object) if isinstance(value, str) else value
+        parts.append((lead, day, kind, values))
+
+    # Sessions: anonymous ones before sign-up, fading engagement, a background trickle,
+    # the week before SQL, and after SQL (sales and onboarding).
+    sessions: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    pre = rng.poisson(np.exp(_PRE_SIGNUP[0] + _PRE_SIGNUP[1] * z))
+    lead, day = _times(rng, pre, np.full(rows, -21.0), np.full(rows, 21.0))
+    sessions.append((lead, day, np.full(len(lead), _sigmoid(_PRICING[0] + _PRICING[1] * z)[lead])))
+    rate = np.exp(_VISIT_RATE[0] + _VISIT_RATE[1] * z)
+    lead, day = _times(
+        rng, _fading_count(rng, rate, engaged, _VISIT_FADE_DAYS), zero, engaged, _VISIT_FADE_DAYS
+    )
+    sessions.append((lead, day, _sigmoid(_PRICING[0] + _PRICING[1] * z)[lead]))
+    lead, day = _times(
+        rng, rng.poisson(_BACKGROUND_RATE * np.exp(0.4 * z) * engaged), zero, engaged
+    )
+    sessions.append((lead, day, _sigmoid(_PRICING[0] + _PRICING[1] * z)[lead]))
+    ramp_start = np.maximum(lag_days - 7.0, 0.0)
+    ramp = rng.poisson(_RAMP_SESSIONS * (1.0 + _sigmoid(z))) * known
+    lead, day = _times(rng, ramp, ramp_start, lag_days - ramp_start)
+    sessions.append((lead, day, np.full(len(lead), _RAMP_PRICING)))
+    after = np.where(known, until_end - lag_days, 0.0)
+    lead, day = _times(
+        rng, _fading_count(rng, np.full(rows, _AFTER_SQL_RATE), after, 45.0), lag_days, after, 45.0
+    )
+    sessions.append((lead, day, np.full(len(lead), _sigmoid(_PRICING[0] + 0.5))))
+    s_lead = np.concatenate([s[0] for s in sessions])
+    s_day = np.concatenate([s[1] for s in sessions])
+    s_pricing = rng.random(len(s_lead)) < np.concatenate([s[2] for s in sessions])
+    extra = rng.poisson(np.exp(_EXTRA_PAGES[0] + _EXTRA_PAGES[1] * z)[s_lead])
+    pages = 1 + extra
+    page_names, page_w = zip(*_PAGES, strict=True)
+    page_p = np.array(page_w) / np.sum(page_w)
+    p_lead = np.repeat(s_lead, pages)
+    p_session = np.repeat(np.arange(len(s_lead)), pages)
+    p_step = np.arange(len(p_lead)) - np.repeat(np.cumsum(pages) - pages, pages)
+    p_day = s_day[p_session] + p_step * (45.0 / 86_400)  # 45 seconds a page
+    paths = np.array(page_names, dtype=object)[rng.choice(len(page_p), len(p_lead), p=page_p)]
+    # a session that views pricing does so on its second page (or its only one)
+    pricing_at = np.minimum(1, pages - 1)
+    priced = s_pricing[p_session] & (p_step == pricing_at[p_session])
+    paths[priced] = PRICING_PAGE
+    add(s_lead, s_day, "visit", paths[p_step == 0])
+    add(p_lead, p_day, "page_view", paths)
+
+    # Forms: the one that created the contact (seconds before creation), later content
+    # and webinars, hand-raises before SQL, and rare demo requests by others.
+    signup_names, signup_w = zip(*_SIGNUP_FORMS, strict=True)
+    signup = np.array(signup_names, dtype=object)[
+        rng.choice(len(signup_w), rows, p=np.array(signup_w) / np.sum(signup_w))
+    ]
+    signup[raised] = np.where(rng.random(int(raised.sum())) < 0.5, DEMO_FORM, CONTACT_FORM)
+    add(np.arange(rows), -rng.uniform(5, 300, rows) / 86_400, "form_submission", signup)
+    form_rate = np.exp(_FORM_RATE[0] + _FORM_RATE[1] * z)
+    lead, day = _times(rng, _fading_count(rng, form_rate, engaged, 60.0), zero, engaged, 60.0)
+    later_names, later_w = zip(*_LATER_FORMS, strict=True)
+    later = np.array(later_names, dtype=object)[
+        rng.choice(len(later_w), len(lead), p=np.array(later_w) / np.sum(later_w))
+    ]
+    add(lead, day, "form_submission", later)
+    hand = rng.random(rows)
+    demo = known & (hand < _DEMO_BEFORE_SQL)
+    contact = known & (hand >= _DEMO_BEFORE_SQL) & (hand < _DEMO_BEFORE_SQL + _CONTACT_BEFORE_SQL)
+    before = np.maximum(lag_days - rng.uniform(0.05, 2.0, rows), 0.0)
+    add(np.flatnonzero(demo), before[demo], "form_submission", DEMO_FORM)
+    add(np.flatnonzero(contact), before[contact], "form_submission", CONTACT_FORM)
+    b0, bf, bi, bfi = _DEMO_OTHERS
+    others = (converted == 0) & (
+        rng.random(rows) < _sigmoid(b0 + bf * fit + bi * z + bfi * fit * z)
+    )
+    add(
+        np.flatnonzero(others),
+        (rng.random(rows) * until_end)[others],
+        "form_submission",
+        DEMO_FORM,
+    )
+
+    # The newsletter: every two weeks from two days after sign-up; opens fade with the
+    # number of issues, and rise after SQL (a customer reads the vendor's mail).
+    issues = np.maximum(np.floor((until_end - 2.0) / _EMAIL_EVERY_DAYS).astype(np.int64) + 1, 0)
+    e_lead = np.repeat(np.arange(rows), issues)
+    e_issue = np.arange(len(e_lead)) - np.repeat(np.cumsum(issues) - issues, issues)
+    e_day = 2.0 + _EMAIL_EVERY_DAYS * e_issue + rng.exponential(0.6, len(e_lead))
+    sold = known[e_lead] & (e_day >= lag_days[e_lead])
+    open_logit = np.where(
+        sold, _AFTER_SQL_OPEN, _OPEN[0] + _OPEN[1] * z[e_lead] + _OPEN[2] * e_issue
+    )
+    opened = rng.random(len(e_lead)) < _sigmoid(open_logit)
+    click_logit = np.where(sold, -0.3, _CLICK[0] + _CLICK[1] * z[e_lead])
+    clicked = opened & (rng.random(len(e_lead)) < _sigmoid(click_logit))
+    names = np.char.add("Newsletter #", (e_issue + 1).astype(str)).astype(object)
+    add(e_lead[opened], e_day[opened], "email_open", names[opened])
+    add(
+        e_lead[clicked],
+        e_day[clicked] + rng.exponential(0.02, int(clicked.sum())),
+        "email_click",
+        names[clicked],
+    )
+
+    lead = np.concatenate([p[0] for p in parts]).astype(np.intp)
+    day = np.concatenate([p[1] for p in parts])
+    kinds = np.concatenate([np.full(len(p[0]), p[2], dtype=object) for p in parts])
+    values = np.concatenate([p[3] for p in parts])
+    at = created[lead].astype("datetime64[ms]") + np.round(day * 86_400_000).astype(
+        "timedelta64[ms]"
+    )
+    keep = at < export_end  # the export knows nothing later
+    order = np.lexsort((lead[keep], at[keep]))
+    return pd.DataFrame(
+        {
+            "hs_object_id": ids[lead[keep]][order],
+            "timestamp": at[keep][order],
+            "event_type": kinds[keep][order],
+            "event_value": values[keep][order],
+        }
+    )
+
+
+def _rollup(ids: np.ndarray, events: pd.DataFrame, export_end: np.datetime64) -> dict[str, Any]:
+    """The contacts' activity properties at the export: the default spec's rules."""
+    from features.events import event_columns, read_event_log
+    from features.spec import resolve_spec
+
+    spec = resolve_spec("hubspot")
+    assert spec.events is not None
+    log = read_event_log(events, spec.events, "generated events", spec.missing_tokens)
+    moment = np.full(len(ids), export_end.astype("datetime64[ns]").astype(np.int64))
+    columns = event_columns(spec.events, log, log.codes_of(ids), moment)
+    out: dict[str, Any] = {}
+    for name in ACTIVITY_COLUMNS:
+        values = columns[name]
+        if name in COUNT_COLUMNS:
+            out[name] = values.astype(np.int64)
+        elif values.dtype.kind == "M":
+            text = _iso_ms(values)
+            text[np.isnat(values)] = None
+            out[name] = text
+        else:
+            out[name] = values
+    return out
 
 
 def _create_dates(
@@ -393,56 +723,6 @@ def _email_domains(
     return domain
 
 
-def _behaviour(
-    rng: np.random.Generator, interest: np.ndarray, fit: np.ndarray
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Engagement columns (noisy readings of the latent interest) and the demo-request flags."""
-    rows = len(interest)
-
-    def counts(a: float, b: float, shape: float) -> np.ndarray:
-        mean = np.exp(a + b * interest)
-        return rng.poisson(mean * rng.gamma(shape, 1.0 / shape, rows)).astype(np.int64)
-
-    visits = counts(1.8, 1.0, 12.0)
-    extra_views = rng.poisson(
-        visits * np.exp(0.4 + 0.25 * interest) * rng.gamma(3.0, 1.0 / 3.0, rows)
-    )
-    page_views = (visits + extra_views).astype(np.int64)
-    opens = counts(2.0, 0.8, 10.0)
-    click_p = 1.0 / (1.0 + np.exp(-(-1.6 + 0.7 * interest)))
-    clicks = rng.binomial(opens, click_p).astype(np.int64)
-    conversion_events = counts(0.0, 0.8, 10.0)
-    pricing = np.minimum(counts(-1.0, 1.0, 5.0), page_views)
-    downloads = counts(-0.8, 0.8, 5.0)
-    webinar = rng.random(rows) < 1.0 / (1.0 + np.exp(-(-2.4 + 0.9 * interest)))
-    demo_logit = (
-        _DEMO_B0 + _DEMO_FIT * fit + _DEMO_INTEREST * interest + _DEMO_FIT_INTEREST * fit * interest
-    )
-    demo = rng.random(rows) < 1.0 / (1.0 + np.exp(-demo_logit))
-    days = np.round(np.exp(2.6 - 0.9 * interest + 0.2 * rng.standard_normal(rows)), 1)
-    days = np.where(visits > 0, days, np.nan)
-
-    source_logits = _SOURCE_BASE + np.outer(interest, _SOURCE_INTEREST)
-    source_p = np.exp(source_logits)
-    source_p /= source_p.sum(axis=1, keepdims=True)
-    source = _row_choice(rng, source_p)
-
-    columns = {
-        "hs_analytics_num_visits": visits,
-        "hs_analytics_num_page_views": page_views,
-        "hs_email_open": opens,
-        "hs_email_click": clicks,
-        "num_conversion_events": conversion_events,
-        "pricing_page_views": pricing,
-        "content_downloads": downloads,
-        "webinar_attended": _bool_strings(webinar),
-        "demo_requested": _bool_strings(demo),
-        "days_since_last_visit": days,
-        "hs_analytics_source": np.array(_SOURCES, dtype=object)[source],
-    }
-    return columns, demo
-
-
 def _table(
     entries: tuple[tuple[str, float, float], ...],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -467,11 +747,14 @@ def _row_choice(rng: np.random.Generator, probabilities: np.ndarray) -> np.ndarr
     return np.minimum((u > cumulative).sum(axis=1), probabilities.shape[1] - 1)
 
 
-def _bool_strings(flags: np.ndarray) -> np.ndarray:
-    return np.where(flags, "true", "false").astype(object)
-
-
 def _iso(times: np.ndarray) -> np.ndarray:
     return np.datetime_as_string(times.astype("datetime64[s]"), unit="s", timezone="UTC").astype(
+        object
+    )
+
+
+def _iso_ms(times: np.ndarray) -> np.ndarray:
+    """ISO 8601 with milliseconds, as HubSpot's v3 API writes date-time properties."""
+    return np.datetime_as_string(times.astype("datetime64[ms]"), unit="ms", timezone="UTC").astype(
         object
     )

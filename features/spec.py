@@ -26,10 +26,20 @@ class FeatureType(StrEnum):
 
 
 class Derivation(StrEnum):
-    """Named transformations of a raw column into a feature (see `features.coerce`)."""
+    """Named transformations of a raw column into a feature (see `features.coerce`).
+
+    `days_since` reads a timestamp and gives the days between it and the moment of
+    scoring (`as_of`): the only derivation that is numeric and depends on time.
+    """
 
     seniority = "seniority"
     email_domain_type = "email_domain_type"
+    event_name = "event_name"
+    days_since = "days_since"
+
+
+# Derivations that give a number; the others give a category.
+NUMERIC_DERIVATIONS = frozenset({Derivation.days_since})
 
 
 class Group(StrEnum):
@@ -62,8 +72,16 @@ class FeatureSpec(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> FeatureSpec:
-        if self.derive is not None and self.type is not FeatureType.categorical:
-            raise ValueError(f"a derived feature ({self.derive.value}) must have type categorical")
+        if self.derive is not None:
+            wanted = (
+                FeatureType.numeric
+                if self.derive in NUMERIC_DERIVATIONS
+                else FeatureType.categorical
+            )
+            if self.type is not wanted:
+                raise ValueError(
+                    f"a derived feature ({self.derive.value}) must have type {wanted.value}"
+                )
         if self.monotone is not None and self.type is FeatureType.categorical:
             raise ValueError("monotone applies to numeric or boolean features only")
         return self
@@ -98,6 +116,136 @@ class LabelSpec(_Strict):
         return [c for c in (self.column, self.from_date) if c is not None]
 
 
+class EventKind(_Strict):
+    """A kind of event the model counts: a type of the log, optionally narrowed by value
+    (e.g. page views whose URL contains `/pricing`)."""
+
+    type: str = Field(min_length=1, description="the value of the log's type column")
+    value_contains: list[str] | None = Field(
+        default=None, description="any of these texts in the value (case-insensitive)"
+    )
+    label: str | None = Field(default=None, description="plural, e.g. `Page views`")
+    unit: str | None = None
+
+
+ROLLUPS = ("count", "count_distinct", "first", "last", "first_value", "last_value")
+
+
+class Rollup(_Strict):
+    """A CRM property rebuilt from the event log as of a moment: the number of events of a
+    kind (`count`), of distinct values (`count_distinct`), the time of the first or last
+    one (`first`, `last`) or its value (`first_value`, `last_value`)."""
+
+    count: str | None = None
+    count_distinct: str | None = None
+    first: str | None = None
+    last: str | None = None
+    first_value: str | None = None
+    last_value: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Rollup:
+        given = [name for name in ROLLUPS if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of {', '.join(ROLLUPS)} (naming an event kind)")
+        return self
+
+    @property
+    def how(self) -> str:
+        return next(name for name in ROLLUPS if getattr(self, name) is not None)
+
+    @property
+    def kind(self) -> str:
+        return str(getattr(self, self.how))
+
+
+class EventsSpec(_Strict):
+    """An event log beside the contacts: one row per event (lead id, time, type, value).
+
+    `properties` rebuilds CRM properties from the log as of each moment, so a model
+    trained on point-in-time examples reads what the CRM would have shown then, and
+    scores a live contact from the CRM's own current values. `windows` adds, per kind in
+    `window_kinds`, the count of events in each window before the moment, the days since
+    the last one, and the days since the first event of those kinds: interest features
+    only an event log can give.
+    """
+
+    id: str = Field(min_length=1, description="column naming the lead (the contacts' id)")
+    time: str = Field(min_length=1, description="column with the event's timestamp")
+    type: str = Field(min_length=1, description="column with the event's type")
+    value: str | None = Field(default=None, description="optional column (URL, form name…)")
+    kinds: dict[str, EventKind] = Field(min_length=1)
+    properties: dict[str, Rollup] = Field(default_factory=dict)
+    windows: list[int] = Field(default_factory=list, description="days, e.g. [7, 30, 90]")
+    window_kinds: list[str] | None = Field(
+        default=None, description="kinds with window features (default: every kind)"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> EventsSpec:
+        for name, rollup in self.properties.items():
+            if rollup.kind not in self.kinds:
+                raise ValueError(f"property {name!r} reads unknown event kind {rollup.kind!r}")
+            if rollup.how in ("count_distinct", "first_value", "last_value") and not self.value:
+                raise ValueError(f"property {name!r} ({rollup.how}) needs a `value` column")
+        for kind in self.window_kinds or []:
+            if kind not in self.kinds:
+                raise ValueError(f"window_kinds names unknown event kind {kind!r}")
+        if any(w <= 0 for w in self.windows) or len(set(self.windows)) != len(self.windows):
+            raise ValueError("windows must be distinct positive numbers of days")
+        if self.window_kinds and not self.windows:
+            raise ValueError("window_kinds needs windows (e.g. [7, 30, 90])")
+        return self
+
+    @property
+    def windowed_kinds(self) -> list[str]:
+        if not self.windows:
+            return []
+        return list(self.kinds) if self.window_kinds is None else list(self.window_kinds)
+
+    def window_features(self) -> list[dict[str, Any]]:
+        """The interest features `windows` stands for, as spec entries (see `EventsSpec`)."""
+        out: list[dict[str, Any]] = []
+        for name in self.windowed_kinds:
+            kind = self.kinds[name]
+            label = kind.label or name.replace("_", " ").capitalize()
+            one = label.lower()[:-1] if label.lower().endswith("s") else label.lower()
+            for days in sorted(self.windows):
+                out.append(
+                    {
+                        "name": window_feature(name, days),
+                        "type": "numeric",
+                        "label": f"{label} in the last {days} days",
+                        "unit": kind.unit,
+                    }
+                )
+            out.append(
+                {
+                    "name": f"days_since_last_{name}",
+                    "type": "numeric",
+                    "label": f"Days since the last {one}",
+                    "unit": "days",
+                }
+            )
+        if out:
+            out.append(
+                {
+                    "name": FIRST_EVENT_FEATURE,
+                    "type": "numeric",
+                    "label": "Days since the first activity",
+                    "unit": "days",
+                }
+            )
+        return out
+
+
+FIRST_EVENT_FEATURE = "days_since_first_event"
+
+
+def window_feature(kind: str, days: int) -> str:
+    return f"{kind}_last_{days}d"
+
+
 class DatasetSpec(_Strict):
     """Everything the pipeline needs to know about one CRM export."""
 
@@ -110,6 +258,28 @@ class DatasetSpec(_Strict):
     leaky_columns: list[str] = Field(default_factory=list)
     fit: list[FeatureSpec] = Field(min_length=1)
     interest: list[FeatureSpec] = Field(min_length=1)
+    events: EventsSpec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _window_features(cls, data: Any) -> Any:
+        """Add the features `events.windows` stands for to `interest` (a feature the spec
+        lists itself under the same name, e.g. to set its label, is kept as written)."""
+        if not isinstance(data, dict) or not isinstance(data.get("events"), dict):
+            return data
+        try:
+            events = EventsSpec.model_validate(data["events"])
+        except ValueError:
+            return data  # reported, with its key, by the field's own validation
+        listed = {
+            f.get("name") if isinstance(f, dict) else getattr(f, "name", None)
+            for group in ("fit", "interest")
+            for f in data.get(group) or []
+        }
+        added = [f for f in events.window_features() if f["name"] not in listed]
+        if not added:
+            return data
+        return {**data, "interest": [*(data.get("interest") or []), *added]}
 
     @model_validator(mode="after")
     def _check_columns(self) -> DatasetSpec:
@@ -119,6 +289,13 @@ class DatasetSpec(_Strict):
                 raise ValueError(f"feature name {feature.name!r} is used twice")
             names.add(feature.name)
         reserved = {self.id, self.time.column, *self.label.columns}
+        if self.events is not None:
+            for name in self.events.properties:
+                if name in reserved or name in set(self.leaky_columns):
+                    raise ValueError(
+                        f"events.properties rebuilds {name!r}, which is the id, time or label "
+                        "column or listed in leaky_columns"
+                    )
         leaky = set(self.leaky_columns)
         for group, features in (("fit", self.fit), ("interest", self.interest)):
             for feature in features:
@@ -151,8 +328,33 @@ class DatasetSpec(_Strict):
         return list(dict.fromkeys(f.source for f in self.features))
 
     @property
+    def event_columns(self) -> list[str]:
+        """Raw columns an event log gives (rebuilt properties and window features)."""
+        if self.events is None:
+            return []
+        windowed = {f["name"] for f in self.events.window_features()}
+        return [*self.events.properties, *(c for c in self.feature_columns if c in windowed)]
+
+    @property
+    def needs_events(self) -> bool:
+        """Whether scoring needs the leads' events (window features come from no CRM property)."""
+        return self.events is not None and bool(self.events.windows)
+
+    def contact_columns(self, with_events: bool) -> list[str]:
+        """Raw feature columns the contacts file (or record) itself must have."""
+        from_log = set(self.event_columns) if with_events else set()
+        return [c for c in self.feature_columns if c not in from_log]
+
+    @property
+    def timestamp_columns(self) -> list[str]:
+        """Raw columns read as timestamps by features (`derive: days_since`)."""
+        return list(
+            dict.fromkeys(f.source for f in self.features if f.derive is Derivation.days_since)
+        )
+
+    @property
     def required_columns(self) -> list[str]:
-        """Raw columns a training file must have."""
+        """Raw columns a training file must have (without an event log)."""
         return list(
             dict.fromkeys([self.id, self.time.column, *self.label.columns, *self.feature_columns])
         )

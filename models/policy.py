@@ -27,6 +27,7 @@ from features.build import read_each
 from features.coerce import (
     CoercionError,
     email_domain_type,
+    event_name,
     is_missing,
     to_boolean,
     to_category,
@@ -130,17 +131,30 @@ class Condition(_Strict):
 
 
 class HandRaise(_Strict):
-    """A column whose value means the lead asked for sales (true, or one of `values`)."""
+    """A column whose value means the lead asked for sales: true, one of `values`, or a
+    form (conversion event) name of one of `event_kinds` (`demo request`, `contact sales`:
+    read as the spec's `event_name` derivation reads it, so "Request a demo" and
+    "Produktdemo anfragen" both count)."""
 
     column: str = Field(min_length=1)
     values: list[str] | None = None
+    event_kinds: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> HandRaise:
+        if self.values is not None and self.event_kinds is not None:
+            raise ValueError("give values or event_kinds, not both")
+        return self
 
     def raised(self, values: Sequence[Any], missing: frozenset[str]) -> np.ndarray:
         wanted = {v.lower() for v in self.values} if self.values else None
+        kinds = {k.lower() for k in self.event_kinds} if self.event_kinds else None
 
         def raised(value: Any) -> bool:
             if is_missing(value, missing):
                 return False
+            if kinds is not None:
+                return (event_name(value, self.column, missing) or "") in kinds
             if wanted is not None:
                 return (to_category(value, self.column, missing) or "").lower() in wanted
             try:

@@ -26,7 +26,15 @@ import pandas as pd
 
 from features.build import FeatureEncoder, check_columns, read_categories
 from features.errors import LeadscoreError
+from features.events import EventLog, records_as_of, with_event_columns
 from features.spec import DatasetSpec, parse_spec
+from features.timestamps import (
+    AsOf,
+    FutureTimestampError,
+    iso,
+    read_timestamps,
+    to_timestamp,
+)
 from models.calibration import Calibrator
 from models.policy import Policy
 
@@ -189,11 +197,62 @@ class LeadScorer:
         self.policy = policy
 
     # -- scoring -----------------------------------------------------------------------------
-    def encode(self, frame: pd.DataFrame) -> np.ndarray:
-        """Encode raw rows; a handful of rows skip pandas' per-column overhead (~30 ms)."""
-        if len(frame) <= _SMALL_BATCH:
-            return self.encoder.transform_records(_records(frame))
-        return self.encoder.transform(frame)
+    def encode(self, frame: pd.DataFrame, as_of: AsOf | None = None) -> np.ndarray:
+        """Encode raw rows as of a moment (default: now); a handful of rows skip pandas'
+        per-column overhead (~30 ms)."""
+        as_of = as_of or AsOf.now()
+        try:
+            if len(frame) <= _SMALL_BATCH:
+                return self.encoder.transform_records(_records(frame), as_of)
+            return self.encoder.transform(frame, as_of)
+        except FutureTimestampError as error:
+            raise LeadscoreError(self._future(error, frame)) from None
+
+    def _future(self, error: FutureTimestampError, frame: pd.DataFrame) -> str:
+        lead = frame[self.spec.id].iloc[error.row] if self.spec.id in frame.columns else None
+        who = f"lead {lead!r}" if lead is not None else f"row {error.row + 1}"
+        return (
+            f"{who}: {error.column} is {error.value!r}, after the moment of scoring "
+            f"(as_of {iso(error.as_of)}); a value from the future is never a feature. "
+            "Score as of a later moment (--as-of), or check the export"
+        )
+
+    def as_of_frame(
+        self, frame: pd.DataFrame, as_of: AsOf, events: EventLog | None = None
+    ) -> pd.DataFrame:
+        """The raw rows as they stood at `as_of`: with an event log, the spec's `events`
+        columns rebuilt from the events before it (an event after it is an error);
+        without one, the rows as given. A lead created after `as_of` is an error."""
+        spec = self.spec
+        if events is not None:
+            if spec.events is None:
+                raise LeadscoreError(
+                    f"this model's spec ({spec.name}) has no events section: it scores "
+                    "from the contacts' own properties, not from an event log"
+                )
+            frame = with_event_columns(frame, spec, events, as_of)
+        elif spec.needs_events:
+            raise LeadscoreError(
+                f"this model reads window features from an event log (spec {spec.name}, "
+                "events.windows): give the leads' events (--events FILE)"
+            )
+        self._check_created(frame, as_of)
+        return frame
+
+    def _check_created(self, frame: pd.DataFrame, as_of: AsOf) -> None:
+        column = self.spec.time.column
+        if self.spec.time.kind != "datetime" or column not in frame.columns:
+            return
+        created = read_timestamps(frame[column], column, self.spec.missing_tokens)
+        moments = as_of.rows(len(frame))
+        late = ~np.isnat(created) & (created.astype(np.int64) > moments + as_of.slack)
+        if late.any():
+            row = int(np.argmax(late))
+            lead = frame[self.spec.id].iloc[row] if self.spec.id in frame.columns else row + 1
+            raise LeadscoreError(
+                f"lead {lead!r}: {column} {iso(created[row])} is after the moment of scoring "
+                f"(as_of {iso(moments[row])}); a lead cannot be scored before it exists"
+            )
 
     def margins(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
         """Each sub-model's raw margin (log-odds before calibration) for encoded rows."""
@@ -217,14 +276,21 @@ class LeadScorer:
         }
 
     def score(
-        self, frame: pd.DataFrame, decide: bool = True, reasons: bool = False, k: int = 3
+        self,
+        frame: pd.DataFrame,
+        decide: bool = True,
+        reasons: bool = False,
+        k: int = 3,
+        as_of: AsOf | None = None,
+        events: EventLog | None = None,
     ) -> pd.DataFrame:
         """Score a DataFrame of raw CRM rows; keeps the id column when the frame has it.
 
         With `decide` (and a policy in the bundle) adds grades and the lifecycle
         recommendation; with `reasons`, the top-k fit and interest factors as text.
+        Features are computed as of `as_of` (default: now), from `events` when given.
         """
-        return self._score_encoded(frame, self._encode_checked(frame), decide, reasons, k)
+        return self._score_encoded(*self._encode_checked(frame, as_of, events), decide, reasons, k)
 
     def score_chunks(
         self,
@@ -232,6 +298,8 @@ class LeadScorer:
         decide: bool = True,
         reasons: bool = False,
         k: int = 3,
+        as_of: AsOf | None = None,
+        events: EventLog | None = None,
     ) -> Iterator[pd.DataFrame]:
         """`score` of each chunk of a stream, in order (what `leadscore score` writes).
 
@@ -239,10 +307,11 @@ class LeadScorer:
         thread while this one is scored: Python work done while LightGBM holds the cores.
         """
         source = iter(chunks)
+        moment = as_of or AsOf.now()
 
         def upcoming() -> tuple[pd.DataFrame, np.ndarray] | None:
             chunk = next(source, None)
-            return None if chunk is None else (chunk, self._encode_checked(chunk))
+            return None if chunk is None else self._encode_checked(chunk, moment, events)
 
         with ThreadPoolExecutor(max_workers=1) as ahead:
             following = ahead.submit(upcoming)
@@ -250,9 +319,14 @@ class LeadScorer:
                 following = ahead.submit(upcoming)
                 yield self._score_encoded(*item, decide, reasons, k)
 
-    def _encode_checked(self, frame: pd.DataFrame) -> np.ndarray:
-        check_columns(frame, self.spec.feature_columns, "data")
-        return self.encode(frame)
+    def _encode_checked(
+        self, frame: pd.DataFrame, as_of: AsOf | None, events: EventLog | None
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        """The rows as of the moment (see `as_of_frame`) and their encoding."""
+        as_of = as_of or AsOf.now()
+        check_columns(frame, self.spec.contact_columns(events is not None), "data")
+        frame = self.as_of_frame(frame, as_of, events)
+        return frame, self.encode(frame, as_of)
 
     def _score_encoded(
         self, frame: pd.DataFrame, matrix: np.ndarray, decide: bool, reasons: bool, k: int
@@ -348,17 +422,53 @@ class LeadScorer:
             raise LeadscoreError("this model has no decision policy (trained before thresholds)")
         return self.policy.decide(columns, scores, self.spec.missing_tokens)
 
-    def score_records(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    def records_as_of(
+        self, records: Sequence[Mapping[str, Any]], as_of: AsOf
+    ) -> list[Mapping[str, Any]]:
+        """`as_of_frame` for records: a lead that sends its events inline
+        (`{"events": [...]}`) has the spec's event columns rebuilt from them."""
+        return records_as_of(records, self.spec, as_of)
+
+    def encode_records(
+        self, records: Sequence[Mapping[str, Any]], as_of: AsOf | None = None
+    ) -> tuple[list[Mapping[str, Any]], np.ndarray]:
+        """Records as of the moment (default: now) and their encoding; no pandas.
+
+        A timestamp after the moment raises `FutureTimestampError` (a `CoercionError`
+        whose `row` is the lead's position)."""
+        as_of = as_of or AsOf.now()
+        rows = self.records_as_of(records, as_of)
+        self._check_created_records(rows, as_of)
+        return rows, self.encoder.transform_records(rows, as_of)
+
+    def _check_created_records(self, records: Sequence[Mapping[str, Any]], as_of: AsOf) -> None:
+        """A lead created after the moment: `FutureTimestampError` naming its position."""
+        column = self.spec.time.column
+        if self.spec.time.kind != "datetime":
+            return
+        missing = self.spec.missing_tokens
+        for row, record in enumerate(records):
+            created = to_timestamp(record.get(column), column, missing)
+            if created is not None and created > as_of.at(row) + as_of.slack:
+                raise FutureTimestampError(column, record.get(column), as_of.at(row), row)
+
+    def score_records(
+        self, records: Sequence[Mapping[str, Any]], as_of: AsOf | None = None
+    ) -> list[dict[str, Any]]:
         """Score a few leads given as dicts (no pandas on this path); absent keys are missing."""
         if not records:
             return []
-        scores = self.score_matrix(self.encoder.transform_records(records))
+        scores = self.score_matrix(self.encode_records(records, as_of)[1])
         return [
             {name: float(values[i]) for name, values in scores.items()} for i in range(len(records))
         ]
 
     def recommend_records(
-        self, records: Sequence[Mapping[str, Any]], explain: bool = False, k: int = 3
+        self,
+        records: Sequence[Mapping[str, Any]],
+        explain: bool = False,
+        k: int = 3,
+        as_of: AsOf | None = None,
     ) -> list[dict[str, Any]]:
         """Scores, grades, recommendation and (with `explain`) reasons for a few leads.
 
@@ -366,7 +476,7 @@ class LeadScorer:
         """
         if not records:
             return []
-        matrix = self.encoder.transform_records(records)
+        records, matrix = self.encode_records(records, as_of)
         margins = self.margins(matrix)
         scores = self.score_matrix(matrix, margins)
         catalogue = self.policy.requirements if self.policy else None

@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.generate import generate_leads
+from features.events import EventLog, read_event_log
+from features.generate import Demo, generate_demo
 from features.spec import DatasetSpec, resolve_spec
 from training.config import TrainConfig
 
@@ -37,10 +38,27 @@ def hubspot_spec() -> DatasetSpec:
     return resolve_spec("hubspot")
 
 
+def demo_log(demo: Demo, spec: DatasetSpec) -> EventLog:
+    """The generated events as the spec reads them."""
+    assert spec.events is not None
+    return read_event_log(demo.events, spec.events, "generated events", spec.missing_tokens)
+
+
 @pytest.fixture(scope="session")
-def small_leads() -> pd.DataFrame:
-    """4,000 generated leads as CRM text (about 570 conversions)."""
-    return as_crm_text(generate_leads(4000, seed=3))
+def small_demo() -> Demo:
+    """4,000 generated contacts (about 600 conversions) and their event log."""
+    return generate_demo(4000, seed=3)
+
+
+@pytest.fixture(scope="session")
+def small_leads(small_demo: Demo) -> pd.DataFrame:
+    """The 4,000 generated contacts as CRM text (the export at the end of the data)."""
+    return as_crm_text(small_demo.contacts)
+
+
+@pytest.fixture(scope="session")
+def small_events(small_demo: Demo, hubspot_spec: DatasetSpec) -> EventLog:
+    return demo_log(small_demo, hubspot_spec)
 
 
 @pytest.fixture(scope="session")

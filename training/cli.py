@@ -75,21 +75,44 @@ def generate(
     out: Annotated[Path, typer.Option(help="output file, .csv or .parquet")],
     rows: Annotated[int, typer.Option(min=100, help="number of leads")] = 20_000,
     seed: Annotated[int, typer.Option(help="random seed")] = 7,
+    events: Annotated[
+        Path | None,
+        typer.Option(help="also write the event log the contacts were summarised from"),
+    ] = None,
 ) -> None:
-    """Write HubSpot-style demo leads with a known ground truth (`_true_*` columns)."""
-    from features.generate import generate_leads
+    """Write HubSpot demo contacts (an export at the end of the data: default properties,
+    timestamps as HubSpot's API writes them) with a known truth (`_true_*` columns), and
+    with --events the event log they were rolled up from."""
+    from features.generate import generate_demo
     from training.data import data_format
 
-    kind = data_format(out)
-    frame = generate_leads(rows, seed=seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if kind == "csv":
-        frame.to_csv(out, index=False)
-    else:
-        frame.to_parquet(out, index=False)
+    kinds = [data_format(out), *([data_format(events)] if events is not None else [])]
+    demo = generate_demo(rows, seed=seed)
+    for frame, path, kind in (
+        (demo.contacts, out, kinds[0]),
+        *([(demo.events, events, kinds[1])] if events is not None else []),
+    ):
+        write_frame(frame, path, kind)
     console.print(
-        f"wrote {len(frame):,} leads to {out} (base rate {frame['converted'].mean():.1%})"
+        f"wrote {len(demo.contacts):,} leads to {out} (base rate "
+        f"{demo.contacts['converted'].mean():.1%}; the export as of "
+        f"{demo.export_end.isoformat().replace('+00:00', 'Z')})"
+        + (f" and {len(demo.events):,} events to {events}" if events is not None else "")
     )
+
+
+def write_frame(frame: pd.DataFrame, path: Path, kind: str) -> None:
+    """Write a frame whole or not at all (a temporary file, then renamed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        if kind == "csv":
+            frame.to_csv(partial, index=False)
+        else:
+            frame.to_parquet(partial, index=False)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 @app.command()
@@ -99,6 +122,13 @@ def train(
     spec: Annotated[
         str, typer.Option(help="dataset spec YAML, or a built-in name: hubspot, x-education")
     ] = "hubspot",
+    events: Annotated[
+        Path | None,
+        typer.Option(
+            help="event log, .csv or .parquet: train on point-in-time examples (features as "
+            "of each example's moment, from the events before it)"
+        ),
+    ] = None,
     config: Annotated[Path | None, typer.Option(help="training config YAML")] = None,
     promote: Annotated[
         str | None, typer.Option(help="always | never | auto (default: auto, the champion gate)")
@@ -108,7 +138,15 @@ def train(
     """Train fit / interest / full models, log them to MLflow, register, and gate `champion`."""
     from features.spec import resolve_spec
     from training.config import load_config
-    from training.data import file_sha256, fingerprint, load_leads, prepare
+    from training.data import (
+        file_sha256,
+        fingerprint,
+        load_events,
+        load_leads,
+        prepare,
+        prepare_point_in_time,
+    )
+    from training.snapshot import leak_text
     from training.train import design_matrix
 
     dataset_spec = resolve_spec(spec)
@@ -126,18 +164,29 @@ def train(
         )
 
     frame = load_leads(data)
-    prepared = prepare(frame, dataset_spec, settings.min_positives)
+    if events is not None:
+        log = load_events(events, dataset_spec)
+        prepared = prepare_point_in_time(
+            frame, log, dataset_spec, settings.examples, settings.min_positives
+        )
+    elif dataset_spec.needs_events:
+        raise LeadscoreError(
+            f"spec {dataset_spec.name!r} reads window features from an event log "
+            "(events.windows): give it with --events FILE"
+        )
+    else:
+        prepared = prepare(frame, dataset_spec, settings.min_positives)
     design = design_matrix(prepared, dataset_spec, settings)
     prints = fingerprint(prepared, dataset_spec, file_sha256(data))
-    console.print(
-        f"data: {prints['rows']:,} leads from {prints['time_from']} to "
-        f"{prints['time_to']}, base rate {prints['base_rate']:.1%}"
-        + (
-            f" ({prints['rows_left_out_open_window']:,} left out: label window still open)"
-            if prints["rows_left_out_open_window"]
-            else ""
+    console.print(data_line(prints, settings.examples.at_days), highlight=False)
+    for leak in design.snapshot_leaks:
+        console.print(
+            "[yellow]snapshot leak:[/] "
+            + escape(leak_text(leak, str(dataset_spec.label.from_date)))
+            + (" (allowed by snapshot.allow)" if leak["allowed"] else ""),
+            highlight=False,
+            soft_wrap=True,
         )
-    )
 
     import mlflow
 
@@ -206,6 +255,31 @@ def train(
         f"open the MLflow UI:  {ui_command(uri)}  → http://127.0.0.1:5000",
         highlight=False,
         soft_wrap=True,
+    )
+
+
+def data_line(prints: dict[str, Any], at_days: list[float]) -> str:
+    """What training learns from: leads (or point-in-time examples), dates, base rate."""
+    if "leads" in prints:
+        moments = ", ".join(f"{d:g}" for d in at_days)
+        head = (
+            f"data: {prints['rows']:,} point-in-time examples of {prints['leads']:,} leads "
+            f"(at {moments} days after creation) from {prints['time_from']} to "
+            f"{prints['time_to']}, base rate {prints['base_rate']:.1%}"
+        )
+        left = [
+            f"{prints['rows_left_out_open_window']:,} label window still open",
+            f"{prints['examples_left_out_already_converted']:,} already converted",
+        ]
+        return head + f" (left out: {', '.join(left)})"
+    return (
+        f"data: {prints['rows']:,} leads from {prints['time_from']} to "
+        f"{prints['time_to']}, base rate {prints['base_rate']:.1%}"
+        + (
+            f" ({prints['rows_left_out_open_window']:,} left out: label window still open)"
+            if prints["rows_left_out_open_window"]
+            else ""
+        )
     )
 
 
@@ -279,12 +353,26 @@ def score(
     chunk_size: Annotated[int, typer.Option(min=1, help="rows per chunk")] = 50_000,
     reasons: Annotated[bool, typer.Option(help="add the top fit / interest reasons")] = False,
     k: Annotated[int, typer.Option(min=1, help="reasons per direction and score")] = 3,
+    events: Annotated[
+        Path | None,
+        typer.Option(help="event log, .csv or .parquet: features from the events before --as-of"),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="the moment of scoring, ISO 8601 or epoch ms (default: now); timestamps "
+            "and events after it are an error",
+        ),
+    ] = None,
 ) -> None:
     """Score a file in chunks: id, scores, grades, recommendation, model version [, reasons]."""
     from rich.progress import Progress
 
     from features.build import check_columns
-    from training.data import count_rows, data_format, read_chunks
+    from features.coerce import CoercionError
+    from features.timestamps import AsOf
+    from training.data import count_rows, data_format, load_events, read_chunks
     from training.model_uri import load_model
 
     in_kind, out_kind = data_format(data), data_format(out)
@@ -292,34 +380,88 @@ def score(
         raise LeadscoreError(f"data file not found: {data}")
     if data.stat().st_size == 0:
         raise LeadscoreError(f"data file {data} is empty")
+    try:
+        moment = AsOf.of(as_of, "--as-of")
+    except CoercionError as error:
+        raise LeadscoreError(f"--as-of: cannot read {as_of!r} as {error.expected}") from None
     scorer, version = load_model(model)
+    spec = scorer.spec
+    log = load_events(events, spec) if events is not None else None
     # Read the first rows once to fail early on a file that does not match the spec.
     columns = scorer.input_columns  # a CRM export's other properties are not read
     head = next(read_chunks(data, in_kind, min(chunk_size, 1000), columns), None)
     if head is None or head.empty:
         raise LeadscoreError(f"data file {data} is empty (a header but no rows)")
-    check_columns(head, scorer.spec.feature_columns, f"data file {data}")
+    check_columns(head, spec.contact_columns(log is not None), f"data file {data}")
+    if log is not None and spec.id not in head.columns:
+        raise LeadscoreError(
+            f"data file {data} has no id column {spec.id!r}: events are matched to leads by it"
+        )
     if scorer.policy is not None:
         scorer.policy_columns(head)  # the catalogue's columns must be there too
+    err_console.print(
+        f"scoring as of {moment.text}" + (" (now)" if as_of is None else ""), highlight=False
+    )
 
     total = count_rows(data, in_kind)
     tmp_out = out.with_name(out.name + ".partial")
     written = 0
+    seen = EventLeads(log, spec.id, spec.missing_tokens)
     with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task(f"scoring {data.name}", total=total)
         with ChunkWriter(tmp_out, out_kind) as writer:
-            chunks = read_chunks(data, in_kind, chunk_size, columns)
-            for scored in scorer.score_chunks(chunks, reasons=reasons, k=k):
+            chunks = seen.mark(read_chunks(data, in_kind, chunk_size, columns))
+            for scored in scorer.score_chunks(
+                chunks, reasons=reasons, k=k, as_of=moment, events=log
+            ):
                 scored["model_version"] = version
                 writer.write(scored)
                 written += len(scored)
                 progress.update(task, advance=len(scored))
+            seen.check(data)  # before the output is in place
     tmp_out.replace(out)
     console.print(
         f"scored {written:,} leads with {model}"
         + (f" (version {version})" if version else "")
-        + f" → {out}"
+        + f" as of {moment.text} → {out}"
     )
+
+
+class EventLeads:
+    """Which leads of an event log a scoring run met; an event of a lead the data file
+    does not hold is an error (a wrong file, or ids that do not match)."""
+
+    def __init__(self, log: Any, id_column: str, missing: frozenset[str]) -> None:
+        import numpy as np
+
+        self.log = log
+        self.id_column = id_column
+        self.missing = missing
+        self.met = np.zeros(0 if log is None else len(log.ids), dtype=bool)
+
+    def mark(self, chunks: Any) -> Any:
+        from features.build import read_categories
+
+        for chunk in chunks:
+            if self.log is not None:
+                codes = self.log.codes_of(
+                    read_categories(chunk[self.id_column], self.id_column, self.missing)
+                )
+                self.met[codes[codes >= 0]] = True
+            yield chunk
+
+    def check(self, data: Path) -> None:
+        import numpy as np
+
+        if self.log is None or self.met.all():
+            return
+        unmet = ~self.met[self.log.lead]
+        at = int(np.argmax(unmet))
+        raise LeadscoreError(
+            f"{self.log.source} row {self.log.row[at]}: lead {self.log.ids[self.log.lead[at]]!r} "
+            f"(column {self.id_column!r}) is not in {data} ({int(unmet.sum()):,} event(s) of "
+            "leads the file does not hold); nothing was written"
+        )
 
 
 @app.command()
@@ -329,11 +471,25 @@ def explain(
     id: Annotated[str, typer.Option("--id", help="the lead's id (the spec's id column)")],
     model: Annotated[str, typer.Option(help=MODEL_HELP)] = f"models:/{DEFAULT_MODEL_NAME}@champion",
     k: Annotated[int, typer.Option(min=1, help="reasons per direction and score")] = 3,
+    events: Annotated[
+        Path | None,
+        typer.Option(help="event log, .csv or .parquet: features from the events before --as-of"),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="the moment of scoring, ISO 8601 (default: now)"),
+    ] = None,
 ) -> None:
     """Print a card for one lead: scores, grades, recommendation and rule, reasons."""
-    from training.data import load_leads
+    from features.coerce import CoercionError
+    from features.timestamps import AsOf
+    from training.data import load_events, load_leads
     from training.model_uri import load_model
 
+    try:
+        moment = AsOf.of(as_of, "--as-of")
+    except CoercionError as error:
+        raise LeadscoreError(f"--as-of: cannot read {as_of!r} as {error.expected}") from None
     frame = load_leads(data)
     scorer, version = load_model(model)
     id_column = scorer.spec.id
@@ -342,9 +498,14 @@ def explain(
     rows = frame[frame[id_column].astype(str).str.strip() == id.strip()]
     if rows.empty:
         raise LeadscoreError(f"no lead with {id_column} = {id!r} in {data}")
+    log = load_events(events, scorer.spec) if events is not None else None
+    rows = scorer.as_of_frame(rows.iloc[:1], moment, log)
     record = {str(column): value for column, value in rows.iloc[0].items()}
-    result = scorer.recommend_records([record], explain=True, k=k)[0]
-    console.print(lead_card(id, record, result, scorer, model, version))
+    try:
+        result = scorer.recommend_records([record], explain=True, k=k, as_of=moment)[0]
+    except CoercionError as error:
+        raise LeadscoreError(f"lead {id!r}: {error}") from None
+    console.print(lead_card(id, record, result, scorer, model, version, moment.text))
 
 
 def lead_card(
@@ -354,6 +515,7 @@ def lead_card(
     scorer: Any,
     model: str,
     version: str,
+    as_of: str | None = None,
 ) -> Any:
     """A rich panel a sales rep can read."""
     from rich.panel import Panel
@@ -384,7 +546,9 @@ def lead_card(
     return Panel(
         "\n".join(lines),
         title=f"lead {escape(lead_id)}",
-        subtitle=f"{model}" + (f" (version {version})" if version else ""),
+        subtitle=f"{model}"
+        + (f" (version {version})" if version else "")
+        + (f", as of {as_of}" if as_of else ""),
     )
 
 

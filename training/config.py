@@ -61,6 +61,31 @@ class LeakageConfig(_Strict):
     )
 
 
+class SnapshotConfig(_Strict):
+    """The snapshot-leak check of an export without an event log.
+
+    An activity timestamp (last visit, last open, last form) after a converted lead's
+    label date means that column's counts include what the lead did after converting.
+    Above `max_share` of converted leads, training stops unless the column is in `allow`.
+    """
+
+    max_share: float = Field(0.25, ge=0, le=1)
+    allow: list[str] = Field(default_factory=list, description="columns allowed past the check")
+
+
+class ExamplesConfig(_Strict):
+    """Point-in-time examples (training with an event log): each lead is an example at
+    each of these moments after its creation, unless it was already converted then."""
+
+    at_days: list[float] = Field(default_factory=lambda: [0.0, 7.0, 30.0], min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> ExamplesConfig:
+        if any(d < 0 for d in self.at_days) or len(set(self.at_days)) != len(self.at_days):
+            raise ValueError("at_days must be distinct numbers of days, 0 or more")
+        return self
+
+
 class RegistryConfig(_Strict):
     model_name: str = Field("lead-scorer", min_length=1)
     experiment: str = Field("leadscore", min_length=1)
@@ -78,6 +103,8 @@ class TrainConfig(_Strict):
     calibration_folds: int = Field(5, ge=2)
     refit: bool = Field(True, description="retrain on train + validation, calibrate out-of-fold")
     leakage: LeakageConfig = Field(default_factory=LeakageConfig)
+    snapshot: SnapshotConfig = Field(default_factory=SnapshotConfig)
+    examples: ExamplesConfig = Field(default_factory=ExamplesConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
     min_positives: int = Field(50, ge=1)

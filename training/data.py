@@ -11,11 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.build import check_columns
-from features.coerce import is_missing
+from features.build import check_columns, read_categories
+from features.coerce import CoercionError, is_missing
 from features.errors import LeadscoreError, first_line
+from features.events import EventLog, event_columns, read_event_log
 from features.spec import DatasetSpec
-from training.config import SplitConfig
+from features.timestamps import NS_PER_DAY, iso, now, read_timestamps
+from training.config import ExamplesConfig, SplitConfig
 
 log = logging.getLogger(__name__)
 
@@ -34,27 +36,38 @@ def data_format(path: Path) -> str:
     )
 
 
-def load_leads(path: str | Path) -> pd.DataFrame:
+def load_leads(path: str | Path, what: str = "data file") -> pd.DataFrame:
     """Read a CSV (every value as text, as a CRM sends it) or Parquet file of leads."""
     path = Path(path)
     if not path.is_file():
-        raise LeadscoreError(f"data file not found: {path}")
+        raise LeadscoreError(f"{what} not found: {path}")
     kind = data_format(path)
     if path.stat().st_size == 0:
-        raise LeadscoreError(f"data file {path} is empty")
+        raise LeadscoreError(f"{what} {path} is empty")
     try:
         if kind == "csv":
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
         else:
             frame = pd.read_parquet(path)
     except UnicodeDecodeError as error:
-        raise LeadscoreError(f"data file {path} is not UTF-8 text: {error.reason}") from None
+        raise LeadscoreError(f"{what} {path} is not UTF-8 text: {error.reason}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as error:
         raise LeadscoreError(f"could not read {kind} file {path}: {first_line(error)}") from None
     if frame.empty:
-        raise LeadscoreError(f"data file {path} is empty (a header but no rows)")
+        raise LeadscoreError(f"{what} {path} is empty (a header but no rows)")
     frame.attrs["source"] = str(path)
     return frame
+
+
+def load_events(path: str | Path, spec: DatasetSpec) -> EventLog:
+    """Read an event log (CSV or Parquet) with the columns the spec's `events:` names."""
+    if spec.events is None:
+        raise LeadscoreError(
+            f"spec {spec.name!r} has no events section: it cannot read an event log "
+            "(--events); add `events:` to the spec (see features/specs/hubspot.yaml)"
+        )
+    frame = load_leads(path, "event log")
+    return read_event_log(frame, spec.events, str(path), spec.missing_tokens)
 
 
 def read_chunks(
@@ -170,28 +183,17 @@ def parse_times(values: pd.Series, column: str, kind: str) -> pd.Series:
 
 def to_datetime(values: pd.Series, column: str, allow_missing: bool = False) -> pd.Series:
     """Parse ISO dates or epoch milliseconds (HubSpot sends both) as UTC timestamps."""
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        parsed = pd.to_datetime(values, utc=True)
-    else:
-        text = values.astype("string").str.strip()
-        absent = text.isna() | (text == "")
-        epoch = pd.to_numeric(text.where(~absent), errors="coerce")
-        is_epoch = epoch.notna()
-        parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
-        if is_epoch.any():
-            parsed[is_epoch] = pd.to_datetime(epoch[is_epoch], unit="ms", utc=True)
-        rest = ~absent & ~is_epoch
-        if rest.any():
-            parsed[rest] = pd.to_datetime(text[rest], utc=True, errors="coerce", format="mixed")
-        bad = rest & parsed.isna()
-        if bad.any():
-            raise LeadscoreError(
-                f"column {column!r} has {int(bad.sum())} value(s) that are not dates, "
-                f"e.g. {values[bad].iloc[0]!r} (expected ISO 8601 or epoch milliseconds)"
-            )
-        if not allow_missing and absent.any():
-            raise LeadscoreError(f"column {column!r} is empty in {int(absent.sum())} row(s)")
-    return parsed.astype("datetime64[ns, UTC]")
+    try:
+        stamps = read_timestamps(values, column)
+    except CoercionError as error:
+        bad = int(values.astype(str).eq(str(error.value)).sum()) or 1
+        raise LeadscoreError(
+            f"column {column!r} has {bad} value(s) that are not dates, "
+            f"e.g. {error.value!r} (expected ISO 8601 or epoch milliseconds)"
+        ) from None
+    if not allow_missing and np.isnat(stamps).any():
+        raise LeadscoreError(f"column {column!r} is empty in {int(np.isnat(stamps).sum())} row(s)")
+    return pd.Series(stamps, index=values.index).dt.tz_localize("UTC")
 
 
 _LABEL_VALUES = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "true": 1, "false": 0}
@@ -231,12 +233,40 @@ def derive_labels(
 
 @dataclass(frozen=True)
 class PreparedData:
-    """Rows with a known outcome, sorted by time, with their labels and time keys."""
+    """Rows with a known outcome, sorted by time, with their labels and time keys.
+
+    `as_of`: each row's moment of scoring (ns): the export's own moment for a snapshot
+    export, the example's moment for point-in-time examples. `groups`: each row's lead
+    (point-in-time examples: several rows per lead), or None (one row per lead).
+    """
 
     frame: pd.DataFrame
     y: np.ndarray
     times: np.ndarray
     dropped_unknown: int
+    as_of: np.ndarray | None = None
+    groups: np.ndarray | None = None
+    dropped_converted: int = 0
+
+    @property
+    def point_in_time(self) -> bool:
+        return self.groups is not None
+
+    @property
+    def moments(self) -> np.ndarray:
+        """`as_of`, or now for every row when there is none (an ordinal export)."""
+        return self.as_of if self.as_of is not None else np.full(len(self.y), now())
+
+    def rows(self, positions: np.ndarray) -> PreparedData:
+        """The rows at `positions` (still sorted by time)."""
+        return PreparedData(
+            self.frame.iloc[positions].reset_index(drop=True),
+            self.y[positions],
+            self.times[positions],
+            0,
+            None if self.as_of is None else self.as_of[positions],
+            None if self.groups is None else self.groups[positions],
+        )
 
 
 def prepare(frame: pd.DataFrame, spec: DatasetSpec, min_positives: int = 50) -> PreparedData:
@@ -267,7 +297,21 @@ def prepare(frame: pd.DataFrame, spec: DatasetSpec, min_positives: int = 50) -> 
             f"label ({what}) has only {positives} positive(s); at least {min_positives} "
             "are needed to train and evaluate honestly"
         )
-    return PreparedData(kept, labels, times[known].to_numpy()[order], dropped)
+    moment = snapshot_moment(kept, spec, times) if spec.time.kind == "datetime" else None
+    as_of = None if moment is None else np.full(len(labels), moment, dtype=np.int64)
+    return PreparedData(kept, labels, times[known].to_numpy()[order], dropped, as_of)
+
+
+def snapshot_moment(frame: pd.DataFrame, spec: DatasetSpec, times: pd.Series) -> int:
+    """When a snapshot export was taken: its latest timestamp (creation, label date, or a
+    timestamp feature). Its features are computed as of that moment."""
+    latest = [int(times.max())]
+    for column in [*spec.label.columns, *spec.timestamp_columns]:
+        if column in frame.columns and column != spec.label.column:
+            stamps = read_timestamps(frame[column], column, spec.missing_tokens)
+            if (~np.isnat(stamps)).any():
+                latest.append(int(stamps[~np.isnat(stamps)].astype(np.int64).max()))
+    return max(latest)
 
 
 @dataclass(frozen=True)
@@ -275,17 +319,30 @@ class Split:
     train: np.ndarray
     validation: np.ndarray
     test: np.ndarray
+    purged: int = 0
 
 
-def split_by_time(n_rows: int, config: SplitConfig) -> Split:
-    """Positions of the oldest → train, then validation, newest → test (rows sorted by time)."""
+def split_by_time(n_rows: int, config: SplitConfig, groups: np.ndarray | None = None) -> Split:
+    """Positions of the oldest → train, then validation, newest → test (rows sorted by time).
+
+    `groups` (each row's lead, for point-in-time examples): a lead belongs to the slice of
+    its earliest example; its later examples that fall in a later slice are left out
+    (`purged`), so no lead is on both sides of a cut.
+    """
     n_test = round(n_rows * config.test)
     n_val = round(n_rows * config.validation)
     n_train = n_rows - n_val - n_test
     positions = np.arange(n_rows)
-    return Split(
-        positions[:n_train], positions[n_train : n_train + n_val], positions[n_train + n_val :]
-    )
+    part = np.searchsorted([n_train, n_train + n_val], positions, side="right")
+    purged = 0
+    if groups is not None:
+        codes, _ = pd.factorize(groups)
+        first = np.full(codes.max(initial=-1) + 1, n_rows, dtype=np.intp)
+        np.minimum.at(first, codes, positions)
+        home = part[first[codes]]
+        purged = int((home != part).sum())
+        part = np.where(home == part, part, -1)
+    return Split(positions[part == 0], positions[part == 1], positions[part == 2], purged)
 
 
 def check_split(y: np.ndarray, split: Split) -> None:
@@ -306,7 +363,7 @@ def fingerprint(data: PreparedData, spec: DatasetSpec, sha256: str | None) -> di
         )
     else:
         first, last = (f"{t:g}" for t in (data.times[0], data.times[-1]))
-    return {
+    out: dict[str, object] = {
         "sha256": sha256 or "",
         "rows": len(data.y),
         "rows_left_out_open_window": data.dropped_unknown,
@@ -314,3 +371,108 @@ def fingerprint(data: PreparedData, spec: DatasetSpec, sha256: str | None) -> di
         "time_to": last,
         "base_rate": round(float(data.y.mean()), 6),
     }
+    if data.groups is not None:
+        out["leads"] = len(np.unique(data.groups))
+        out["examples_left_out_already_converted"] = data.dropped_converted
+    return out
+
+
+def prepare_point_in_time(
+    contacts: pd.DataFrame,
+    events: EventLog,
+    spec: DatasetSpec,
+    examples: ExamplesConfig,
+    min_positives: int = 50,
+) -> PreparedData:
+    """Point-in-time examples from contacts and their event log.
+
+    Each lead is an example at each moment `examples.at_days` after its creation whose
+    label window has closed by the end of the data; the spec's event columns are rebuilt
+    from the events strictly before the moment; the label is "reached the label stage
+    within `within_days` after the moment". A lead already past the stage at a moment
+    gives no example there. Sorted by moment; `groups` holds each example's lead.
+    """
+    source = contacts.attrs.get("source") or "data"
+    label = spec.label
+    if label.from_date is None or label.within_days is None:
+        raise LeadscoreError(
+            f"point-in-time examples need a stage-date label (label.from_date and "
+            f"within_days in spec {spec.name!r}); a 0/1 column says nothing of when"
+        )
+    if spec.time.kind != "datetime":
+        raise LeadscoreError(
+            f"point-in-time examples need a datetime time column; {spec.time.column!r} is "
+            f"{spec.time.kind}"
+        )
+    assert spec.events is not None
+    check_columns(
+        contacts,
+        [spec.id, spec.time.column, label.from_date, *spec.contact_columns(True)],
+        f"data file {source}",
+    )
+    ids = read_categories(contacts[spec.id], spec.id, spec.missing_tokens)
+    if any(i is None for i in ids):
+        raise LeadscoreError(f"data file {source}: id column {spec.id!r} is empty in some rows")
+    index = pd.Index(ids)
+    if not index.is_unique:
+        twice = index[index.duplicated()][0]
+        raise LeadscoreError(
+            f"data file {source}: id {twice!r} (column {spec.id!r}) is there twice; "
+            "point-in-time examples need one row per lead"
+        )
+    lead_of_event = index.get_indexer(events.ids)
+    unknown = lead_of_event[events.lead] < 0
+    if unknown.any():
+        at = int(np.argmax(unknown))
+        raise LeadscoreError(
+            f"event log {events.source} row {events.row[at]}: lead {events.ids[events.lead[at]]!r} "
+            f"(column {spec.events.id!r}) is not in {source} ({int(unknown.sum()):,} event(s) "
+            "of unknown leads)"
+        )
+    created = parse_times(contacts[spec.time.column], spec.time.column, "datetime")
+    created_ns = created.to_numpy(dtype=np.int64)
+    reached = to_datetime(contacts[label.from_date], label.from_date, allow_missing=True)
+    reached_ns = np.where(reached.isna(), np.iinfo(np.int64).max, reached.astype("int64"))
+    ends = [int(created_ns.max()), int(events.time.max(initial=np.iinfo(np.int64).min))]
+    if reached.notna().any():
+        ends.append(int(reached_ns[reached.notna().to_numpy()].max()))
+    end = max(ends)
+    window = label.within_days * NS_PER_DAY
+
+    lead_parts, moment_parts = [], []
+    dropped_open = dropped_converted = 0
+    for days in examples.at_days:
+        moment = created_ns + round(days * NS_PER_DAY)
+        settled = moment + window <= end
+        already = reached_ns <= moment
+        dropped_open += int((~settled & ~already).sum())
+        dropped_converted += int((settled & already).sum())
+        keep = np.flatnonzero(settled & ~already)
+        lead_parts.append(keep)
+        moment_parts.append(moment[keep])
+    lead = np.concatenate(lead_parts)
+    moments = np.concatenate(moment_parts)
+    order = np.lexsort((lead, moments))
+    lead, moments = lead[order], moments[order]
+    y = ((reached_ns[lead] > moments) & (reached_ns[lead] <= moments + window)).astype(np.int64)
+    frame = contacts.iloc[lead].reset_index(drop=True)
+    codes = events.codes_of(ids[lead])
+    for name, values in event_columns(spec.events, events, codes, moments).items():
+        frame[name] = values
+    frame.attrs["source"] = source
+    positives = int(y.sum())
+    what = f"{label.from_date} within {label.within_days} days after the moment"
+    if positives == 0 or positives == len(y):
+        raise LeadscoreError(
+            f"label ({what}) has a single class: {positives} positive(s) in {len(y)} "
+            "example(s); training needs converted and unconverted leads"
+        )
+    if positives < min_positives:
+        raise LeadscoreError(
+            f"label ({what}) has only {positives} positive(s); at least {min_positives} "
+            "are needed to train and evaluate honestly"
+        )
+    log.info("%d examples of %d leads, data up to %s", len(y), len(np.unique(lead)), iso(end))
+    return PreparedData(
+        frame, y, moments.astype(np.float64), dropped_open, moments, ids[lead], dropped_converted
+    )

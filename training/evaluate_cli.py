@@ -93,13 +93,20 @@ def evaluate(
             "training run), under evaluation/FROM_TO/",
         ),
     ] = None,
+    events: Annotated[
+        Path | None,
+        typer.Option(
+            help="event log (.csv or .parquet): evaluate point-in-time examples, features "
+            "as of each example's moment (as the model is used)"
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a model on leads it never saw, against the base rate, a logistic regression
     and a points rule; write an HTML + JSON report."""
     from features.spec import resolve_spec
     from training import evaluation
     from training.config import load_config
-    from training.data import file_sha256, load_leads, prepare
+    from training.data import file_sha256, load_events, load_leads, prepare, prepare_point_in_time
     from training.model_uri import configure, load_model
     from training.points import default_points_path, load_points
 
@@ -112,7 +119,13 @@ def evaluate(
     frame = load_leads(data)
     if rules is not None:
         rules.check(frame, f"points rules {points}")
-    prepared = prepare(frame, dataset_spec, settings.min_positives)
+    if events is not None:
+        log = load_events(events, dataset_spec)
+        prepared = prepare_point_in_time(
+            frame, log, dataset_spec, settings.examples, settings.min_positives
+        )
+    else:
+        prepared = prepare(frame, dataset_spec, settings.min_positives)
     # A date range is checked now; the default slice's share may come from the model's run.
     selection = (
         evaluation.select_rows(prepared, dataset_spec, date_from, date_to)

@@ -33,6 +33,7 @@ from sklearn.metrics import (
 from features.coerce import is_missing, to_category
 from features.errors import LeadscoreError
 from features.spec import DatasetSpec, FeatureType
+from features.timestamps import AsOf
 from models.scorer import LeadScorer
 from training.config import TrainConfig
 from training.data import PreparedData
@@ -77,12 +78,7 @@ class Selection:
 
 def subset(data: PreparedData, positions: np.ndarray) -> PreparedData:
     """The prepared rows at `positions` (still sorted by time)."""
-    return PreparedData(
-        data.frame.iloc[positions].reset_index(drop=True),
-        data.y[positions],
-        data.times[positions],
-        0,
-    )
+    return data.rows(positions)
 
 
 def time_bound(text: str, spec: DatasetSpec, option: str, end: bool = False) -> float:
@@ -415,7 +411,7 @@ def evaluate_scorer(
         )
     notes: list[str] = []
     frame = evaluated.frame
-    x = scorer.encode(frame)
+    x = scorer.encode(frame, AsOf(evaluated.moments))
     scores = scorer.score_matrix(x)
     as_probability = {
         "probability": scores["probability"],
@@ -452,7 +448,8 @@ def evaluate_scorer(
     }
     if usable:
         assert baselines is not None
-        p_lr = _logistic(scorer, scorer.encode(baselines.frame), baselines.y, x)
+        x_before = scorer.encode(baselines.frame, AsOf(baselines.moments))
+        p_lr = _logistic(scorer, x_before, baselines.y, x)
         ranked[LOGISTIC] = (p_lr, p_lr)
         fitted = "the logistic regression (on the model's encoded features)" + (
             " and the points rule's probability map are" if points is not None else " is"
@@ -506,7 +503,7 @@ def evaluate_scorer(
     thresholds = None
     if scorer.policy is not None:
         thresholds = threshold_report_for(
-            scorer, frame, scores, y, span_weeks(evaluated.times, spec)
+            scorer, frame, scores, y, span_weeks(evaluated.times, spec, evaluated.groups)
         )
     else:
         notes.append("the model has no decision policy: no threshold table")
@@ -745,6 +742,8 @@ def backtest(
     for month in tested:
         test = np.flatnonzero(keys == month)
         history = np.arange(test[0])  # rows are sorted by time: everything before the month
+        if data.groups is not None:  # no lead on both sides: its earlier examples go
+            history = history[~np.isin(data.groups[history], data.groups[test])]
         history_data = subset(data, history)
         try:
             result = train_scorer(history_data, spec, config)
@@ -755,14 +754,14 @@ def backtest(
         scorer = result.scorer
         y = data.y[test]
         test_frame = data.frame.iloc[test].reset_index(drop=True)
-        x_test = scorer.encode(test_frame)
+        x_test = scorer.encode(test_frame, AsOf(data.moments[test]))
         p = scorer.models["full"].probability(x_test)
         learned = (
             np.concatenate([result.split.train, result.split.validation])
             if config.refit
             else result.split.train
         )
-        x_history = scorer.encode(history_data.frame)
+        x_history = scorer.encode(history_data.frame, AsOf(history_data.moments))
         p_lr = _logistic(scorer, x_history[learned], history_data.y[learned], x_test, config.seed)
         two = y.min() != y.max()
         folds.append(

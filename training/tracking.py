@@ -125,7 +125,7 @@ def log_training_run(
         mlflow.log_artifacts(str(out))
         bundle_dir = result.scorer.save(out / "bundle")
         info = log_scorer(
-            result.scorer, bundle_dir, input_example(result.scorer, result.test_frame)
+            result.scorer, bundle_dir, input_example(result.scorer, result.test_frame, result.as_of)
         )
     return run.info.run_id, str(info.model_uri)
 
@@ -143,7 +143,7 @@ def log_evaluation_report(
 
 def _shap_summary(result: TrainResult, path: Path, sample: int) -> None:
     scorer = result.scorer
-    x = scorer.encode(result.test_frame)
+    x = scorer.encode(result.test_frame, result.as_of)
     rng = np.random.default_rng(0)
     rows = rng.choice(len(x), size=min(len(x), sample), replace=False)
     contributions = scorer.models["full"].contributions(x[rows])[:, :-1]
@@ -156,7 +156,8 @@ def _shap_summary(result: TrainResult, path: Path, sample: int) -> None:
 
 def champion_metrics(scorer: LeadScorer, result: TrainResult) -> dict[str, float]:
     """Re-score the test slice with another scorer (the current champion)."""
-    p = scorer.score(result.test_frame)["probability"].to_numpy()
+    scored = scorer.score(result.test_frame, decide=False, as_of=result.as_of)
+    p = scored["probability"].to_numpy()
     return {
         "roc_auc": float(roc_auc_score(result.y_test, p)),
         "brier": float(brier_score_loss(result.y_test, p)),

@@ -20,12 +20,14 @@ from sklearn.model_selection import StratifiedKFold
 
 from features.build import FeatureEncoder, check_columns
 from features.errors import LeadscoreError
-from features.spec import DatasetSpec, FeatureSpec, FeatureType
+from features.spec import DatasetSpec, Derivation, FeatureSpec, FeatureType
+from features.timestamps import NS_PER_DAY, AsOf, FutureTimestampError, iso
 from models.calibration import fit_best_calibrator
 from models.scorer import SUBMODELS, LeadScorer, SubModel
 from training.config import BoosterConfig, TrainConfig
 from training.data import PreparedData, Split, check_split, split_by_time
 from training.evaluate import classification_metrics, logistic_baseline
+from training.snapshot import leak_text, snapshot_leaks
 from training.thresholds import NS_PER_WEEK, fit_policy, threshold_report
 
 log = logging.getLogger(__name__)
@@ -41,9 +43,15 @@ class TrainResult:
     split: Split
     test_frame: pd.DataFrame
     y_test: np.ndarray
+    test_as_of: np.ndarray | None = None
     test_scores: dict[str, np.ndarray] = field(default_factory=dict)
     validation_scores: dict[str, np.ndarray] = field(default_factory=dict)
     baseline_scores: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def as_of(self) -> AsOf | None:
+        """The test rows' moments (None: now)."""
+        return None if self.test_as_of is None else AsOf(self.test_as_of)
 
 
 def check_all_missing(matrix: np.ndarray, spec: DatasetSpec) -> None:
@@ -234,6 +242,7 @@ class Design:
     encoder: FeatureEncoder
     x: np.ndarray
     single_column_auc: dict[str, float]
+    snapshot_leaks: list[dict[str, Any]] = field(default_factory=list)
 
 
 def design_matrix(data: PreparedData, spec: DatasetSpec, config: TrainConfig) -> Design:
@@ -241,11 +250,34 @@ def design_matrix(data: PreparedData, spec: DatasetSpec, config: TrainConfig) ->
 
     Every check a user's data can fail happens here, before any MLflow run starts.
     """
-    split = split_by_time(len(data.y), config.split)
+    leaks = snapshot_leaks(data, spec, config.snapshot)
+    refused = [leak for leak in leaks if leak["refused"]]
+    if refused:
+        label_date = str(spec.label.from_date)
+        raise LeadscoreError(
+            "snapshot leak: "
+            + "; ".join(leak_text(leak, label_date) for leak in refused)
+            + f". Above {config.snapshot.max_share:.0%} (snapshot.max_share) the model would "
+            "learn the future: train with the event log (--events FILE), or list the "
+            "column under snapshot.allow in the training config to train anyway"
+        )
+    split = split_by_time(len(data.y), config.split, data.groups)
     check_split(data.y, split)
     encoder = FeatureEncoder(spec, min_category_count=config.min_category_count)
     encoder.fit(data.frame.iloc[split.train])
-    x = encoder.transform(data.frame)
+    try:
+        x = encoder.transform(data.frame, AsOf(data.moments))
+    except FutureTimestampError as error:
+        raise LeadscoreError(
+            f"column {error.column!r} holds {error.value!r}, after the moment of its example "
+            f"(as_of {iso(error.as_of)}): "
+            + (
+                "a snapshot property cannot be read as of an earlier moment; rebuild it from "
+                "the event log (the spec's events.properties) or leave it out of the spec"
+                if data.point_in_time
+                else "a date after the export was taken"
+            )
+        ) from None
     check_all_missing(x, spec)
     catalogue = config.decision.catalogue
     check_columns(
@@ -258,7 +290,7 @@ def design_matrix(data: PreparedData, spec: DatasetSpec, config: TrainConfig) ->
         "data (for decision.catalogue in the training config)",
     )
     single_aucs = check_leakage(x[split.train], data.y[split.train], spec, config)
-    return Design(split, encoder, x, single_aucs)
+    return Design(split, encoder, x, single_aucs, leaks)
 
 
 def train_scorer(
@@ -314,7 +346,7 @@ def train_scorer(
         "interest": 100.0 * validation_scores["interest"],
     }
     weeks = {
-        name: span_weeks(data.times[rows], spec)
+        name: span_weeks(data.times[rows], spec, None if data.groups is None else data.groups[rows])
         for name, rows in (("validation", split.validation), ("test", split.test))
     }
     missing = spec.missing_tokens
@@ -369,6 +401,18 @@ def train_scorer(
             "validation": len(split.validation),
             "test": len(split.test),
         },
+        "examples": (
+            {
+                "point_in_time": True,
+                "at_days": config.examples.at_days,
+                "leads": len(pd.unique(data.groups)),
+                "left_out_already_converted": data.dropped_converted,
+                "left_out_across_cuts": split.purged,
+            }
+            if data.groups is not None
+            else {"point_in_time": False}
+        ),
+        "snapshot_leaks": design.snapshot_leaks,
         "base_rate": {"train": base_rate, "test": float(y_test.mean())},
         "refit": config.refit,
         "models": model_info,
@@ -394,6 +438,7 @@ def train_scorer(
         split,
         test_frame,
         y_test,
+        data.moments[split.test],
         test_scores,
         validation_scores,
         baseline_scores,
@@ -409,19 +454,38 @@ def raw_columns(frame: pd.DataFrame, names: list[str]) -> dict[str, Any]:
     return {c: frame[c].to_numpy(dtype=object) for c in names if c in frame.columns}
 
 
-def span_weeks(times: np.ndarray, spec: DatasetSpec) -> float | None:
-    """How many weeks a slice covers (None for an ordinal time column)."""
+def span_weeks(
+    times: np.ndarray, spec: DatasetSpec, groups: np.ndarray | None = None
+) -> float | None:
+    """How many weeks a slice covers (None for an ordinal time column).
+
+    With several examples per lead (`groups`), the weeks are stretched by the examples
+    per lead, so "per week" counts leads, not examples.
+    """
     if spec.time.kind != "datetime" or len(times) < 2:
         return None
-    return float((times.max() - times.min()) / NS_PER_WEEK)
+    weeks = float((times.max() - times.min()) / NS_PER_WEEK)
+    if groups is not None and len(groups):
+        weeks *= len(groups) / len(pd.unique(groups))
+    return weeks
 
 
-def input_example(scorer: LeadScorer, frame: pd.DataFrame) -> pd.DataFrame:
-    """One made-up lead of typical values (medians, most common categories): no personal data."""
+def input_example(
+    scorer: LeadScorer, frame: pd.DataFrame, as_of: AsOf | None = None
+) -> pd.DataFrame:
+    """One made-up lead of typical values (medians, most common categories): no personal data.
+
+    A timestamp is the median days before the latest moment of `as_of` (default: now)."""
     row: dict[str, Any] = {scorer.spec.id: "example-lead"}
-    x = scorer.encoder.transform(frame)
+    as_of = as_of or AsOf.now()
+    x = scorer.encoder.transform(frame, as_of)
+    latest = int(np.max(as_of.ns))
     for j, feature in enumerate(scorer.spec.features):
         values = x[:, j][~np.isnan(x[:, j])]
+        if feature.derive is Derivation.days_since:
+            days = float(np.median(values)) if len(values) else None
+            row[feature.source] = "" if days is None else iso(latest - round(days * NS_PER_DAY))
+            continue
         if feature.derive is not None:
             continue
         if feature.type is FeatureType.numeric:
@@ -437,9 +501,10 @@ def input_example(scorer: LeadScorer, frame: pd.DataFrame) -> pd.DataFrame:
             )
             row[feature.source] = common or ""
     for feature in scorer.spec.features:
-        if feature.derive is not None:
+        if feature.derive is not None and feature.derive is not Derivation.days_since:
             row[feature.source] = {
                 "seniority": "Marketing Manager",
                 "email_domain_type": "example.com",
+                "event_name": "Webinar registration",
             }[feature.derive.value]
     return pd.DataFrame([row])

@@ -1,0 +1,217 @@
+"""Reading CRM timestamps, and "now" as an explicit moment (`as_of`).
+
+HubSpot sends a date-time property either as epoch milliseconds (`"1710407651123"`,
+as the v1 APIs and exports do) or as ISO 8601 (`"2025-03-14T09:14:11.123Z"`, as the v3
+API does); Salesforce sends ISO 8601 with an offset (`"2025-03-14T09:14:11.000+0000"`).
+Both read here, as nanoseconds since the epoch (UTC). A time without a zone is UTC.
+
+Two entry points share one reading rule: `to_timestamp` for one value (the service's
+records, no pandas) and `read_timestamps` for a column (batch and training). A test
+feeds both the same zoo of values.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.coerce import CoercionError, is_missing
+
+NS_PER_DAY = 86_400 * 1_000_000_000
+NS_PER_MS = 1_000_000
+EXPECTED = "a timestamp (ISO 8601 such as 2025-03-14T09:14:11Z, or epoch milliseconds)"
+# Numbers are epoch milliseconds: 1e9 ms is January 1970, 1e14 ms the year 5138. Outside
+# that range a number is no CRM timestamp (epoch seconds, a count, a typo).
+_MIN_MS, _MAX_MS = 1e9, 1e14
+_DIGITS = re.compile(r"^-?\d+(?:\.\d+)?$")
+# Salesforce writes offsets without a colon (+0000); Python's parser wants +00:00.
+_BARE_OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_timestamp(value: Any, column: str, missing: Collection[str] = ()) -> int | None:
+    """One value as ns since the epoch (UTC), or None when missing."""
+    if is_missing(value, missing):
+        return None
+    if isinstance(value, bool):
+        raise CoercionError(column, value, EXPECTED)
+    if isinstance(value, pd.Timestamp):
+        stamp = value if value.tzinfo is not None else value.tz_localize(UTC)
+        return int(stamp.value)
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        delta = moment - _EPOCH
+        return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+    if isinstance(value, date):
+        return to_timestamp(datetime(value.year, value.month, value.day), column)
+    if isinstance(value, np.datetime64):
+        return None if np.isnat(value) else int(value.astype("datetime64[ns]").astype(np.int64))
+    if isinstance(value, int | float | np.integer | np.floating):
+        return _from_ms(float(value), value, column)
+    text = str(value).strip()
+    if _DIGITS.match(text):
+        return _from_ms(float(text), value, column)
+    try:
+        return to_timestamp(datetime.fromisoformat(_BARE_OFFSET.sub(r"\1:\2", text)), column)
+    except ValueError:
+        pass
+    try:  # other spellings pandas reads (e.g. "2025-03-14 09:14:11 UTC")
+        stamp = pd.Timestamp(text)
+    except (ValueError, OverflowError):
+        raise CoercionError(column, value, EXPECTED) from None
+    if stamp is pd.NaT:
+        raise CoercionError(column, value, EXPECTED)
+    return to_timestamp(stamp, column)
+
+
+def _from_ms(number: float, value: Any, column: str) -> int:
+    if not math.isfinite(number) or not _MIN_MS <= abs(number) < _MAX_MS:
+        raise CoercionError(column, value, EXPECTED)
+    return round(number * NS_PER_MS)
+
+
+def read_timestamps(values: pd.Series, column: str, missing: Collection[str] = ()) -> np.ndarray:
+    """A column as datetime64[ns] (UTC, zone dropped; NaT = missing); same rule as
+    `to_timestamp`, vectorised. Raises `CoercionError` naming the first bad value."""
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        parsed = pd.to_datetime(values, utc=True)
+        return parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values):
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        present = ~np.isnan(numbers)
+        _check_ms(numbers, present, values, column)
+        out[present] = np.round(numbers[present] * NS_PER_MS).astype(np.int64)
+        return out
+    text = values.astype("string").str.strip()
+    absent = (text.isna() | text.isin(list(missing)) | (text == "")).to_numpy(dtype=bool)
+    digits = text.str.fullmatch(_DIGITS.pattern).fillna(False).to_numpy(dtype=bool) & ~absent
+    if digits.any():
+        numbers = pd.to_numeric(text[digits]).to_numpy(dtype=np.float64)
+        _check_ms(numbers, np.ones(len(numbers), dtype=bool), values[digits], column)
+        out[digits] = np.round(numbers * NS_PER_MS).astype(np.int64)
+    rest = ~absent & ~digits
+    if rest.any():
+        words = text[rest].str.replace(_BARE_OFFSET.pattern, r"\1:\2", regex=True)
+        parsed = pd.to_datetime(words, utc=True, errors="coerce", format="ISO8601")
+        read = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+        odd = np.isnat(read)
+        if odd.any():  # the other spellings `to_timestamp` reads through pandas too
+            read[odd] = [read_as_of(v, column) for v in words[odd]]
+        out[rest] = read
+    return out
+
+
+def _check_ms(numbers: np.ndarray, present: np.ndarray, values: pd.Series, column: str) -> None:
+    bad = present & ~((np.abs(numbers) >= _MIN_MS) & (np.abs(numbers) < _MAX_MS))
+    if bad.any():
+        raise CoercionError(column, values.iloc[int(np.argmax(bad))], EXPECTED)
+
+
+# --- the moment of scoring ------------------------------------------------------------------
+
+
+def now() -> int:
+    """The current moment in ns since the epoch (UTC)."""
+    return to_timestamp(datetime.now(UTC), "now") or 0
+
+
+def read_as_of(value: Any, field: str = "as_of") -> int:
+    """An explicit `as_of` (ISO 8601 or epoch milliseconds) as ns; errors name `field`."""
+    stamp = to_timestamp(value, field)
+    if stamp is None:
+        raise CoercionError(field, value, EXPECTED)
+    return stamp
+
+
+def iso(ns: int | np.integer | np.datetime64) -> str:
+    """ns since the epoch → `2025-03-14T09:14:11Z` (milliseconds only when there are some)."""
+    moment = pd.Timestamp(int(np.asarray(ns).astype(np.int64)), tz=UTC)
+    text = moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+# How much later than the request's own clock a CRM timestamp may be and still count as
+# "now" (days since = 0): the CRM's clock and ours differ by a little. Only for an
+# implicit as_of (the time a request arrived); an explicit as_of is exact.
+CLOCK_SKEW_NS = 5 * 60 * 1_000_000_000
+
+
+@dataclass(frozen=True)
+class AsOf:
+    """The moment features are computed for: one for every lead, or one per lead
+    (training examples). `implicit`: the moment a request was made ("now")."""
+
+    ns: int | np.ndarray
+    implicit: bool = False
+
+    @classmethod
+    def now(cls) -> AsOf:
+        return cls(now(), implicit=True)
+
+    @classmethod
+    def of(cls, value: Any, field: str = "as_of") -> AsOf:
+        """An explicit moment (ISO 8601 or epoch milliseconds); None means now."""
+        return cls.now() if value is None else cls(read_as_of(value, field))
+
+    @property
+    def slack(self) -> int:
+        return CLOCK_SKEW_NS if self.implicit else 0
+
+    def rows(self, n: int) -> np.ndarray:
+        """One moment per row (ns)."""
+        if np.ndim(self.ns) == 0:
+            return np.full(n, int(self.ns), dtype=np.int64)
+        rows = np.asarray(self.ns, dtype=np.int64)
+        if len(rows) != n:
+            raise ValueError(f"as_of has {len(rows)} moment(s) for {n} row(s)")
+        return rows
+
+    def at(self, row: int) -> int:
+        return int(self.ns) if np.ndim(self.ns) == 0 else int(np.asarray(self.ns)[row])
+
+    @property
+    def text(self) -> str:
+        """The moment as ISO 8601 (the latest one, when there is one per row)."""
+        return iso(int(np.max(self.ns)))
+
+
+class FutureTimestampError(CoercionError):
+    """A timestamp after the moment of scoring: a value from the future is never a feature.
+
+    `row`: the position of the lead in its batch, so the caller can name it."""
+
+    def __init__(self, column: str, value: Any, as_of: int, row: int) -> None:
+        self.row = row
+        self.as_of = as_of
+        super().__init__(column, value, f"a time at or before as_of {iso(as_of)}")
+
+
+def days_since(stamps: np.ndarray, as_of: AsOf, column: str, values: Any = None) -> np.ndarray:
+    """Days from each timestamp (datetime64[ns], NaT = missing) to its row's moment.
+
+    A timestamp after the moment is an error (`FutureTimestampError` naming the first
+    such row); within the clock skew of an implicit "now" it counts as 0 days.
+    """
+    stamps = np.asarray(stamps, dtype="datetime64[ns]")
+    present = ~np.isnat(stamps)
+    ns = stamps.astype(np.int64)
+    moments = as_of.rows(len(stamps))
+    ahead = present & (ns > moments)
+    if ahead.any():
+        late = ahead & (ns > moments + as_of.slack)
+        if late.any():
+            row = int(np.argmax(late))
+            value = iso(ns[row]) if values is None else values[row]
+            raise FutureTimestampError(column, value, int(moments[row]), row)
+        ns = np.where(ahead, moments, ns)
+    days = np.full(len(stamps), np.nan)
+    days[present] = (moments[present] - ns[present]) / NS_PER_DAY
+    return days
