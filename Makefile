@@ -58,6 +58,8 @@ bench: install ## run the benchmarks (single lead, reasons, service under load; 
 	$(BIN)/python benchmarks/bench_service.py
 	$(BIN)/python benchmarks/bench_training.py --sizes 10000,100000
 	$(BIN)/python benchmarks/bench_batch_scoring.py
+	$(BIN)/python benchmarks/bench_events.py
+	$(BIN)/python benchmarks/bench_time_true.py --seeds 7,11,23
 
 bench-large: install ## the 1M-lead benchmarks: training (~11 min) and streaming scoring memory (~20 min)
 	$(BIN)/python benchmarks/bench_training.py

@@ -41,6 +41,7 @@ from features.build import OTHER, FeatureEncoder, reader_for
 from features.coerce import to_number
 from features.errors import LeadscoreError
 from features.spec import FeatureSpec, FeatureType
+from features.timestamps import AsOf
 from models.scorer import LeadScorer, SubModel
 
 GROUPS: tuple[str, ...] = ("fit", "interest")
@@ -431,12 +432,14 @@ def explain_records(
     k: int = 3,
     *,
     min_effect: float = 0.0,
+    as_of: AsOf | None = None,
 ) -> list[dict[str, dict[str, Any]]]:
-    """`explain` for leads given as raw dicts (absent keys are missing), no pandas."""
+    """`explain` for leads given as raw dicts (absent keys are missing), no pandas;
+    features as of `as_of` (default: now)."""
     if not records:
         return []
-    matrix = scorer.encoder.transform_records(records)
-    return explain(scorer, matrix, records, k, min_effect=min_effect)
+    rows, matrix = scorer.encode_records(records, as_of)
+    return explain(scorer, matrix, rows, k, min_effect=min_effect)
 
 
 def reason_texts(

@@ -27,6 +27,7 @@ from mlflow.types.schema import (
 )
 
 from features.errors import LeadscoreError
+from features.timestamps import AsOf
 from models.scorer import LeadScorer
 
 BUNDLE_ARTIFACT = "bundle"
@@ -41,12 +42,15 @@ class LeadScorerModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defi
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
-        """Scores and recommendations; `params={"explain": True, "k": 3}` adds reasons."""
+        """Scores and recommendations; `params={"explain": True, "k": 3}` adds reasons;
+        `params={"as_of": "2026-07-01T00:00:00Z"}` computes features as of that moment
+        (default: now)."""
         params = params or {}
         return self.scorer.score(
             pd.DataFrame(model_input),
             reasons=bool(params.get("explain")),
             k=int(params.get("k", 3)),
+            as_of=AsOf.of(params.get("as_of") or None),
         )
 
 
@@ -77,7 +81,11 @@ def signature_for(scorer: LeadScorer) -> ModelSignature:
         ColSpec(DataType.string, f"{g}_reasons", required=False) for g in ("fit", "interest")
     ]
     params = ParamSchema(
-        [ParamSpec("explain", DataType.boolean, False), ParamSpec("k", DataType.long, 3)]
+        [
+            ParamSpec("explain", DataType.boolean, False),
+            ParamSpec("k", DataType.long, 3),
+            ParamSpec("as_of", DataType.string, ""),
+        ]
     )
     return ModelSignature(inputs=Schema(columns), outputs=Schema(outputs), params=params)
 

@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from features.coerce import CoercionError, is_missing
+from features.events import INLINE_EVENTS
 from serving.schemas import HubSpotBatch, HubSpotObject, LegacyContact
 from serving.settings import HubSpotProperties
 
@@ -77,16 +78,33 @@ def salesforce_record(lead: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def check_numbers(record: Mapping[str, Any]) -> None:
-    """Reject numbers no float can hold (JSON allows 1e999 and 400-digit integers)."""
+    """Reject numbers no float can hold (JSON allows 1e999 and 400-digit integers), in the
+    lead's properties and in the events it sends inline (`events[j].<key>`)."""
     for name, value in record.items():
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            continue
-        try:
-            finite = math.isfinite(float(value))
-        except OverflowError:
-            finite = False
-        if not finite:
-            raise CoercionError(name, _short(value), "a finite number")
+        if name == INLINE_EVENTS and isinstance(value, list):
+            for j, event in enumerate(value):
+                if isinstance(event, Mapping):
+                    for key, item in event.items():
+                        if not fits_a_float(item):  # the name is built only for the error
+                            check_number(f"{INLINE_EVENTS}[{j}].{key}", item)
+        elif not fits_a_float(value):
+            check_number(name, value)
+
+
+def fits_a_float(value: Any) -> bool:
+    """False only for a number no float can hold (anything that is no number fits)."""
+    if isinstance(value, str | bool) or not isinstance(value, int | float):
+        return True
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def check_number(name: str, value: Any) -> None:
+    """`CoercionError` naming `name` for a number no float can hold."""
+    if not fits_a_float(value):
+        raise CoercionError(name, _short(value), "a finite number")
 
 
 def _short(value: Any) -> Any:

@@ -5,14 +5,45 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    TypeAdapter,
+    WithJsonSchema,
+)
 
 # One lead: CRM properties by internal name. Values may be strings (as HubSpot sends
 # them), numbers, booleans or null; they are read per the model's dataset spec, so
-# unknown properties are ignored and a missing or empty one is a missing value.
+# unknown properties are ignored and a missing or empty one is a missing value. The one
+# key that is not a property, `events`, carries the lead's own activity (see below).
 _SCALAR_SCHEMA: dict[str, Any] = {
     "anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}],
     "nullable": True,
+}
+# The default spec's keys; `GET /model` (`events`) names the served model's.
+_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Event",
+    "description": "One activity of the lead: when, what and (optionally) on what.",
+    "properties": {
+        "timestamp": {
+            "anyOf": [{"type": "string", "format": "date-time"}, {"type": "number"}],
+            "description": "ISO 8601 or epoch milliseconds; at or before `as_of`",
+        },
+        "event_type": {
+            "type": "string",
+            "description": "visit, page_view, email_open, email_click, form_submission",
+        },
+        "event_value": {
+            "type": "string",
+            "nullable": True,
+            "description": "the page's URL or the form's name",
+        },
+    },
+    "required": ["timestamp", "event_type"],
 }
 Lead = Annotated[
     dict[str, Any],
@@ -22,20 +53,65 @@ Lead = Annotated[
             "title": "Lead",
             "description": (
                 "CRM properties of one lead by internal name (e.g. HubSpot's `numemployees`, "
-                "`jobtitle`, `hs_analytics_num_visits`). Values as strings, numbers, booleans or "
-                "null; empty string or null = missing. The properties the model reads are listed "
-                "by `GET /model` (`features[].column`); others are ignored. `lifecyclestage` and "
-                "`hs_lead_status` are the current stage and status the recommendation starts from."
+                "`jobtitle`, `hs_analytics_num_visits`, `hs_analytics_last_visit_timestamp`). "
+                "Values as strings, numbers, booleans or null; empty string or null = missing; "
+                "timestamps as ISO 8601 or epoch milliseconds, none after `as_of`. The "
+                "properties the model reads are listed by `GET /model` (`features[].column`); "
+                "others are ignored. `lifecyclestage` and `hs_lead_status` are the current "
+                "stage and status the recommendation starts from. Optional `events`: the "
+                "lead's activity, each `{timestamp, event_type, event_value}` (keys and kinds: "
+                "`GET /model` → `events`); when sent, the activity properties (visits, last "
+                "visit, email opens, forms, …) are rebuilt from the events before `as_of` "
+                "and the lead's own values of them are ignored."
             ),
+            "properties": {
+                "events": {
+                    "type": "array",
+                    "items": _EVENT_SCHEMA,
+                    "description": "the lead's events, any order (may be empty)",
+                }
+            },
             "additionalProperties": _SCALAR_SCHEMA,
             "example": {
                 "hs_object_id": "51",
+                "createdate": "2025-03-14T09:14:11.123Z",
                 "jobtitle": "Head of Marketing",
                 "numemployees": "100-500",
                 "country": "Germany",
                 "hs_analytics_num_visits": "14",
+                "hs_analytics_last_visit_timestamp": "2025-04-01T16:45:12.000Z",
+                "recent_conversion_event_name": "Webinar: Lead Scoring",
                 "lifecyclestage": "lead",
+                "events": [
+                    {
+                        "timestamp": "2025-04-01T16:45:12.000Z",
+                        "event_type": "visit",
+                        "event_value": "/pricing",
+                    },
+                    {
+                        "timestamp": "2025-04-01T16:46:03.000Z",
+                        "event_type": "page_view",
+                        "event_value": "/pricing",
+                    },
+                ],
             },
+        }
+    ),
+]
+# `as_of`: the moment features are computed for. `oneOf`, not pydantic's `anyOf`: BentoML
+# keeps only the first branch of an `anyOf`.
+AsOfInput = Annotated[
+    str | StrictInt | StrictFloat | None,  # strict: `true` is no moment
+    WithJsonSchema(
+        {
+            "oneOf": [{"type": "string", "format": "date-time"}, {"type": "number"}],
+            "nullable": True,
+            "description": (
+                "the moment to score as of: ISO 8601 (`2026-07-01T00:00:00Z`; no zone = UTC) "
+                "or epoch milliseconds; default: the time the request arrives. Days-since "
+                "features count to it, and no timestamp or event of a lead may be after it"
+            ),
+            "example": "2026-07-01T00:00:00Z",
         }
     ),
 ]
@@ -107,10 +183,17 @@ class ModelRef(_Out):
     version: str | None = Field(description="registry version that produced the scores")
 
 
+_AS_OF = (
+    "the moment the features were computed for (UTC): the request's `as_of`, else the time "
+    "the request arrived"
+)
+
+
 class ScoreResponse(_Out):
     results: list[LeadResult] = Field(description="one per lead, in the order sent")
     model: ModelRef
     scored_at: datetime
+    as_of: datetime = Field(description=_AS_OF)
 
 
 class HubSpotUpdate(_Out):
@@ -130,6 +213,7 @@ class HubSpotResponse(_Out):
     results: list[HubSpotUpdate]
     model: ModelRef
     scored_at: datetime
+    as_of: datetime = Field(description=_AS_OF)
 
 
 # -- HubSpot request shapes (documentation only: the adapter reads them leniently) -----------
@@ -208,6 +292,40 @@ class FeatureInfo(_Out):
     label: str
 
 
+class EventKindInfo(_Out):
+    type: str = Field(description="the event's type (`event_type`) that makes it this kind")
+    value_contains: list[str] | None = Field(
+        None, description="… and any of these texts in its value (case-insensitive)"
+    )
+    label: str | None = None
+
+
+class RollupInfo(_Out):
+    how: Literal["count", "count_distinct", "first", "last", "first_value", "last_value"] = Field(
+        description="events counted, distinct values, time or value of the first/last"
+    )
+    kind: str = Field(description="of which event kind")
+
+
+class EventsInfo(_Out):
+    """What the model reads from events a lead sends inline (`{"events": [...]}`)."""
+
+    key: str = Field(description="the lead's key that holds its events")
+    time: str = Field(description="an event's key for its timestamp (ISO 8601 or epoch ms)")
+    type: str = Field(description="an event's key for its type")
+    value: str | None = Field(description="an event's key for its value (URL, form name)")
+    kinds: dict[str, EventKindInfo]
+    properties: dict[str, RollupInfo] = Field(
+        description="CRM properties rebuilt from the events before `as_of` when a lead sends "
+        "them (its own values of these are then ignored)"
+    )
+    windows: list[int] = Field(description="days of the window features (counts per window)")
+    required: bool = Field(
+        description="whether every lead must send `events` (the model has window features "
+        "no CRM property holds); otherwise a lead without them is read from its properties"
+    )
+
+
 class ModelInfo(_Out):
     """What is being served: registry entry, training date, test metrics, thresholds, features."""
 
@@ -227,6 +345,12 @@ class ModelInfo(_Out):
     )
     decision_layer: bool = Field(description="whether recommendations and reasons are served")
     max_batch_size: int
+    time_column: str | None = Field(
+        None, description="the lead's creation time: a lead is never scored as of before it"
+    )
+    events: EventsInfo | None = Field(
+        None, description="what leads may send inline as `events`; null: the model reads none"
+    )
 
 
 class ErrorItem(_Out):

@@ -13,6 +13,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from features.coerce import CoercionError, to_category
+from features.events import INLINE_EVENTS
+from features.timestamps import AsOf
 from serving.schemas import LeadResult
 
 
@@ -25,17 +27,27 @@ def has_decision_layer(scorer: Any) -> bool:
 
 
 def score_leads(
-    scorer: Any, records: Sequence[Mapping[str, Any]], explain: bool = False, k: int = 3
+    scorer: Any,
+    records: Sequence[Mapping[str, Any]],
+    explain: bool = False,
+    k: int = 3,
+    as_of: AsOf | None = None,
 ) -> list[dict[str, Any]]:
     """One dict per record, in order: probability (0–1), fit and interest (0–100), and with
     the decision layer fit_grade, interest_grade, recommendation and (explain) reasons.
 
-    Raises `CoercionError` (naming the property and the expected type) for a value the
-    spec cannot read.
+    Features are computed as of `as_of` (default: now); a lead's inline `events` rebuild
+    its activity properties. Raises `CoercionError` (naming the property and the expected
+    type; `FutureTimestampError` for a time after `as_of`) for a value the spec cannot read.
     """
     if has_decision_layer(scorer):
-        return list(scorer.recommend_records(records, explain=explain, k=k))
-    return list(scorer.score_records(records))
+        return list(scorer.recommend_records(records, explain=explain, k=k, as_of=as_of))
+    return list(scorer.score_records(records, as_of=as_of))
+
+
+def inline_events(records: Sequence[Mapping[str, Any]]) -> int:
+    """How many events the leads send inline (work to weigh, see `LeadScoring.run`)."""
+    return sum(len(sent) for r in records if isinstance(sent := r.get(INLINE_EVENTS), list))
 
 
 def lead_id(record: Mapping[str, Any], id_column: str, missing: frozenset[str]) -> str | None:

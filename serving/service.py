@@ -1,13 +1,19 @@
 """The BentoML scoring service: `bentoml serve serving.service:LeadScoring` (or `leadscore serve`).
 
 Endpoints
-- `POST /score`: `{"leads": [{CRM properties}, …], "explain": false}` → scores, grades,
-  recommendation and (explain) reasons per lead, in input order.
-- `POST /hubspot/score`: a HubSpot v3 object, a list of them, a batch-read answer or a
-  legacy workflow-webhook contact → per contact the properties to PATCH back.
+- `POST /score`: `{"leads": [{CRM properties, "events": [...]}, …], "explain": false,
+  "as_of": "2026-07-01T00:00:00Z"}` → scores, grades, recommendation and (explain)
+  reasons per lead, in input order, and the moment they were computed for.
+- `POST /hubspot/score[?as_of=…]`: a HubSpot v3 object, a list of them, a batch-read
+  answer or a legacy workflow-webhook contact → per contact the properties to PATCH back.
 - `POST /salesforce/score`: Salesforce Lead objects (mapped to HubSpot property names).
 - `GET /model`: what is served (registry version, alias, training date, metrics,
-  thresholds, features). `/livez`, `/readyz`, `/metrics`, OpenAPI at `/docs.json`.
+  thresholds, features, inline events). `/livez`, `/readyz`, `/metrics`, OpenAPI at
+  `/docs.json`.
+
+Time-true: features are computed as of one moment per request, `as_of` (default: when the
+request arrived). A lead's timestamp, inline event or creation time after it is a 400
+naming the lead and the property, never a silent negative "days since".
 
 The model is loaded once in `__init__` (`/readyz` answers only after that); the
 service refuses to start, naming the URI, when there is no model there. Up to 16 leads
@@ -26,7 +32,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 import anyio
@@ -37,11 +43,24 @@ from starlette.responses import JSONResponse
 
 from features.coerce import CoercionError
 from features.errors import LeadscoreError
-from serving.adapters import check_numbers, hubspot_properties, hubspot_records, salesforce_record
+from features.events import INLINE_EVENTS
+from features.spec import DatasetSpec
+from features.timestamps import AsOf, FutureTimestampError, iso
+from serving.adapters import (
+    SALESFORCE_LEAD_FIELDS,
+    check_number,
+    check_numbers,
+    hubspot_properties,
+    hubspot_records,
+    salesforce_record,
+)
 from serving.loader import LoadedModel, ModelNotFoundError, load_model
 from serving.logs import install_client_error_filter
 from serving.middleware import RequestGuard
 from serving.schemas import (
+    AsOfInput,
+    EventKindInfo,
+    EventsInfo,
     FeatureInfo,
     HubSpotPayload,
     HubSpotResponse,
@@ -49,9 +68,10 @@ from serving.schemas import (
     Lead,
     ModelInfo,
     ModelRef,
+    RollupInfo,
     ScoreResponse,
 )
-from serving.scoring import has_decision_layer, lead_id, lead_result, score_leads
+from serving.scoring import has_decision_layer, inline_events, lead_id, lead_result, score_leads
 from serving.settings import ServingSettings
 
 log = logging.getLogger("serving.requests")
@@ -60,6 +80,11 @@ T = TypeVar("T")
 # Below this much work (leads, explanations counted 4×) a request is scored on the event
 # loop: a thread hop costs more than scoring a lead (~0.4 ms). Above it, a worker thread.
 INLINE_WORK = 16
+# Events sent inline that weigh as much as one lead (rebuilding a lead's properties from
+# 50 events costs about what scoring it does).
+EVENTS_PER_LEAD = 50
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SALESFORCE_NAMES = {prop: field for field, prop in SALESFORCE_LEAD_FIELDS.items()}
 API_ROUTES = ("/score", "/hubspot/score", "/salesforce/score", "/model")
 
 
@@ -75,32 +100,88 @@ class ClientError(Exception):
         self.detail = detail or []
 
     def response(self, method: str, path: str) -> JSONResponse:
-        log.warning("%d %s %s: %s", self.status, method, path, self.message)
+        log.warning("%d %s %s: %s", self.status, method, path, one_line(self.message))
         return JSONResponse({"error": self.message, "detail": self.detail}, status_code=self.status)
 
 
-def coercion_error(error: CoercionError, index: int, root: str) -> ClientError:
-    """A 400 naming the lead, the property and the expected type (value shown short)."""
-    value = (
-        error.value
-        if isinstance(error.value, str | int | float | bool) or error.value is None
-        else type(error.value).__name__
-    )
-    if isinstance(value, str) and len(value) > 60:
-        value = value[:57] + "…"
-    message = f"{root}[{index}].{error.column}: cannot read {value!r} as {error.expected}"
+def coercion_error(
+    error: CoercionError,
+    index: int,
+    root: str,
+    time_column: str | None = None,
+    names: Mapping[str, str] | None = None,
+) -> ClientError:
+    """A 400 naming the lead, the property and what was expected (value shown short).
+
+    A time after `as_of` (`FutureTimestampError`) says so, and for the lead's creation
+    time (`time_column`) that a lead is not scored before it exists. `names`: the
+    client's name of a property read under another (Salesforce's `CreatedDate`)."""
+    value = shown(error.value)
+    column = shown_key((names or {}).get(error.column, error.column))
+    kind = "coercion_error"
+    if isinstance(error, FutureTimestampError):
+        kind = "future_timestamp"
+        why = (
+            "a lead is not scored as of a moment before it was created"
+            if error.column == time_column
+            else "a value from after the moment of scoring is never a feature"
+        )
+        text = f"{value!r} is after as_of {iso(error.as_of)}: {why}"
+    elif error.value is None:
+        kind = "missing"
+        text = f"no value: expected {error.expected}"
+    else:
+        text = f"cannot read {value!r} as {error.expected}"
     return ClientError(
         400,
-        message,
-        [
-            {
-                "loc": [root, index, error.column],
-                "msg": f"cannot read {value!r} as {error.expected}",
-                "type": "coercion_error",
-                "expected": error.expected,
-            }
-        ],
+        f"{root}[{index}].{column}: {text}",
+        [{"loc": [root, index, column], "msg": text, "type": kind, "expected": error.expected}],
     )
+
+
+def as_of_error(error: CoercionError) -> ClientError:
+    """A 400 for an unreadable top-level `as_of` (loc `["as_of"]`)."""
+    text = f"cannot read {shown(error.value)!r} as {error.expected}"
+    return ClientError(
+        400,
+        f"as_of: {text}",
+        [{"loc": ["as_of"], "msg": text, "type": "coercion_error", "expected": error.expected}],
+    )
+
+
+def shown(value: Any) -> Any:
+    """A value as an error message may quote it: scalars only, text cut to 60 characters."""
+    if not (isinstance(value, str | int | float | bool) or value is None):
+        return type(value).__name__
+    if isinstance(value, str) and len(value) > 60:
+        return value[:57] + "…"
+    return value
+
+
+def shown_key(name: str) -> str:
+    """A property name as a message may show it bare (a client's key may hold anything)."""
+    return name if name.isprintable() and len(name) <= 60 else repr(shown(name))
+
+
+def one_line(text: str) -> str:
+    """Text for a log line: no line breaks or other control characters of the client's."""
+    return text if text.isprintable() else repr(text)[1:-1]
+
+
+def read_as_of(value: Any) -> AsOf:
+    """The request's `as_of`: None (not sent) means now, with the clock-skew allowance."""
+    if value is None:
+        return AsOf.now()
+    try:
+        check_number("as_of", value)
+        return AsOf.of(value, "as_of")
+    except CoercionError as error:
+        raise as_of_error(error) from None
+
+
+def moment(as_of: AsOf) -> datetime:
+    """The moment (ns) as a datetime in UTC, to the microsecond."""
+    return _EPOCH + timedelta(microseconds=int(as_of.ns) // 1000)
 
 
 class HubSpotRequest(RootModel[HubSpotPayload]):
@@ -177,19 +258,22 @@ class LeadScoring:
                 min_length=1,
                 description=(
                     "1 to LEADSCORE_MAX_BATCH_SIZE (default 1,000) leads, each a mapping of CRM "
-                    "properties"
+                    "properties, optionally with its `events`"
                 ),
             ),
         ],
         explain: Annotated[bool, Field(description="add the reasons for fit and interest")] = False,
+        as_of: AsOfInput = None,
     ) -> ScoreResponse:
-        """Score leads: probability, fit and interest with grades, the recommended lifecycle
-        stage and lead status with the rule that decided, and with `explain` the reasons."""
+        """Score leads as of a moment (`as_of`, default now): probability, fit and interest
+        with grades, the recommended lifecycle stage and lead status with the rule that
+        decided, and with `explain` the reasons."""
         try:
+            when = read_as_of(as_of)
             self.check_size(len(leads))
             ids = [self.lead_id(lead, i, "leads") for i, lead in enumerate(leads)]
             outs = await self.run(
-                self.scored, leads, explain, "leads", weight=len(leads) * (4 if explain else 1)
+                self.scored, leads, explain, "leads", when, weight=self.weight(leads, explain)
             )
         except ClientError as error:
             return error.response("POST", "/score")  # type: ignore[return-value]
@@ -197,17 +281,20 @@ class LeadScoring:
             results=[lead_result(i, o) for i, o in zip(ids, outs, strict=True)],
             model=self.model_ref,
             scored_at=datetime.now(UTC),
+            as_of=moment(when),
         )
 
     @bentoml.api(route="/hubspot/score", input_spec=HubSpotRequest)
-    async def hubspot_score(self, root: HubSpotPayload) -> HubSpotResponse:
+    async def hubspot_score(self, root: HubSpotPayload, ctx: bentoml.Context) -> HubSpotResponse:
         """Score HubSpot contacts as a workflow webhook or the CRM v3 API sends them.
 
         Returns, per contact, `{"id", "properties"}` ready for
         `PATCH /crm/v3/objects/contacts/{id}`: the score properties (names set by
         `LEADSCORE_HUBSPOT__*`), and `lifecyclestage` / `hs_lead_status` only when the
-        recommendation changes them."""
+        recommendation changes them. Scored as of the request's time, or of the query
+        parameter `?as_of=` (ISO 8601 or epoch milliseconds)."""
         try:
+            when = read_as_of(ctx.request.query_params.get("as_of"))
             objects = hubspot_records(root)
             self.check_size(len(objects))
             records = [record for _, record in objects]
@@ -217,9 +304,12 @@ class LeadScoring:
                 records,
                 explain,
                 "objects",
-                weight=len(records) * (4 if explain else 1),
+                when,
+                weight=self.weight(records, explain),
             )
         except ClientError as error:
+            # With a context parameter BentoML answers with the context's status.
+            ctx.response.status_code = error.status
             return error.response("POST", "/hubspot/score")  # type: ignore[return-value]
         now = datetime.now(UTC)
         names, version = self.settings.hubspot, self.model.version
@@ -229,7 +319,9 @@ class LeadScoring:
             )
             for (object_id, record), out in zip(objects, outs, strict=True)
         ]
-        return HubSpotResponse(results=results, model=self.model_ref, scored_at=now)
+        return HubSpotResponse(
+            results=results, model=self.model_ref, scored_at=now, as_of=moment(when)
+        )
 
     @bentoml.api(route="/salesforce/score")
     async def salesforce_score(
@@ -245,16 +337,25 @@ class LeadScoring:
             ),
         ],
         explain: bool = False,
+        as_of: AsOfInput = None,
     ) -> ScoreResponse:
         """Score Salesforce Leads with a model trained on the HubSpot spec (field mapping:
         Title→jobtitle, NumberOfEmployees→numemployees, Industry, AnnualRevenue, Country,
-        Email→domain, LeadSource→hs_analytics_source). Ids are the Salesforce `Id`."""
+        Email→domain, LeadSource→hs_analytics_source, CreatedDate→createdate), as of
+        `as_of` (default now). Ids are the Salesforce `Id`."""
         try:
+            when = read_as_of(as_of)
             self.check_size(len(leads))
             records = [salesforce_record(lead.root) for lead in leads]
             ids = [self.lead_id(record, i, "leads") for i, record in enumerate(records)]
             outs = await self.run(
-                self.scored, records, explain, "leads", weight=len(records) * (4 if explain else 1)
+                self.scored,
+                records,
+                explain,
+                "leads",
+                when,
+                SALESFORCE_NAMES,
+                weight=self.weight(records, explain),
             )
         except ClientError as error:
             return error.response("POST", "/salesforce/score")  # type: ignore[return-value]
@@ -262,6 +363,7 @@ class LeadScoring:
             results=[lead_result(i, o) for i, o in zip(ids, outs, strict=True)],
             model=self.model_ref,
             scored_at=datetime.now(UTC),
+            as_of=moment(when),
         )
 
     # -- helpers -----------------------------------------------------------------------------
@@ -282,18 +384,34 @@ class LeadScoring:
         except CoercionError as error:
             raise coercion_error(error, index, root) from None
 
+    @staticmethod
+    def weight(records: Sequence[Mapping[str, Any]], explain: bool) -> int:
+        """The request's work in leads: explanations count 4×, inline events per 50."""
+        return len(records) * (4 if explain else 1) + inline_events(records) // EVENTS_PER_LEAD
+
     def scored(
-        self, records: Sequence[Mapping[str, Any]], explain: bool, root: str
+        self,
+        records: Sequence[Mapping[str, Any]],
+        explain: bool,
+        root: str,
+        as_of: AsOf,
+        names: Mapping[str, str] | None = None,
     ) -> list[dict[str, Any]]:
+        """Score records as of the moment; a client error is a `ClientError` naming the
+        lead and the property (by the client's name for it: `names`, else as read)."""
         for index, record in enumerate(records):
             try:
                 check_numbers(record)
             except CoercionError as error:
-                raise coercion_error(error, index, root) from None
+                raise coercion_error(error, index, root, names=names) from None
         try:
-            return score_leads(self.scorer, records, explain, self.settings.reasons_per_group)
+            return score_leads(
+                self.scorer, records, explain, self.settings.reasons_per_group, as_of
+            )
         except CoercionError as error:
-            raise coercion_error(error, locate(records, error), root) from None
+            raise coercion_error(
+                error, locate(records, error), root, self.spec.time.column, names
+            ) from None
         except LeadscoreError as error:
             raise ClientError(400, str(error)) from None
 
@@ -304,7 +422,12 @@ class LeadScoring:
 
 
 def locate(records: Sequence[Mapping[str, Any]], error: CoercionError) -> int:
-    """Index of the first record holding the value that failed (the scorer reads in batches)."""
+    """Index of the lead whose value failed: the one the error names (`record`: an inline
+    event; `row`: a time after as_of), else the first record holding the value."""
+    for attribute in ("record", "row"):
+        index = getattr(error, attribute, None)
+        if isinstance(index, int) and 0 <= index < len(records):
+            return index
     for index, record in enumerate(records):
         value = record.get(error.column)
         if value is error.value or value == error.value:
@@ -318,7 +441,7 @@ LeadScoring.add_asgi_middleware(RequestGuard)  # type: ignore[attr-defined]  # a
 @model_app.get("/model", response_model=ModelInfo, tags=["Service APIs"])
 async def model_info(service: LeadScoring = Depends(bentoml.get_current_service)) -> ModelInfo:
     """The served model: registry name, version and alias, training date, test metrics,
-    thresholds and the features it reads."""
+    thresholds, the features it reads and what it reads from a lead's inline events."""
     scorer, model = service.scorer, service.model
     meta: dict[str, Any] = scorer.metadata
     spec = scorer.spec
@@ -354,6 +477,31 @@ async def model_info(service: LeadScoring = Depends(bentoml.get_current_service)
         thresholds=thresholds,
         decision_layer=has_decision_layer(scorer),
         max_batch_size=service.settings.max_batch_size,
+        time_column=spec.time.column if spec.time.kind == "datetime" else None,
+        events=events_info(spec),
+    )
+
+
+def events_info(spec: DatasetSpec) -> EventsInfo | None:
+    """What the spec reads from a lead's inline events (None: no `events` section)."""
+    events = spec.events
+    if events is None:
+        return None
+    return EventsInfo(
+        key=INLINE_EVENTS,
+        time=events.time,
+        type=events.type,
+        value=events.value,
+        kinds={
+            name: EventKindInfo(**kind.model_dump(include={"type", "value_contains", "label"}))
+            for name, kind in events.kinds.items()
+        },
+        properties={
+            column: RollupInfo(how=rollup.how, kind=rollup.kind)
+            for column, rollup in events.properties.items()
+        },
+        windows=sorted(events.windows),
+        required=bool(spec.needs_events),
     )
 
 

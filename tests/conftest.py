@@ -12,6 +12,7 @@ from features.events import EventLog, read_event_log
 from features.generate import Demo, generate_demo
 from features.spec import DatasetSpec, resolve_spec
 from training.config import TrainConfig
+from training.data import PreparedData, prepare_point_in_time
 
 REPO = Path(__file__).resolve().parents[1]
 X_EDUCATION = REPO.parent / "shared" / "data" / "x-education" / "Leads.csv"
@@ -44,6 +45,20 @@ def demo_log(demo: Demo, spec: DatasetSpec) -> EventLog:
     return read_event_log(demo.events, spec.events, "generated events", spec.missing_tokens)
 
 
+def demo_examples(
+    demo: Demo, spec: DatasetSpec, config: TrainConfig | None = None
+) -> PreparedData:
+    """Point-in-time training examples of generated contacts (as CRM text) and events."""
+    config = config or TrainConfig()
+    return prepare_point_in_time(
+        as_crm_text(demo.contacts),
+        demo_log(demo, spec),
+        spec,
+        config.examples,
+        config.min_positives,
+    )
+
+
 @pytest.fixture(scope="session")
 def small_demo() -> Demo:
     """4,000 generated contacts (about 600 conversions) and their event log."""
@@ -62,6 +77,16 @@ def small_events(small_demo: Demo, hubspot_spec: DatasetSpec) -> EventLog:
 
 
 @pytest.fixture(scope="session")
+def small_examples(small_demo: Demo, hubspot_spec: DatasetSpec) -> PreparedData:
+    """Point-in-time examples of the 4,000 contacts (at 0, 7 and 30 days after creation)."""
+    return demo_examples(small_demo, hubspot_spec)
+
+
+# The generated export is taken at the end of 2026-06-30: score it as of then.
+DEMO_AS_OF = "2026-07-01T00:00:00Z"
+
+
+@pytest.fixture(scope="session")
 def small_leads_csv(small_leads: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("data") / "leads.csv"
     small_leads.to_csv(path, index=False)
@@ -76,6 +101,10 @@ def fast_config() -> TrainConfig:
             "booster": {"max_rounds": 80, "early_stopping_rounds": 15, "num_leaves": 7},
             "calibration_folds": 3,
             "shap_sample": 200,
+            # The generated export is a snapshot whose activity includes what converted
+            # leads did afterwards; these tests train on it anyway (the point-in-time path
+            # and the refusal have tests of their own).
+            "snapshot": {"max_share": 1.0},
         }
     )
 

@@ -238,6 +238,8 @@ def train(
         console.print(f"[yellow]target not met:[/] {escape(note)}", highlight=False)
     for note in result.report["notes"]:
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    if result.report.get("decay"):
+        console.print(decay_table(result.report["decay"]))
     colour = "green" if promotion.alias == "champion" else "yellow"
     console.print(
         f"registered [bold]{settings.registry.model_name}[/] version "
@@ -313,6 +315,39 @@ def metrics_table(metrics: dict[str, float], report: dict[str, Any]) -> Table:
                 for m in ("roc_auc", "pr_auc", "brier", "ece", "top_decile_lift")
             ),
         )
+    return table
+
+
+def decay_table(decay: dict[str, Any]) -> Table:
+    """The learned decay per event kind and age, beside HubSpot's fixed one."""
+    kinds = decay["kinds"]
+    first = next(iter(kinds.values()))
+    table = Table(
+        title="learned decay: interest points for one more event, by its age (share of a "
+        f"fresh one's); HubSpot: {decay['hubspot']}"
+    )
+    table.add_column("kind")
+    for row in first:
+        table.add_column(row["age"], justify="right")
+
+    def share(value: float | None) -> str:
+        return "–" if value is None else f"{value:.0%}"
+
+    for kind, rows in kinds.items():
+        table.add_row(kind, *(f"{r['effect']:+.2f} ({share(r['share_of_newest'])})" for r in rows))
+    table.add_row("HubSpot", *(share(r["hubspot_share"]) for r in first))
+    least = [
+        min(
+            (rows[i]["support"] for rows in kinds.values() if rows[i]["support"] is not None),
+            default=None,
+        )
+        for i in range(len(first))
+    ]
+    table.caption = (
+        "examples with an event of that age (least over kinds): "
+        + ", ".join(f"{r['age']} {share(v)}" for r, v in zip(first, least, strict=True))
+        + "; where few examples reach an age the model cannot know its decay"
+    )
     return table
 
 

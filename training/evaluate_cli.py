@@ -109,6 +109,7 @@ def evaluate(
     from training.data import file_sha256, load_events, load_leads, prepare, prepare_point_in_time
     from training.model_uri import configure, load_model
     from training.points import default_points_path, load_points
+    from training.snapshot import snapshot_leaks
 
     # Every input check before the model is loaded or anything is written.
     dataset_spec = resolve_spec(spec)
@@ -197,6 +198,13 @@ def evaluate(
             },
             "data": evaluation.data_summary(evaluated, dataset_spec, str(data), selection),
             **{k: v for k, v in sections.items() if k != "notes"},
+            "time": {
+                "examples": {
+                    "point_in_time": prepared.point_in_time,
+                    **({"at_days": settings.examples.at_days} if prepared.point_in_time else {}),
+                },
+                "snapshot_leaks": snapshot_leaks(prepared, dataset_spec, settings.snapshot),
+            },
             "backtest": backtest_result,
             "notes": notes + sections["notes"],
         }

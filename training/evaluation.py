@@ -35,8 +35,8 @@ from features.errors import LeadscoreError
 from features.spec import DatasetSpec, FeatureType
 from features.timestamps import AsOf
 from models.scorer import LeadScorer
-from training.config import TrainConfig
-from training.data import PreparedData
+from training.config import SplitConfig, TrainConfig
+from training.data import PreparedData, split_by_time
 from training.evaluate import (
     classification_metrics,
     expected_calibration_error,
@@ -119,18 +119,29 @@ def select_rows(
     date_from: str | None = None,
     date_to: str | None = None,
     test_share: float = 0.15,
+    validation_share: float = 0.15,
 ) -> Selection:
-    """The newest `test_share` of the leads (as training's test slice), or a date range."""
+    """The newest `test_share` of the leads (as training's test slice), or a date range.
+
+    Point-in-time examples (several per lead) are selected as training splits them: a
+    lead is evaluated only when its first example is in the range, and the baselines
+    learn from the examples training learned from (`split_by_time` with the shares)."""
     n = len(data.y)
     if date_from is None and date_to is None:
         n_test = round(n * test_share)
         if n_test == 0:
             raise LeadscoreError(f"the newest {test_share:.0%} of {n} leads is no lead at all")
         start = n - n_test
+        rows, before = np.arange(start, n), np.arange(start)
+        if data.groups is not None:
+            split = split_by_time(
+                n, SplitConfig(validation=validation_share, test=test_share), data.groups
+            )
+            rows, before = split.test, np.sort(np.concatenate([split.train, split.validation]))
         return Selection(
-            np.arange(start, n),
-            np.arange(start),
-            f"the newest {n_test:,} leads ({test_share:.0%} of {n:,}, the share "
+            rows,
+            before,
+            f"the newest {len(rows):,} leads ({test_share:.0%} of {n:,}, the share "
             "of training's test slice)",
             default=True,
         )
@@ -147,6 +158,10 @@ def select_rows(
             "are left out)"
         )
     before = np.flatnonzero(data.times < data.times[rows[0]])
+    if data.groups is not None:  # no lead on both sides of the cut
+        first = pd.Series(np.arange(n)).groupby(data.groups).transform("min").to_numpy()
+        rows = rows[first[rows] >= rows[0]]
+        before = before[~np.isin(data.groups[before], data.groups[rows])]
     if date_from and date_to:
         what = f"from {date_from} to {date_to}"
     else:
@@ -167,7 +182,8 @@ def default_selection(
     newer export): the leads created after the model's training data ends, when there
     are some of both classes; otherwise the newest share, and the notes say it may overlap.
     """
-    newest = select_rows(data, spec, test_share=test_share)
+    validation = float((trained or {}).get("split.validation", 0.15))
+    newest = select_rows(data, spec, test_share=test_share, validation_share=validation)
     if not trained or "data.time_to" not in trained or trained.get("data.sha256") == sha256:
         return newest
     end = str(trained["data.time_to"])
@@ -467,11 +483,13 @@ def evaluate_scorer(
     if points is not None:
         points.check(frame, f"points rules ({points.name})")
         baseline = PointsBaseline(points, spec.missing_tokens)
-        raw_points = baseline.points(frame)
+        raw_points = baseline.points(frame, evaluated.moments)
         p_points = None
         if usable:
             assert baselines is not None
-            p_points = baseline.fit(baselines.frame, baselines.y).probability(raw_points)
+            p_points = baseline.fit(baselines.frame, baselines.y, baselines.moments).probability(
+                raw_points
+            )
         ranked[POINTS] = (raw_points, p_points)
         notes.append(
             f"points rule ({points.name}, {len(points.rules)} rules): ROC AUC, PR AUC,"
@@ -566,7 +584,7 @@ def report_of_test_slice(
     n = len(data.y)
     selection = Selection(
         test,
-        np.arange(test[0]),
+        np.sort(np.concatenate([result.split.train, result.split.validation])),
         f"the training's test slice: the newest {len(test):,} of {n:,} leads",
         default=True,
     )
@@ -596,6 +614,11 @@ def report_of_test_slice(
             "model": dict(model),
             "data": data_summary(evaluated, spec, data_file, selection),
             **{k: v for k, v in sections.items() if k != "notes"},
+            "time": {
+                "examples": result.report.get("examples", {"point_in_time": False}),
+                "snapshot_leaks": result.report.get("snapshot_leaks", []),
+                "decay": result.report.get("decay"),
+            },
             "backtest": None,
             "notes": notes + sections["notes"],
         }

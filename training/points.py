@@ -18,8 +18,10 @@ Tests (exactly one per rule; `min` and `max` together make a band):
 `equals` (one value, case-insensitive; `true`/`false` read as booleans), `in` (a list of
 values; an email address also matches by its domain), `min` / `max` (numbers, HubSpot
 ranges such as ``100-500`` read as their midpoint), `present` (true: the column has a
-value; false: it is empty) and `contains` (a word or phrase, or a list of them, found in
-the text at word boundaries, case-insensitive: ``vp`` matches "VP Sales", not "MVP").
+value; false: it is empty), `contains` (a word or phrase, or a list of them, found in
+the text at word boundaries, case-insensitive: ``vp`` matches "VP Sales", not "MVP"),
+and on a timestamp `within_days` / `older_than_days` (at most / more than that many days
+before the moment of scoring: HubSpot's score "timeframe").
 A missing value matches no test except `present: false`.
 
 The points themselves rank leads. To compare the rule's Brier score and calibration
@@ -43,9 +45,10 @@ from features.build import check_columns
 from features.coerce import is_missing, to_boolean, to_category, to_number
 from features.errors import LeadscoreError
 from features.spec import DEFAULT_MISSING_VALUES
+from features.timestamps import AsOf, days_since, now, read_timestamps
 from features.yaml_files import read_yaml, validate_mapping
 
-_TESTS = ("equals", "in_", "min", "max", "present", "contains")
+_TESTS = ("equals", "in_", "min", "max", "present", "contains", "within_days", "older_than_days")
 
 
 class PointsRule(BaseModel):
@@ -62,12 +65,17 @@ class PointsRule(BaseModel):
     max: float | None = None
     present: bool | None = None
     contains: str | list[str] | None = None
+    within_days: float | None = Field(default=None, gt=0)
+    older_than_days: float | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _one_test(self) -> PointsRule:
         tests = [t.rstrip("_") for t in _TESTS if getattr(self, t) is not None]
         if not tests:
-            raise ValueError("give a test: equals, in, min, max, present or contains")
+            raise ValueError(
+                "give a test: equals, in, min, max, present, contains, within_days or "
+                "older_than_days"
+            )
         if len(tests) > 1 and set(tests) != {"min", "max"}:
             raise ValueError(f"one test per rule (found {', '.join(tests)}); use two rules")
         if self.min is not None and self.max is not None and self.min > self.max:
@@ -83,8 +91,20 @@ class PointsRule(BaseModel):
         test = next(t for t in _TESTS if getattr(self, t) is not None)
         return f"{self.column} {test.rstrip('_')} {getattr(self, test)!r}"
 
-    def matches(self, values: pd.Series, missing: Collection[str]) -> np.ndarray:
-        """Whether each raw value passes the test (each distinct value is read once)."""
+    def matches(
+        self, values: pd.Series, missing: Collection[str], as_of: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Whether each raw value passes the test (each distinct value is read once).
+
+        `as_of`: each row's moment (ns), for `within_days` / `older_than_days`."""
+        if self.within_days is not None or self.older_than_days is not None:
+            moments = as_of if as_of is not None else np.full(len(values), now())
+            days = days_since(
+                read_timestamps(values, self.column, missing), AsOf(moments), self.column
+            )
+            if self.within_days is not None:
+                return np.asarray(days <= self.within_days)  # NaN (missing) is False
+            return np.asarray(days > float(self.older_than_days or 0.0))
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         on_unique = np.array([self._matches_one(v, missing) for v in uniques], dtype=bool)
         out = np.full(len(values), self.present is False)  # -1: pandas' missing value
@@ -136,13 +156,17 @@ class PointsRules(BaseModel):
             )
 
     def score(
-        self, frame: pd.DataFrame, missing: Collection[str] = frozenset(DEFAULT_MISSING_VALUES)
+        self,
+        frame: pd.DataFrame,
+        missing: Collection[str] = frozenset(DEFAULT_MISSING_VALUES),
+        as_of: np.ndarray | None = None,
     ) -> np.ndarray:
-        """The points of every row: the sum of the points of the rules it matches."""
+        """The points of every row: the sum of the points of the rules it matches, as of
+        each row's moment (`as_of`, ns; default now)."""
         check_columns(frame, self.columns, "data (for the points rules)")
         total = np.zeros(len(frame), dtype=np.float64)
         for rule in self.rules:
-            total += rule.points * rule.matches(frame[rule.column], missing)
+            total += rule.points * rule.matches(frame[rule.column], missing, as_of)
         return total
 
 
@@ -175,16 +199,18 @@ class PointsBaseline:
         self.rules = rules
         self.missing = missing
 
-    def points(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.rules.score(frame, self.missing)
+    def points(self, frame: pd.DataFrame, as_of: np.ndarray | None = None) -> np.ndarray:
+        return self.rules.score(frame, self.missing, as_of)
 
-    def fit(self, frame: pd.DataFrame, y: np.ndarray) -> PointsBaseline:
+    def fit(
+        self, frame: pd.DataFrame, y: np.ndarray, as_of: np.ndarray | None = None
+    ) -> PointsBaseline:
         y = np.asarray(y, dtype=np.float64)
         if len(y) != len(frame):
             raise ValueError(f"{len(frame)} rows but {len(y)} labels")
         self.isotonic_ = IsotonicRegression(
             y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip"
-        ).fit(self.points(frame), y)
+        ).fit(self.points(frame, as_of), y)
         return self
 
     def probability(self, points: np.ndarray) -> np.ndarray:
@@ -192,8 +218,8 @@ class PointsBaseline:
             self.isotonic_.predict(np.asarray(points, dtype=np.float64)), dtype=np.float64
         )
 
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        p = self.probability(self.points(frame))
+    def predict_proba(self, frame: pd.DataFrame, as_of: np.ndarray | None = None) -> np.ndarray:
+        p = self.probability(self.points(frame, as_of))
         return np.column_stack([1.0 - p, p])
 
 

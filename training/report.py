@@ -81,6 +81,7 @@ td.text { text-align: left; overflow-wrap: anywhere; max-width: 420px; }
 tr.ours td { background: var(--ours); }
 tr.worse td { background: var(--worse); }
 .flag { color: var(--worse-ink); font-weight: 600; white-space: nowrap; }
+p.warn { color: var(--worse-ink); }
 img.chart { display: block; max-width: 100%; height: auto; margin: 8px 0 4px; }
 details { margin: 4px 0 12px; }
 summary { cursor: pointer; color: #0b5cad; }
@@ -132,6 +133,7 @@ def render_html(result: Mapping[str, Any]) -> str:
         ("curves", "ROC and precision-recall", _curves_section),
         ("thresholds", "Thresholds", _thresholds_section),
         ("stability", "Stability over time", _stability_section),
+        ("time", "Time-true features", _time_section),
         ("slices", "Slices", _slices_section),
         ("backtest", "Backtest", _backtest_section),
         ("notes", "Notes", _notes_section),
@@ -429,6 +431,73 @@ def _stability_section(result: Mapping[str, Any]) -> str:
         + "<table><thead><tr><th>month</th><th>leads</th><th>base rate</th>"
         f"<th>ROC AUC</th></tr></thead><tbody>{body}</tbody></table>{note}"
     )
+
+
+def _time_section(result: Mapping[str, Any]) -> str:
+    """How the features were taken in time: point-in-time examples, or a snapshot export
+    and the activity columns that include behaviour after conversion."""
+    time = _mapping(result.get("time"))
+    examples = _mapping(time.get("examples"))
+    parts = []
+    if examples.get("point_in_time"):
+        days = ", ".join(_text(d) for d in _sequence(examples.get("at_days")))
+        parts.append(
+            "<p>Point-in-time examples: each lead was scored as of moments after its "
+            f"creation ({_e(days)} days), with features from the events before each moment "
+            "only; the label is whether it became an SQL within the window after it.</p>"
+        )
+    else:
+        parts.append(
+            "<p>Snapshot export: every feature is the export's value at the moment it was "
+            "taken. Activity counts of converted leads may include what they did after "
+            "converting; the columns that show it are below.</p>"
+        )
+    leaks = [leak for leak in _sequence(time.get("snapshot_leaks")) if isinstance(leak, Mapping)]
+    if leaks:
+        rows = "".join(
+            f"<tr><td>{_e(leak.get('column'))}</td><td>{_pct(leak.get('share'))}</td>"
+            f"<td>{_int(leak.get('after_conversion'))} of {_int(leak.get('converted_leads'))}</td>"
+            f"<td>{_e(', '.join(map(str, _sequence(leak.get('counts')))) or '–')}</td>"
+            f"<td>{_e(', '.join(map(str, _sequence(leak.get('features')))) or '–')}</td>"
+            f"<td>{'yes' if leak.get('allowed') else 'no'}</td></tr>"
+            for leak in leaks
+        )
+        parts.append(
+            '<p class="warn">Snapshot leak: these activity timestamps lie after the label '
+            "date for the share of converted leads shown, so the counts they date include "
+            "behaviour after conversion. The model may have learned the future; train with "
+            "the event log (<code>--events</code>) to take features as of each moment.</p>"
+            "<table><thead><tr><th>timestamp column</th><th>converted leads after "
+            "conversion</th><th>leads</th><th>counts it dates</th><th>features</th>"
+            f"<th>allowed</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+    elif not examples.get("point_in_time"):
+        parts.append(
+            "<p>No activity timestamp lies after the label date: no snapshot leak seen.</p>"
+        )
+    decay = _mapping(time.get("decay"))
+    kinds = {k: list(_sequence(v)) for k, v in _mapping(decay.get("kinds")).items()}
+    if kinds:
+        first = next(iter(kinds.values()))
+        head = "".join(f"<th>{_e(r.get('age'))}</th>" for r in first)
+        body = "".join(
+            f"<tr><td>{_e(kind)}</td>"
+            + "".join(
+                f"<td>{_num(r.get('effect'), 2)} ({_pct(r.get('share_of_newest'), 0)})</td>"
+                for r in rows
+            )
+            + "</tr>"
+            for kind, rows in kinds.items()
+        )
+        hubspot = "".join(f"<td>{_pct(r.get('hubspot_share'), 0)}</td>" for r in first)
+        parts.append(
+            "<h3>Learned decay</h3><p>The effect on the interest score (points) of one more "
+            "event of each kind by its age, and as a share of a fresh one's, learned from the "
+            f"conversions; HubSpot's decay ({_e(decay.get('hubspot'))}) for comparison.</p>"
+            f"<table><thead><tr><th>kind</th>{head}</tr></thead><tbody>{body}"
+            f"<tr><td>HubSpot</td>{hubspot}</tr></tbody></table>"
+        )
+    return "".join(parts)
 
 
 def _slices_section(result: Mapping[str, Any]) -> str:

@@ -84,10 +84,17 @@ def log_training_run(
     mlflow.log_metrics({k: float(v) for k, v in result.metrics.items() if np.isfinite(v)})
     for name, info in result.report["models"].items():
         mlflow.log_metric(f"trees.{name}", info["trees"])
+    leaks = result.report.get("snapshot_leaks", [])
+    for leak in leaks:
+        mlflow.log_metric(f"snapshot_leak.{leak['column']}", leak["share"])
     mlflow.set_tags(
         {
             "leadscore.spec": result.scorer.spec.name,
             "leadscore.data_sha256": str(fingerprint.get("sha256", "")),
+            "leadscore.examples": (
+                "point_in_time" if result.report["examples"]["point_in_time"] else "snapshot"
+            ),
+            "leadscore.snapshot_leaks": ", ".join(leak["column"] for leak in leaks) or "none",
         }
     )
 

@@ -26,6 +26,7 @@ from models.calibration import fit_best_calibrator
 from models.scorer import SUBMODELS, LeadScorer, SubModel
 from training.config import BoosterConfig, TrainConfig
 from training.data import PreparedData, Split, check_split, split_by_time
+from training.decay import learned_decay
 from training.evaluate import classification_metrics, logistic_baseline
 from training.snapshot import leak_text, snapshot_leaks
 from training.thresholds import NS_PER_WEEK, fit_policy, threshold_report
@@ -431,6 +432,7 @@ def train_scorer(
         "threshold_report": thresholds["test"]["stages"],
     }
     scorer = LeadScorer(spec, encoder, models, metadata, policy)
+    report["decay"] = learned_decay(scorer, x[split.test])
     return TrainResult(
         scorer,
         metrics,

@@ -14,8 +14,9 @@ import pytest
 
 from features.build import OTHER, FeatureEncoder
 from features.errors import LeadscoreError
-from features.generate import generate_leads
+from features.generate import generate_demo
 from features.spec import DatasetSpec, FeatureType, resolve_spec
+from features.timestamps import AsOf
 from models.calibration import Calibrator
 from models.explain import (
     contributions,
@@ -33,10 +34,11 @@ from models.explain import (
     sentence,
 )
 from models.scorer import MIN_EFFECT, SUBMODELS, LeadScorer, SubModel
-from tests.conftest import X_EDUCATION, as_crm_text
+from tests.conftest import DEMO_AS_OF, X_EDUCATION, demo_examples
 from training.config import TrainConfig
-from training.data import prepare
 from training.train import train_scorer
+
+AS_OF = AsOf.of(DEMO_AS_OF)
 
 FACTOR_KEYS = {"feature", "column", "label", "value", "effect", "text"}
 # What a rep must never read: encoder markers and Python/pandas spellings of "missing".
@@ -71,7 +73,7 @@ ODD_LEADS: list[dict[str, Any]] = [
 def prepared(hubspot_spec: DatasetSpec) -> Any:
     # 10,000 leads: enough for the model to use the rarer signals (pricing views, a
     # missing company size) that the directional and wording tests look at
-    return prepare(as_crm_text(generate_leads(10_000, seed=3)), hubspot_spec)
+    return demo_examples(generate_demo(10_000, seed=3), hubspot_spec)
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +107,7 @@ def variants(scorer: LeadScorer, prepared: Any) -> dict[str, LeadScorer]:
     Training picks isotonic or sigmoid by Brier score; both must explain correctly, and
     so must a (never shipped) decreasing sigmoid.
     """
-    x = scorer.encoder.transform(prepared.frame)
+    x = scorer.encoder.transform(prepared.frame, AsOf(prepared.as_of))
 
     def refit(method: str) -> Callable[[SubModel], Calibrator]:
         return lambda m: Calibrator(method).fit(m.margin(x), prepared.y)  # type: ignore[arg-type]
@@ -142,7 +144,7 @@ def test_contributions_and_effects_add_up(
 ) -> None:
     scorer = variants[variant]
     model = scorer.models[group]
-    matrix = scorer.encoder.transform_records(records)
+    matrix = scorer.encoder.transform_records(records, AS_OF)
     contrib = contributions(model, matrix)
     assert contrib.shape == (len(records), len(model.features) + 1)
     np.testing.assert_allclose(contrib.sum(axis=1), model.margin(matrix), rtol=0, atol=1e-9)
@@ -164,7 +166,7 @@ def test_a_decreasing_sigmoid_gives_effects_the_sign_of_their_pull_on_the_score(
 ) -> None:
     scorer = variants["decreasing"]
     model = scorer.models["interest"]
-    matrix = scorer.encoder.transform_records(records)
+    matrix = scorer.encoder.transform_records(records, AS_OF)
     phi = contributions(model, matrix)[:, :-1]
     effect, baseline, score = effects(scorer, "interest", matrix)
     assert (effect * phi <= 0).all()
@@ -224,8 +226,8 @@ def test_a_flat_isotonic_step_leaves_no_reasons() -> None:
 
 
 def test_scores_equal_the_scorers_scores(scorer: LeadScorer, records: list[dict[str, Any]]) -> None:
-    explained = explain_records(scorer, records)
-    scored = scorer.score_records(records)
+    explained = explain_records(scorer, records, as_of=AS_OF)
+    scored = scorer.score_records(records, as_of=AS_OF)
     for group in ("fit", "interest"):
         np.testing.assert_allclose(
             [e[group]["score"] for e in explained], [s[group] for s in scored], rtol=0, atol=1e-12
@@ -240,7 +242,7 @@ def test_factors_are_the_top_k_by_size_with_the_right_sign(
     variants: dict[str, LeadScorer], records: list[dict[str, Any]], variant: str, k: int
 ) -> None:
     scorer = variants[variant]
-    matrix = scorer.encoder.transform_records(records)
+    matrix = scorer.encoder.transform_records(records, AS_OF)
     explained = explain(scorer, matrix, records, k=k)
     assert len(explained) == len(records)
     specs = {f.name: f for f in scorer.spec.features}
@@ -277,16 +279,16 @@ def test_factors_are_the_top_k_by_size_with_the_right_sign(
 def test_k_zero_lists_nothing_and_bad_arguments_are_named(
     scorer: LeadScorer, records: list[dict[str, Any]]
 ) -> None:
-    matrix = scorer.encoder.transform_records(records[:5])
+    matrix = scorer.encoder.transform_records(records[:5], AS_OF)
     for lead in explain(scorer, matrix, k=0):
         assert all(not g["positive"] and not g["negative"] for g in lead.values())
     assert explain(scorer, matrix[:0]) == []
-    assert explain_records(scorer, []) == []
+    assert explain_records(scorer, [], as_of=AS_OF) == []
     with pytest.raises(LeadscoreError, match="k"):
         explain(scorer, matrix, k=-1)
     with pytest.raises(LeadscoreError, match="raw has 2 record"):
         explain(scorer, matrix, records[:2])
-    with pytest.raises(LeadscoreError, match=r"shape \(leads, 17\)"):
+    with pytest.raises(LeadscoreError, match=r"shape \(leads, 19\)"):
         explain(scorer, matrix[:, :5])
     with pytest.raises(LeadscoreError, match="'full'"):
         effects(scorer, "full", matrix)
@@ -295,15 +297,15 @@ def test_k_zero_lists_nothing_and_bad_arguments_are_named(
 def test_min_effect_leaves_out_small_factors(
     scorer: LeadScorer, records: list[dict[str, Any]]
 ) -> None:
-    every = explain_records(scorer, records[:200], k=20)
-    large = explain_records(scorer, records[:200], k=20, min_effect=0.5)
+    every = explain_records(scorer, records[:200], k=20, as_of=AS_OF)
+    large = explain_records(scorer, records[:200], k=20, min_effect=0.5, as_of=AS_OF)
     small = [f for _, f in _factors(every) if abs(f["effect"]) < 0.5]
     assert small  # some factors are tiny, so the filter is tested
     assert all(abs(f["effect"]) >= 0.5 for _, f in _factors(large))
     kept = [(g, f["feature"]) for g, f in _factors(every) if abs(f["effect"]) >= 0.5]
     assert [(g, f["feature"]) for g, f in _factors(large)] == kept
     with pytest.raises(LeadscoreError, match="min_effect"):
-        explain_records(scorer, records[:2], min_effect=-1.0)
+        explain_records(scorer, records[:2], min_effect=-1.0, as_of=AS_OF)
 
 
 # --- words ----------------------------------------------------------------------------------
@@ -312,9 +314,10 @@ def test_min_effect_leaves_out_small_factors(
 def test_texts_never_show_nan_none_or_the_other_marker(
     scorer: LeadScorer, records: list[dict[str, Any]]
 ) -> None:
-    texts = [f["text"] for _, f in _factors(explain_records(scorer, records, k=20))]
+    texts = [f["text"] for _, f in _factors(explain_records(scorer, records, k=20, as_of=AS_OF))]
     texts += [
-        f["text"] for _, f in _factors(explain(scorer, scorer.encoder.transform_records(records)))
+        f["text"]
+        for _, f in _factors(explain(scorer, scorer.encoder.transform_records(records, AS_OF)))
     ]  # without raw records
     assert len(texts) > 2000
     bad = [t for t in texts if FORBIDDEN.search(t)]
@@ -322,7 +325,7 @@ def test_texts_never_show_nan_none_or_the_other_marker(
 
 
 def test_missing_values_read_unknown(scorer: LeadScorer) -> None:
-    explained = explain_records(scorer, [{}], k=20)[0]
+    explained = explain_records(scorer, [{}], k=20, as_of=AS_OF)[0]
     factors = [f for g in explained.values() for f in [*g["positive"], *g["negative"]]]
     assert factors
     for f in factors:
@@ -342,7 +345,7 @@ def test_an_unseen_category_is_quoted_from_the_raw_record(scorer: LeadScorer) ->
         "numemployees": "100-500",
         "jobtitle": "Head of Sales",
     }
-    fit = explain_records(scorer, [lead], k=20)[0]["fit"]
+    fit = explain_records(scorer, [lead], k=20, as_of=AS_OF)[0]["fit"]
     factors = {f["feature"]: f for f in [*fit["positive"], *fit["negative"]]}
     country = factors["country"]
     assert country["value"] == "Atlantis"
@@ -355,7 +358,7 @@ def test_an_unseen_category_is_quoted_from_the_raw_record(scorer: LeadScorer) ->
     assert factors["seniority"]["text"].startswith("Seniority: director or head — ")
 
     # without the raw record the encoder's marker is the value, never the text
-    matrix = scorer.encoder.transform_records([lead])
+    matrix = scorer.encoder.transform_records([lead], AS_OF)
     fit = explain(scorer, matrix, k=20)[0]["fit"]
     country = next(f for f in [*fit["positive"], *fit["negative"]] if f["feature"] == "country")
     assert country["value"] == OTHER
@@ -368,12 +371,14 @@ def test_an_unseen_category_is_quoted_from_the_raw_record(scorer: LeadScorer) ->
 
 def test_raw_records_may_be_a_frame(scorer: LeadScorer, small_leads: pd.DataFrame) -> None:
     frame = small_leads.head(80)
-    matrix = scorer.encode(frame)
+    matrix = scorer.encode(frame, as_of=AS_OF)
     assert explain(scorer, matrix, frame) == explain(scorer, matrix, frame.to_dict("records"))
 
 
 def test_a_raw_record_that_does_not_match_the_matrix_is_not_quoted(scorer: LeadScorer) -> None:
-    matrix = scorer.encoder.transform_records([{"country": "Atlantis", "numemployees": "1-5"}])
+    matrix = scorer.encoder.transform_records(
+        [{"country": "Atlantis", "numemployees": "1-5"}], AS_OF
+    )
     fit = explain(scorer, matrix, [{"country": "Germany", "numemployees": "100-500"}], k=20)
     by_name = {f["feature"]: f for f in [*fit[0]["fit"]["positive"], *fit[0]["fit"]["negative"]]}
     assert by_name["country"]["value"] == OTHER
@@ -385,7 +390,7 @@ def test_enum_like_crm_values_are_written_for_people(
 ) -> None:
     sources = {
         f["value"]: f["text"]
-        for _, f in _factors(explain_records(scorer, records, k=20))
+        for _, f in _factors(explain_records(scorer, records, k=20, as_of=AS_OF))
         if f["feature"] == "hs_analytics_source" and "rare or new" not in f["text"]
     }
     assert "ORGANIC_SEARCH" in sources
@@ -397,10 +402,10 @@ def test_enum_like_crm_values_are_written_for_people(
 
 
 @pytest.mark.parametrize("variant", ["trained", "isotonic", "sigmoid"])
-def test_more_pricing_page_views_never_lower_their_own_effect(
+def test_more_page_views_never_lower_their_own_effect(
     variants: dict[str, LeadScorer], small_leads: pd.DataFrame, variant: str
 ) -> None:
-    """pricing_page_views is monotone increasing in the HubSpot spec.
+    """hs_analytics_num_page_views is monotone increasing in the HubSpot spec.
 
     What is guaranteed: its TreeSHAP value never falls (LightGBM's monotone constraint
     bounds every leaf under a split), so its reason never turns from "raises" to
@@ -411,12 +416,12 @@ def test_more_pricing_page_views_never_lower_their_own_effect(
     """
     scorer = variants[variant]
     model = scorer.models["interest"]
-    j = model.features.index("pricing_page_views")
+    j = model.features.index("hs_analytics_num_page_views")
     rows = small_leads.head(200).to_dict("records")
     previous: tuple[np.ndarray, np.ndarray] | None = None
-    for views in ("0", "1", "2", "4", "8", "60"):
+    for views in ("0", "1", "3", "8", "30", "400"):
         matrix = scorer.encoder.transform_records(
-            [{**r, "pricing_page_views": views} for r in rows]
+            [{**r, "hs_analytics_num_page_views": views} for r in rows], AS_OF
         )
         phi = contributions(model, matrix)[:, j]
         effect = effects(scorer, "interest", matrix)[0][:, j]
@@ -430,7 +435,7 @@ def test_more_pricing_page_views_never_lower_their_own_effect(
             first = phi
         previous = (phi, effect)
     assert previous is not None
-    # not vacuous: the model does use the views (60 of them count for more than none)
+    # not vacuous: the model does use the views (400 of them count for more than none)
     assert (previous[0] > first + 1e-6).mean() > 0.5
     # past every split threshold the views can only raise interest
     assert (previous[0] >= -1e-12).all() and (previous[1] >= -1e-9).all()
@@ -439,12 +444,14 @@ def test_more_pricing_page_views_never_lower_their_own_effect(
 def test_the_lead_id_never_changes_the_reasons(
     scorer: LeadScorer, records: list[dict[str, Any]]
 ) -> None:
-    before = explain_records(scorer, records[:100])
+    before = explain_records(scorer, records[:100], as_of=AS_OF)
     renamed = [{**r, "hs_object_id": f"other-{i}"} for i, r in enumerate(records[:100])]
-    assert explain_records(scorer, renamed) == before
+    assert explain_records(scorer, renamed, as_of=AS_OF) == before
     assert (
         explain_records(
-            scorer, [{k: v for k, v in r.items() if k != "hs_object_id"} for r in records[:100]]
+            scorer,
+            [{k: v for k, v in r.items() if k != "hs_object_id"} for r in records[:100]],
+            as_of=AS_OF,
         )
         == before
     )
@@ -453,9 +460,11 @@ def test_the_lead_id_never_changes_the_reasons(
 def test_a_batch_explains_each_lead_as_alone(
     scorer: LeadScorer, records: list[dict[str, Any]]
 ) -> None:
-    batch = explain_records(scorer, records[:120])  # > 64 rows: the multi-threaded path
+    batch = explain_records(
+        scorer, records[:120], as_of=AS_OF
+    )  # > 64 rows: the multi-threaded path
     for i in (0, 7, 119):
-        assert explain_records(scorer, [records[i]]) == [batch[i]]
+        assert explain_records(scorer, [records[i]], as_of=AS_OF) == [batch[i]]
 
 
 # --- batch reason lines (`reason_texts`, what `leadscore score --reasons` writes) -------------
@@ -473,7 +482,7 @@ def test_reason_lines_are_the_explained_factors(
 ) -> None:
     frame = pd.DataFrame(records).fillna("")
     frame = frame.set_index(pd.RangeIndex(1000, 1000 + len(frame)))  # not 0..n: by position
-    matrix = scorer.encode(frame)
+    matrix = scorer.encode(frame, as_of=AS_OF)
     explained = explain(scorer, matrix, frame, k, min_effect=min_effect)
     lines = reason_texts(scorer, matrix, frame, k, min_effect=min_effect)
     for group in ("fit", "interest"):
@@ -493,7 +502,7 @@ def test_reason_lines_take_raw_values_as_columns_or_none(
     scorer: LeadScorer, records: list[dict[str, Any]]
 ) -> None:
     frame = pd.DataFrame(records).fillna("")
-    matrix = scorer.encode(frame)
+    matrix = scorer.encode(frame, as_of=AS_OF)
     as_columns = {c: frame[c].tolist() for c in frame.columns}
     assert (
         reason_texts(scorer, matrix, as_columns)["fit"].tolist()
@@ -527,7 +536,7 @@ def test_reason_lines_read_number_texts_as_explain_does(
         frame[column] = texts
         texts = texts[1:] + texts[:1]
     frame = frame.astype(dtype)
-    matrix = scorer.encode(frame)
+    matrix = scorer.encode(frame, as_of=AS_OF)
     lines = reason_texts(scorer, matrix, frame, 20)
     explained = explain(scorer, matrix, frame, 20)
     for group in ("fit", "interest"):
@@ -539,12 +548,12 @@ def test_scoring_with_reasons_keeps_the_scores(
     scorer: LeadScorer, small_leads: pd.DataFrame
 ) -> None:
     frame = small_leads.head(300)
-    plain = scorer.score(frame)
-    with_reasons = scorer.score(frame, reasons=True)
+    plain = scorer.score(frame, as_of=AS_OF)
+    with_reasons = scorer.score(frame, reasons=True, as_of=AS_OF)
     # fit and interest come from the TreeSHAP values' sum there: the same to rounding
     for column in ("probability", "fit", "interest"):
         np.testing.assert_allclose(with_reasons[column], plain[column], rtol=0, atol=1e-9)
-    explained = explain(scorer, scorer.encode(frame), frame, 3, min_effect=MIN_EFFECT)
+    explained = explain(scorer, scorer.encode(frame, as_of=AS_OF), frame, 3, min_effect=MIN_EFFECT)
     assert with_reasons["interest_reasons"].tolist() == [
         _line(lead["interest"]) for lead in explained
     ]

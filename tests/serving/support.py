@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
+import pandas as pd
 
 from training.train import TrainResult
 
-CRM_FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "crm"
+CRM_FIXTURES = Path(__file__).resolve().parent / "crm"
 
 
 @dataclass
@@ -25,8 +25,32 @@ class Registry:
 
 
 def crm_fixture(name: str) -> Any:
-    """A payload from ../shared/fixtures/crm (the test is skipped when it is absent)."""
-    path = CRM_FIXTURES / name
-    if not path.is_file():
-        pytest.skip(f"CRM fixture {path} not found")
-    return json.loads(path.read_text(encoding="utf-8"))
+    """A payload from tests/serving/crm (hand-written in the CRMs' shapes)."""
+    return json.loads((CRM_FIXTURES / name).read_text(encoding="utf-8"))
+
+
+# The demo data ends at the end of 2026-06-30: scoring as of then sees every event.
+AS_OF = "2026-07-01T00:00:00Z"
+
+
+def events_by_lead(events: pd.DataFrame, before: str) -> dict[str, list[dict[str, Any]]]:
+    """The generated event log as each lead would send it inline (`{"events": [...]}`):
+    events strictly before `before`, timestamps as ISO 8601 with milliseconds."""
+    cut = pd.Timestamp(before).tz_convert(None)
+    kept = events[events["timestamp"] < cut]
+    out: dict[str, list[dict[str, Any]]] = {}
+    for lead, stamp, kind, value in zip(
+        kept["hs_object_id"],
+        kept["timestamp"],
+        kept["event_type"],
+        kept["event_value"],
+        strict=True,
+    ):
+        out.setdefault(str(lead), []).append(
+            {
+                "timestamp": stamp.isoformat(timespec="milliseconds") + "Z",
+                "event_type": kind,
+                "event_value": None if pd.isna(value) else value,
+            }
+        )
+    return out

@@ -18,7 +18,9 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.serving.support import Registry, crm_fixture
+from features.generate import Demo
+from features.timestamps import AsOf
+from tests.serving.support import AS_OF, Registry, crm_fixture, events_by_lead
 
 TOKEN = "e2e-token-4f9c2b7a"
 READY_TIMEOUT = 120.0
@@ -113,11 +115,13 @@ def test_score_over_http_equals_the_batch_scorer(
 ) -> None:
     rows = small_leads.iloc[100:120]
     with server.client() as client:
-        response = client.post("/score", json={"leads": rows.to_dict("records"), "explain": True})
+        response = client.post(
+            "/score", json={"leads": rows.to_dict("records"), "explain": True, "as_of": AS_OF}
+        )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["model"] == {"name": "lead-scorer", "version": registry.version}
-    expected = registry.result.scorer.score(rows)
+    expected = registry.result.scorer.score(rows, as_of=AsOf.of(AS_OF))
     for result, (_, row) in zip(body["results"], expected.iterrows(), strict=True):
         assert result["id"] == row["hs_object_id"]
         assert result["probability"] == pytest.approx(row["probability"], abs=1e-12)
@@ -125,6 +129,26 @@ def test_score_over_http_equals_the_batch_scorer(
         assert result["interest"]["score"] == pytest.approx(row["interest"], abs=1e-10)
         assert result["recommendation"]["lifecyclestage"] == row["recommended_stage"]
         assert result["reasons"]["fit"]["positive"] or result["reasons"]["fit"]["negative"]
+
+
+def test_inline_events_as_of_a_moment_over_http(
+    server: Server, registry: Registry, small_leads: pd.DataFrame, small_demo: Demo
+) -> None:
+    as_of = "2026-03-01T00:00:00Z"
+    sent = events_by_lead(small_demo.events, before=as_of)
+    created = pd.to_datetime(small_leads["createdate"], utc=True)
+    rows = small_leads[created < pd.Timestamp(as_of)].head(3).to_dict("records")
+    leads = [{**row, "events": sent.get(row["hs_object_id"], [])} for row in rows]
+    assert any(lead["events"] for lead in leads)
+    with server.client() as client:
+        response = client.post("/score", json={"leads": leads, "as_of": as_of})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["as_of"] == as_of
+    expected = registry.result.scorer.recommend_records(leads, as_of=AsOf.of(as_of))
+    for result, out in zip(body["results"], expected, strict=True):
+        assert result["probability"] == pytest.approx(out["probability"], abs=1e-12)
+        assert result["interest"]["score"] == pytest.approx(out["interest"], abs=1e-10)
 
 
 @pytest.mark.parametrize(

@@ -5,34 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
-import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 import pytest
+from starlette.testclient import TestClient
 
-with warnings.catch_warnings():  # starlette asks for httpx2, which is not installed
-    warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient
-
-from serving.service import LeadScoring
-from tests.serving.support import Registry, crm_fixture
-
-
-@pytest.fixture(scope="module")
-def client(registry: Registry) -> Iterator[TestClient]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", registry.tracking_uri)
-        for name in (
-            "LEADSCORE_API_TOKEN",
-            "LEADSCORE_MODEL_URI",
-            "LEADSCORE_MAX_BATCH_SIZE",
-            "LEADSCORE_MLFLOW_TRACKING_URI",
-        ):
-            patch.delenv(name, raising=False)
-        with TestClient(LeadScoring.to_asgi(), raise_server_exceptions=False) as test_client:
-            yield test_client
+from features.timestamps import AsOf
+from tests.serving.support import AS_OF, Registry, crm_fixture
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +21,13 @@ def leads(small_leads: pd.DataFrame) -> list[dict[str, Any]]:
     return small_leads.head(60).to_dict("records")  # type: ignore[return-value]
 
 
-def score(client: TestClient, leads: list[dict[str, Any]], explain: bool = False) -> Any:
-    response = client.post("/score", json={"leads": leads, "explain": explain})
+def score(
+    client: TestClient, leads: list[dict[str, Any]], explain: bool = False, as_of: Any = AS_OF
+) -> Any:
+    body: dict[str, Any] = {"leads": leads, "explain": explain}
+    if as_of is not None:
+        body["as_of"] = as_of
+    response = client.post("/score", json=body)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -57,6 +42,7 @@ def test_scores_come_back_in_input_order_with_model_and_time(
     assert [r["id"] for r in body["results"]] == [lead["hs_object_id"] for lead in leads]
     assert body["model"] == {"name": "lead-scorer", "version": registry.version}
     assert body["scored_at"].endswith("Z") or "+00:00" in body["scored_at"]
+    assert body["as_of"] == AS_OF
     for result in body["results"]:
         assert 0 <= result["probability"] <= 1
         assert result["score"] == pytest.approx(100 * result["probability"])
@@ -73,7 +59,7 @@ def test_service_scores_equal_the_batch_scorer(
     client: TestClient, leads: list[dict[str, Any]], small_leads: pd.DataFrame, registry: Registry
 ) -> None:
     """Skew test: same lead, same numbers, whether scored over HTTP or on a DataFrame."""
-    expected = registry.result.scorer.score(small_leads.head(len(leads)))
+    expected = registry.result.scorer.score(small_leads.head(len(leads)), as_of=AsOf.of(AS_OF))
     results = score(client, leads)["results"]
     for result, (_, row) in zip(results, expected.iterrows(), strict=True):
         assert result["id"] == row["hs_object_id"]
@@ -127,12 +113,18 @@ def test_typed_values_score_like_hubspot_strings(
     lead = {
         **leads[0],
         "hs_analytics_num_visits": "12",
-        "demo_requested": "false",
+        "hs_analytics_last_visit_timestamp": "2026-06-29T12:00:00.000Z",
         "annualrevenue": "2500000",
     }
-    typed = {**lead, "hs_analytics_num_visits": 12, "demo_requested": False, "annualrevenue": 2.5e6}
-    first, second = score(client, [lead, typed])["results"]
-    assert first["probability"] == second["probability"]
+    typed = {
+        **lead,
+        "hs_analytics_num_visits": 12,
+        "hs_analytics_last_visit_timestamp": 1782734400000,  # the same moment, epoch ms
+        "annualrevenue": 2.5e6,
+    }
+    as_text = {**typed, "hs_analytics_last_visit_timestamp": "1782734400000"}
+    first, second, third = score(client, [lead, typed, as_text])["results"]
+    assert first["probability"] == second["probability"] == third["probability"]
 
 
 def test_a_hand_raise_becomes_an_sql_with_status_new(
@@ -140,7 +132,7 @@ def test_a_hand_raise_becomes_an_sql_with_status_new(
 ) -> None:
     lead = {
         **leads[0],
-        "demo_requested": "true",
+        "recent_conversion_event_name": "Request a demo",
         "numemployees": "100-500",
         "hs_email_domain": "example-buyer.com",
         "lifecyclestage": "lead",
@@ -181,6 +173,32 @@ def test_model_endpoint(client: TestClient, registry: Registry) -> None:
     assert {"numemployees", "jobtitle", "hs_analytics_num_visits"} <= columns
     assert {f["group"] for f in info["features"]} == {"fit", "interest"}
     assert info["max_batch_size"] == 1000
+    assert "days_since_last_visit" in {f["name"] for f in info["features"]}
+    assert info["time_column"] == "createdate"
+    events = info["events"]
+    assert (events["key"], events["time"], events["type"], events["value"]) == (
+        "events",
+        "timestamp",
+        "event_type",
+        "event_value",
+    )
+    assert events["required"] is False and events["windows"] == []
+    assert events["kinds"]["visit"] == {
+        "type": "visit",
+        "value_contains": None,
+        "label": ("Website visits"),
+    }
+    assert events["kinds"]["pricing_view"]["value_contains"] == ["/pricing"]
+    assert events["kinds"]["form"]["type"] == "form_submission"
+    assert events["properties"]["hs_analytics_num_visits"] == {"how": "count", "kind": "visit"}
+    assert events["properties"]["hs_analytics_last_visit_timestamp"] == {
+        "how": "last",
+        "kind": "visit",
+    }
+    assert events["properties"]["recent_conversion_event_name"] == {
+        "how": "last_value",
+        "kind": "form",
+    }
 
 
 def test_health_and_openapi_with_real_schemas(client: TestClient) -> None:
@@ -193,11 +211,19 @@ def test_health_and_openapi_with_real_schemas(client: TestClient) -> None:
     request = spec["paths"]["/score"]["post"]["requestBody"]["content"]["application/json"]
     assert request["schema"]["properties"]["leads"]["type"] == "array"
     assert request["schema"]["properties"]["leads"]["minItems"] == 1
+    lead = request["schema"]["properties"]["leads"]["items"]
+    assert lead["properties"]["events"]["items"]["required"] == ["timestamp", "event_type"]
+    assert "events" in lead["example"] and "as_of" in lead["description"]
+    as_of = request["schema"]["properties"]["as_of"]
+    assert {branch["type"] for branch in as_of["oneOf"]} == {"string", "number"}
     schemas = spec["components"]["schemas"]
     result = schemas["LeadResult"]["properties"]
     assert {"id", "probability", "score", "fit", "interest", "recommendation", "reasons"} <= set(
         result
     )
+    answer = spec["paths"]["/score"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert answer["schema"]["properties"]["as_of"]["format"] == "date-time"
+    assert "as_of" in answer["schema"]["required"]
     hubspot = spec["paths"]["/hubspot/score"]["post"]["requestBody"]["content"]
     assert len(hubspot["application/json"]["schema"]["oneOf"]) == 4
     model = spec["paths"]["/model"]["get"]["responses"]["200"]["content"]["application/json"]
@@ -211,9 +237,10 @@ def test_hubspot_v3_object_gives_properties_to_patch_back(
     client: TestClient, registry: Registry
 ) -> None:
     contact = crm_fixture("hubspot_contact_v3.json")
-    response = client.post("/hubspot/score", json=contact)
+    response = client.post("/hubspot/score", params={"as_of": "2025-04-02T12:00:03Z"}, json=contact)
     assert response.status_code == 200, response.text
     body = response.json()
+    assert body["as_of"] == "2025-04-02T12:00:03Z"
     (update,) = body["results"]
     assert update["id"] == "51"
     properties = update["properties"]
@@ -223,8 +250,8 @@ def test_hubspot_v3_object_gives_properties_to_patch_back(
     assert properties["leadscore_fit_grade"] in {"A", "B", "C", "D"}
     assert properties["leadscore_model_version"] == registry.version
     assert "Fit" in properties["leadscore_reasons"]
-    # same lead through /score: same number
-    flat = score(client, [contact["properties"]])["results"][0]
+    # same lead, same moment through /score: same number
+    flat = score(client, [contact["properties"]], as_of="2025-04-02T12:00:03Z")["results"][0]
     assert f"{flat['probability']:.4f}" == properties["leadscore_probability"]
     stage = flat["recommendation"]["lifecyclestage"]
     assert ("lifecyclestage" in properties) == (stage != "lead")
@@ -257,7 +284,7 @@ def test_hubspot_hand_raise_writes_stage_and_status(client: TestClient) -> None:
     contact = {
         "id": "77",
         "properties": {
-            "demo_requested": "true",
+            "recent_conversion_event_name": "Produktdemo anfragen",
             "lifecyclestage": "lead",
             "hs_lead_status": "",
             "numemployees": "50-100",
@@ -274,8 +301,12 @@ def test_hubspot_hand_raise_writes_stage_and_status(client: TestClient) -> None:
 
 def test_salesforce_lead(client: TestClient) -> None:
     lead = crm_fixture("salesforce_lead.json")
-    response = client.post("/salesforce/score", json={"leads": [lead], "explain": True})
+    response = client.post(
+        "/salesforce/score",
+        json={"leads": [lead], "explain": True, "as_of": "2025-04-02T12:00:00Z"},
+    )
     assert response.status_code == 200, response.text
+    assert response.json()["as_of"] == "2025-04-02T12:00:00Z"
     (result,) = response.json()["results"]
     assert result["id"] == "00Q5e00000ABCdeEAF"
     company_size = [
@@ -308,7 +339,11 @@ def error_of(client: TestClient, status: int, path: str = "/score", **kwargs: An
         ({"leads": "x"}, "leads"),
         ({"leads": [{"numemployees": "many"}]}, "numemployees"),
         ({"leads": [{"hs_analytics_num_visits": [1, 2]}]}, "hs_analytics_num_visits"),
-        ({"leads": [{"webinar_attended": "perhaps"}]}, "webinar_attended"),
+        (
+            {"leads": [{"hs_analytics_last_visit_timestamp": "perhaps"}]},
+            "hs_analytics_last_visit_timestamp",
+        ),
+        ({"leads": [{"createdate": True}]}, "createdate"),
         ({"leads": [{"industry": {"a": 1}}]}, "industry"),
         ({"leads": [{"lifecyclestage": "prospect"}]}, "lifecyclestage"),
         ({"leads": [{"hs_object_id": {"x": 1}}]}, "hs_object_id"),

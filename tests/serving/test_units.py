@@ -12,6 +12,7 @@ import pytest
 from pydantic import SecretStr, TypeAdapter, ValidationError
 
 from features.coerce import CoercionError
+from features.timestamps import AsOf, FutureTimestampError
 from serving.adapters import (
     check_numbers,
     format_reasons,
@@ -23,6 +24,7 @@ from serving.auth import bearer_token, is_open, token_matches
 from serving.logs import ClientErrorFilter
 from serving.middleware import RequestGuard
 from serving.schemas import HubSpotPayload
+from serving.service import ClientError, coercion_error, moment, one_line, read_as_of, shown_key
 from serving.settings import HubSpotProperties, ServingSettings
 from tests.serving.support import crm_fixture
 
@@ -318,3 +320,63 @@ def test_reasons_text_is_short() -> None:
     }
     assert len(format_reasons(many)) <= 500
     assert format_reasons({"probability": 0.1}) == ""
+
+
+# -- time-true helpers ---------------------------------------------------------------------------
+
+
+def test_numbers_no_float_holds_in_inline_events_are_refused() -> None:
+    with pytest.raises(CoercionError) as caught:
+        check_numbers({"events": [{"timestamp": 1.0}, {"event_value": 10**400}]})
+    assert caught.value.column == "events[1].event_value"
+    assert caught.value.value == "an integer of about 401 digits"
+    check_numbers({"events": "not a list"})  # the scorer names that one
+    check_numbers({"events": [None, {"timestamp": 1782864000000}]})
+
+
+def test_as_of_reads_iso_and_epoch_ms_and_names_itself() -> None:
+    assert read_as_of("2026-07-01T00:00:00Z") == AsOf(1_782_864_000_000_000_000)
+    assert read_as_of(1782864000000) == read_as_of("2026-07-01T02:00:00+02:00")
+    assert read_as_of(None).implicit
+    for bad in ("soon", 10**400, float("inf")):
+        with pytest.raises(ClientError) as caught:
+            read_as_of(bad)
+        assert caught.value.status == 400
+        assert caught.value.detail[0]["loc"] == ["as_of"]
+        assert caught.value.message.startswith("as_of: cannot read ")
+    assert moment(AsOf(1_782_864_000_123_456_789)) == datetime(
+        2026, 7, 1, 0, 0, 0, 123456, tzinfo=UTC
+    )
+
+
+def test_a_future_time_names_lead_property_and_as_of() -> None:
+    as_of = 1_782_864_000_000_000_000
+    error = FutureTimestampError("hs_email_last_open_date", "2026-07-02T00:00:00Z", as_of, 3)
+    answer = coercion_error(error, 3, "leads", "createdate")
+    assert answer.message == (
+        "leads[3].hs_email_last_open_date: '2026-07-02T00:00:00Z' is after as_of "
+        "2026-07-01T00:00:00Z: a value from after the moment of scoring is never a feature"
+    )
+    assert answer.detail[0]["type"] == "future_timestamp"
+    created = coercion_error(
+        FutureTimestampError("createdate", 1, as_of, 0), 0, "leads", "createdate"
+    )
+    assert "before it was created" in created.message
+    renamed = coercion_error(
+        FutureTimestampError("createdate", 1, as_of, 0),
+        0,
+        "leads",
+        "createdate",
+        {"createdate": "CreatedDate"},
+    )
+    assert renamed.detail[0]["loc"] == ["leads", 0, "CreatedDate"]
+
+
+def test_messages_show_values_and_keys_short_and_on_one_line() -> None:
+    error = CoercionError("events[0].timestamp", "x" * 100, "a timestamp")
+    assert coercion_error(error, 0, "leads").message == (
+        f"leads[0].events[0].timestamp: cannot read '{'x' * 57}…' as a timestamp"
+    )
+    assert shown_key("numemployees") == "numemployees"
+    assert shown_key("a\nb") == "'a\\nb'"
+    assert "\n" not in one_line("400 POST /score: a\nb") and "\r" not in one_line("a\rb")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features.generate import generate_leads
+from features.generate import Demo, generate_demo
 from features.spec import DatasetSpec, resolve_spec
 from models.scorer import LeadScorer
-from tests.conftest import as_crm_text
+from tests.conftest import as_crm_text, demo_examples
 from training.config import TrainConfig
-from training.data import PreparedData, prepare
+from training.data import PreparedData
 from training.train import train_scorer
 
 FAST = {
@@ -30,14 +30,21 @@ def config() -> TrainConfig:
 
 
 @pytest.fixture(scope="session")
-def leads() -> pd.DataFrame:
-    """6,000 generated leads as CRM text."""
-    return as_crm_text(generate_leads(6000, seed=5))
+def demo() -> Demo:
+    """6,000 generated contacts and their events."""
+    return generate_demo(6000, seed=5)
 
 
 @pytest.fixture(scope="session")
-def prepared(leads: pd.DataFrame, spec: DatasetSpec) -> PreparedData:
-    return prepare(leads, spec)
+def leads(demo: Demo) -> pd.DataFrame:
+    """The 6,000 generated contacts as CRM text."""
+    return as_crm_text(demo.contacts)
+
+
+@pytest.fixture(scope="session")
+def prepared(demo: Demo, spec: DatasetSpec) -> PreparedData:
+    """Point-in-time examples of the 6,000 contacts."""
+    return demo_examples(demo, spec)
 
 
 @pytest.fixture(scope="session")

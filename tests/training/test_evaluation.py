@@ -19,14 +19,15 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner, Result
 
 from features.errors import LeadscoreError
-from features.generate import generate_leads
+from features.generate import Demo, generate_leads
 from features.spec import DatasetSpec, builtin_spec_path
+from features.timestamps import AsOf
 from models.pyfunc import BUNDLE_ARTIFACT, pip_requirements, signature_for
 from models.scorer import LeadScorer
 from training.cli import app as leadscore_app
 from training.cli import user_errors
-from training.config import TrainConfig
-from training.data import PreparedData
+from training.config import SplitConfig, TrainConfig
+from training.data import PreparedData, split_by_time
 from training.evaluate import expected_calibration_error, logistic_baseline, top_decile_lift
 from training.evaluate_cli import evaluate
 from training.evaluation import (
@@ -178,10 +179,22 @@ def test_the_newest_slice_is_training_s_test_slice(
 ) -> None:
     n = len(prepared.y)
     selection = select_rows(prepared, spec, test_share=0.15)
-    start = n - round(0.15 * n)
-    np.testing.assert_array_equal(selection.rows, np.arange(start, n))
-    np.testing.assert_array_equal(selection.before, np.arange(start))
+    split = split_by_time(n, SplitConfig(validation=0.15, test=0.15), prepared.groups)
+    np.testing.assert_array_equal(selection.rows, split.test)
+    np.testing.assert_array_equal(
+        selection.before, np.sort(np.concatenate([split.train, split.validation]))
+    )
+    assert selection.rows[0] >= n - round(0.15 * n) and selection.rows[-1] == n - 1
+    # point-in-time examples: no lead is on both sides
+    assert not set(prepared.groups[selection.rows]) & set(prepared.groups[selection.before])
     assert selection.default
+    # one row per lead (an export): exactly the newest share
+    single = subset(prepared, np.unique(prepared.groups, return_index=True)[1])
+    one_each = PreparedData(single.frame, single.y, single.times, 0, single.as_of)
+    start = len(one_each.y) - round(0.15 * len(one_each.y))
+    plain = select_rows(one_each, spec, test_share=0.15)
+    np.testing.assert_array_equal(plain.rows, np.arange(start, len(one_each.y)))
+    np.testing.assert_array_equal(plain.before, np.arange(start))
 
 
 def test_on_a_newer_export_the_default_is_the_leads_after_the_training_data(
@@ -214,8 +227,14 @@ def test_a_date_range_includes_the_whole_last_day(
     assert days.min() >= pd.Timestamp("2026-01-01", tz="UTC")
     assert days.max().strftime("%Y-%m") == "2026-01" and days.max().day == 31
     everything = pd.to_datetime(prepared.times.astype("int64"), utc=True)
-    assert len(selection.rows) == int((everything.strftime("%Y-%m") == "2026-01").sum())
-    np.testing.assert_array_equal(selection.before, np.arange(selection.rows[0]))
+    in_month = np.flatnonzero(everything.strftime("%Y-%m") == "2026-01")
+    # every example in the month of a lead whose first example is in it
+    first = pd.Series(np.arange(len(prepared.y))).groupby(prepared.groups).transform("min")
+    np.testing.assert_array_equal(
+        selection.rows, in_month[first.to_numpy()[in_month] >= in_month[0]]
+    )
+    assert (selection.before < selection.rows[0]).all()
+    assert not set(prepared.groups[selection.rows]) & set(prepared.groups[selection.before])
 
 
 @pytest.mark.parametrize(
@@ -285,7 +304,7 @@ def test_the_logistic_baseline_learns_only_from_earlier_leads(
     from sklearn.metrics import roc_auc_score
 
     selection = select_rows(prepared, spec)
-    x = scorer.encode(prepared.frame)
+    x = scorer.encode(prepared.frame, AsOf(prepared.moments))
     categorical = [j for j, f in enumerate(scorer.spec.features) if f.type.value == "categorical"]
     numeric = [j for j in range(x.shape[1]) if j not in categorical]
     by_hand = logistic_baseline(categorical, numeric).fit(
@@ -425,18 +444,37 @@ def leads_csv(leads: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> 
     return path
 
 
+@pytest.fixture(scope="module")
+def events_file(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The contacts' event log (Parquet): evaluation on point-in-time examples."""
+    path = tmp_path_factory.mktemp("data") / "events.parquet"
+    demo.events.to_parquet(path, index=False)
+    return path
+
+
 def test_evaluate_writes_the_report_and_logs_it(
-    model_dir: Path, leads_csv: Path, prepared: PreparedData, tmp_path: Path
+    model_dir: Path, leads_csv: Path, events_file: Path, prepared: PreparedData, tmp_path: Path
 ) -> None:
     out = tmp_path / "report"
-    result = invoke("--data", leads_csv, "--model", model_dir, "--out", out, "--log-mlflow")
+    result = invoke(
+        "--data",
+        leads_csv,
+        "--events",
+        events_file,
+        "--model",
+        model_dir,
+        "--out",
+        out,
+        "--log-mlflow",
+    )
     assert result.exit_code == 0, result.output
     for name in COMPARISON:
         assert name in result.output
     written = json.loads((out / "report.json").read_text(), parse_constant=_no_nan)
     assert [r["name"] for r in written["comparison"]] == list(COMPARISON)
     assert written["model"]["uri"] == str(model_dir) and written["backtest"] is None
-    assert written["data"]["rows"] == round(0.15 * len(prepared.y))
+    split = split_by_time(len(prepared.y), SplitConfig(), prepared.groups)
+    assert written["data"]["rows"] == len(split.test)
     assert written["data"]["time_to"] == str(pd.Timestamp(int(prepared.times[-1]), tz="UTC").date())
     assert any("training data is unknown" in n for n in written["notes"])
     try:
@@ -554,21 +592,23 @@ def test_backtest_with_an_ordinal_time_column_is_an_error(
     assert_user_error(result, "--backtest needs a datetime time column", "'lead_number'")
 
 
-def train_with_cli(leads_csv: Path, config: TrainConfig, tmp_path: Path) -> None:
-    """`leadscore train` on the leads with this config, into the test's MLflow store."""
+def train_with_cli(leads_csv: Path, events: Path, config: TrainConfig, tmp_path: Path) -> None:
+    """`leadscore train` on the leads and their events with this config, into the test's
+    MLflow store."""
     config_file = tmp_path / "train.yaml"
     config_file.write_text(yaml.safe_dump(config.model_dump(mode="json")))
     trained = runner.invoke(
-        leadscore_app, ["train", "--data", str(leads_csv), "--config", str(config_file)]
+        leadscore_app,
+        ["train", "--data", str(leads_csv), "--events", str(events), "--config", str(config_file)],
     )
     assert trained.exit_code == 0, trained.output
 
 
 def test_evaluating_the_registered_champion_reproduces_its_test_metrics(
-    leads_csv: Path, config: TrainConfig, tmp_path: Path
+    leads_csv: Path, events_file: Path, config: TrainConfig, tmp_path: Path
 ) -> None:
-    train_with_cli(leads_csv, config, tmp_path)
-    result = invoke("--data", leads_csv, "--out", tmp_path / "r")
+    train_with_cli(leads_csv, events_file, config, tmp_path)
+    result = invoke("--data", leads_csv, "--events", events_file, "--out", tmp_path / "r")
     assert result.exit_code == 0, result.output
     written = json.loads((tmp_path / "r" / "report.json").read_text())
     assert written["model"]["version"] == "1"
@@ -585,9 +625,9 @@ def test_evaluating_the_registered_champion_reproduces_its_test_metrics(
 
 
 def test_training_logs_the_evaluation_report_of_its_test_slice(
-    leads_csv: Path, config: TrainConfig, prepared: PreparedData, tmp_path: Path
+    leads_csv: Path, events_file: Path, config: TrainConfig, prepared: PreparedData, tmp_path: Path
 ) -> None:
-    train_with_cli(leads_csv, config, tmp_path)
+    train_with_cli(leads_csv, events_file, config, tmp_path)
     run = mlflow.search_runs(experiment_names=["leadscore"], output_format="list")[0]
     run_id, client = run.info.run_id, MlflowClient()
     assert {a.path for a in client.list_artifacts(run_id, "evaluation")} == {
@@ -604,14 +644,18 @@ def test_training_logs_the_evaluation_report_of_its_test_slice(
         run.data.metrics["test.full_logistic.roc_auc"], rel=1e-12
     )
     assert rows["points rule"]["roc_auc"] > 0.6
-    assert written["data"]["rows"] == round(config.split.test * len(prepared.y))
+    assert written["data"]["rows"] == len(
+        split_by_time(len(prepared.y), config.split, prepared.groups).test
+    )
     assert written["model"]["run_id"] == run_id and written["backtest"] is None
     assert any("never saw these leads" in n for n in written["notes"]), written["notes"]
     html = (folder / "report.html").read_text(encoding="utf-8")
     assert "<title>leadscore evaluation" in html and len(html) > 10_000
 
     # `evaluate --run-id` adds a report to that run, beside the training's own one
-    result = invoke("--data", leads_csv, "--out", tmp_path / "r", "--run-id", run_id)
+    result = invoke(
+        "--data", leads_csv, "--events", events_file, "--out", tmp_path / "r", "--run-id", run_id
+    )
     assert result.exit_code == 0, result.output
     evaluated = json.loads((tmp_path / "r" / "report.json").read_text())
     span = f"evaluation/{evaluated['data']['time_from']}_{evaluated['data']['time_to']}"

@@ -13,7 +13,9 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from features.spec import DatasetSpec
+from features.timestamps import AsOf
 from models.pyfunc import load_scorer
+from tests.conftest import DEMO_AS_OF
 from training.cli import app
 from training.config import RegistryConfig, TrainConfig
 from training.data import prepare
@@ -48,14 +50,18 @@ def test_pyfunc_from_registry_scores_like_the_in_memory_bundle(
     assert (promotion.version, promotion.alias) == ("1", "champion")
 
     rows = small_leads.head(300)
-    expected = result.scorer.score(rows)
+    moment = AsOf.of(DEMO_AS_OF)
+    expected = result.scorer.score(rows, as_of=moment)
     pyfunc = mlflow.pyfunc.load_model("models:/lead-scorer@champion")
     pd.testing.assert_frame_equal(
-        pyfunc.predict(rows).reset_index(drop=True), expected.reset_index(drop=True)
+        pyfunc.predict(rows, params={"as_of": DEMO_AS_OF}).reset_index(drop=True),
+        expected.reset_index(drop=True),
     )
-    pd.testing.assert_frame_equal(load_scorer("models:/lead-scorer@champion").score(rows), expected)
+    pd.testing.assert_frame_equal(
+        load_scorer("models:/lead-scorer@champion").score(rows, as_of=moment), expected
+    )
     # recommendations and reasons too, through MLflow's params
-    explained = result.scorer.score(rows, reasons=True, k=2)
+    explained = result.scorer.score(rows, reasons=True, k=2, as_of=moment)
     # a lead whose margin and baseline share a flat isotonic step has no reason to give
     assert explained["fit_reasons"].str.len().gt(0).mean() > 0.9
     assert set(explained["recommended_stage"]) <= {
@@ -63,10 +69,14 @@ def test_pyfunc_from_registry_scores_like_the_in_memory_bundle(
         "lead",
         "marketingqualifiedlead",
         "salesqualifiedlead",
+        "opportunity",
+        "customer",
         "other",
     }
     pd.testing.assert_frame_equal(
-        pyfunc.predict(rows, params={"explain": True, "k": 2}).reset_index(drop=True),
+        pyfunc.predict(rows, params={"explain": True, "k": 2, "as_of": DEMO_AS_OF}).reset_index(
+            drop=True
+        ),
         explained.reset_index(drop=True),
     )
 

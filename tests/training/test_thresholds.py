@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from features.spec import DEFAULT_MISSING_VALUES, DatasetSpec
 from training.config import TrainConfig
-from training.data import prepare
+from training.data import PreparedData
 from training.thresholds import DecisionConfig, fit_policy, grade_cuts, threshold_report
 from training.train import TrainResult, train_scorer
 
@@ -115,7 +114,7 @@ def test_grade_shares_match_the_configuration() -> None:
 
 
 @pytest.fixture(scope="module")
-def demo(small_leads: pd.DataFrame, hubspot_spec: DatasetSpec) -> TrainResult:
+def demo(small_examples: PreparedData, hubspot_spec: DatasetSpec) -> TrainResult:
     cfg = TrainConfig.model_validate(
         {
             "booster": {"max_rounds": 80, "early_stopping_rounds": 15, "num_leaves": 7},
@@ -130,12 +129,17 @@ def demo(small_leads: pd.DataFrame, hubspot_spec: DatasetSpec) -> TrainResult:
                             "in": SERVED_COUNTRIES,
                         }
                     ],
-                    "hand_raise": [{"column": "demo_requested"}],
+                    "hand_raise": [
+                        {
+                            "column": "recent_conversion_event_name",
+                            "event_kinds": ["demo request", "contact sales"],
+                        }
+                    ],
                 },
             },
         }
     )
-    return train_scorer(prepare(small_leads, hubspot_spec), hubspot_spec, cfg)
+    return train_scorer(small_examples, hubspot_spec, cfg)
 
 
 def test_on_generated_leads_the_targets_hold_on_validation_and_roughly_on_test(
@@ -155,14 +159,14 @@ def test_on_generated_leads_the_targets_hold_on_validation_and_roughly_on_test(
 
 
 def test_a_requirement_failure_is_never_recommended_on_real_scores(demo: TrainResult) -> None:
-    scored = demo.scorer.score(demo.test_frame)
+    scored = demo.scorer.score(demo.test_frame, as_of=demo.as_of)
     unserved = ~demo.test_frame["country"].isin(SERVED_COUNTRIES)
     assert unserved.sum() > 50
     moved_up = scored["changed"] & scored["recommended_stage"].isin(
         ["marketingqualifiedlead", "salesqualifiedlead"]
     )
     assert not moved_up[unserved].any()
-    open_stage = ~demo.test_frame["lifecyclestage"].isin(["other"])
+    open_stage = ~demo.test_frame["lifecyclestage"].isin(["other", "opportunity", "customer"])
     assert (scored.loc[unserved & open_stage, "rule"] == "requirement_failed").all()
     # a contact already at MQL keeps its stage: forward only, never backwards
     kept = (

@@ -20,9 +20,10 @@ def test_models_that_use_every_round_are_named_in_a_note(
     assert {n.split()[1] for n in notes} == {"full", "fit", "interest"}
 
 
-def test_models_stopped_early_leave_no_note(
-    prepared: PreparedData, spec: DatasetSpec, config: TrainConfig
-) -> None:
+def test_models_stopped_early_leave_no_note(prepared: PreparedData, spec: DatasetSpec) -> None:
+    config = TrainConfig.model_validate(
+        {**FAST, "booster": {**FAST["booster"], "learning_rate": 0.2, "max_rounds": 400}}
+    )
     result = train_scorer(prepared, spec, config)
     assert all(
         info["trees"] < config.booster.max_rounds for info in result.report["models"].values()
