@@ -186,17 +186,12 @@ def seniority(value: Any, column: str, missing: Collection[str]) -> str | None:
 
 
 # Ordered: the first kind whose words appear in a lower-cased conversion event (form) name
-# decides. English and German, as HubSpot portals name their forms.
+# decides. English and German, as HubSpot portals name their forms. What a form *is*
+# (a demo request, a webinar, a newsletter, a trial, a download) decides before the words
+# of contact-sales forms, which are also topics: "Whitepaper: Vertrieb und Marketing"
+# (sales and marketing) is a download, as "Whitepaper: Marketing-Sales Alignment" is.
 _EVENT_NAME_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("demo request", re.compile(r"\b(demo|demonstration|vorführung|produktdemo)")),
-    (
-        "contact sales",
-        re.compile(
-            r"\b(contact|kontakt|talk to (sales|us)|sales (inquiry|enquiry|request)|vertrieb|"
-            r"quote|angebot|pricing request|consultation|beratung|call ?back|rückruf|"
-            r"book a (call|meeting)|termin)"
-        ),
-    ),
     ("webinar or event", re.compile(r"\b(webinar|event|workshop|seminar|konferenz|messe)")),
     ("newsletter or blog", re.compile(r"\b(newsletter|subscribe|abonn|blog)")),
     ("free trial", re.compile(r"\b(trial|testversion|test version|sign ?up|registrierung)")),
@@ -205,6 +200,14 @@ _EVENT_NAME_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"\b(e-?book|whitepaper|white paper|guide|leitfaden|report|studie|checklist|"
             r"checkliste|template|vorlage|download|case study|fallstudie)"
+        ),
+    ),
+    (
+        "contact sales",
+        re.compile(
+            r"\b(contact|kontakt|talk to (sales|us)|sales (inquiry|enquiry|request)|vertrieb|"
+            r"quote|angebot|pricing request|consultation|beratung|call ?back|rückruf|"
+            r"book a (call|meeting)|termin)"
         ),
     ),
 )

@@ -356,12 +356,15 @@ def generate_demo(rows: int, seed: int = 0, end: str = "2026-06-30") -> Demo:
     The same (rows, seed, end) always gives the same frames. Missing values are None /
     NaN; timestamps ISO 8601 in UTC, as HubSpot's v3 API writes them.
     """
-    if rows < 0:
-        raise LeadscoreError(f"rows must be a count of leads (0 or more), got {rows}")
+    if isinstance(rows, bool) or not isinstance(rows, int | np.integer) or rows < 0:
+        raise LeadscoreError(f"rows must be a count of leads (0 or more), got {rows!r}")
     try:
-        end_day = np.datetime64(pd.Timestamp(end).date(), "D")
-    except ValueError as error:
+        day = pd.Timestamp(end)
+    except (ValueError, TypeError) as error:
         raise LeadscoreError(f"end must be a date such as 2026-06-30, got {end!r}") from error
+    if pd.isna(day):  # None and "" are NaT to pandas
+        raise LeadscoreError(f"end must be a date such as 2026-06-30, got {end!r}")
+    end_day = np.datetime64(day.date(), "D")
     rng = np.random.default_rng(seed)
 
     created, elapsed = _create_dates(rng, rows, end_day)

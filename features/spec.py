@@ -188,6 +188,9 @@ class EventsSpec(_Strict):
                 raise ValueError(f"property {name!r} reads unknown event kind {rollup.kind!r}")
             if rollup.how in ("count_distinct", "first_value", "last_value") and not self.value:
                 raise ValueError(f"property {name!r} ({rollup.how}) needs a `value` column")
+        for name, narrowed in self.kinds.items():
+            if narrowed.value_contains and not self.value:  # would never match: counts of 0
+                raise ValueError(f"kind {name!r} (value_contains) needs a `value` column")
         for kind in self.window_kinds or []:
             if kind not in self.kinds:
                 raise ValueError(f"window_kinds names unknown event kind {kind!r}")

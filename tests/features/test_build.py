@@ -16,6 +16,7 @@ from features.build import OTHER, FeatureEncoder, read_categories, read_each
 from features.coerce import to_category
 from features.errors import LeadscoreError
 from features.spec import DatasetSpec, FeatureType, parse_spec
+from features.timestamps import NS_PER_DAY, AsOf, FutureTimestampError, iso
 
 NAN = math.nan
 
@@ -222,6 +223,11 @@ def fitted(small_leads: pd.DataFrame, hubspot_spec: DatasetSpec) -> FeatureEncod
     return FeatureEncoder(hubspot_spec).fit(small_leads)
 
 
+# The generated export is taken at the end of 2026-06-30: its leads are encoded as of then
+# (an implicit now would differ between two calls).
+EXPORT = AsOf.of("2026-07-01T00:00:00Z")
+
+
 def assert_same_encoding(batch: np.ndarray, records: np.ndarray) -> None:
     assert batch.shape == records.shape
     np.testing.assert_array_equal(np.isnan(batch), np.isnan(records))
@@ -232,12 +238,14 @@ def test_batch_equals_records_on_crm_text(
     small_leads: pd.DataFrame, fitted: FeatureEncoder
 ) -> None:
     rows = small_leads.head(300)
-    batch = fitted.transform(rows)
-    assert batch.shape == (300, 17)
-    # the comparison covers missing values and ranges
-    assert np.isnan(batch).any(axis=0).sum() >= 4
+    batch = fitted.transform(rows, EXPORT)
+    assert batch.shape == (300, 19)
+    # the comparison covers missing values, ranges and days since a timestamp
+    assert np.isnan(batch).any(axis=0).sum() >= 6
     assert (batch[:, 0] == 300.0).any()
-    assert_same_encoding(batch, fitted.transform_records(records(rows)))
+    days = batch[:, fitted.feature_names_.index("days_since_last_visit")]
+    assert np.nanmin(days) >= 0 and np.nanmax(days) > 30
+    assert_same_encoding(batch, fitted.transform_records(records(rows), EXPORT))
 
 
 def test_batch_equals_records_on_typed_values(
@@ -248,11 +256,10 @@ def test_batch_equals_records_on_typed_values(
     assert rows["annualrevenue"].dtype == "float64"
     assert rows["hs_email_open"].dtype == "int64"
     assert rows["numemployees"].dtype == object
-    assert rows["webinar_attended"].map(type).isin([bool, type(None)]).all()
-    batch = fitted.transform(rows)
-    assert_same_encoding(batch, fitted.transform_records(records(rows)))
+    batch = fitted.transform(rows, EXPORT)
+    assert_same_encoding(batch, fitted.transform_records(records(rows), EXPORT))
     # a typed export and a text export of the same leads encode the same
-    assert_same_encoding(batch, fitted.transform(text_rows))
+    assert_same_encoding(batch, fitted.transform(text_rows, EXPORT))
 
 
 TEXTS = st.one_of(
@@ -342,3 +349,90 @@ def test_number_text_is_read_as_to_number_reads_it(dtype: str) -> None:
     assert np.signbit(read[1]) and not np.signbit(read[2])
     with pytest.raises(LeadscoreError, match=r"'revenue'.*'lots'"):
         read_column(feature, pd.Series([*NUMBER_TEXTS * 5, "lots"], dtype=dtype), missing)
+
+
+# -- time: days since a timestamp, as of a moment -------------------------------------------
+
+AS_OF = 1_741_953_600 * 10**9  # 2025-03-14T12:00:00Z
+
+
+@pytest.fixture(scope="module")
+def timed() -> FeatureEncoder:
+    """A days-since feature and a form-name feature."""
+    spec = parse_spec(
+        {
+            "name": "timed",
+            "id": "lead_id",
+            "time": {"column": "created"},
+            "label": {"column": "won"},
+            "fit": [{"name": "industry", "type": "categorical"}],
+            "interest": [
+                {
+                    "name": "days_since_visit",
+                    "column": "last_visit",
+                    "derive": "days_since",
+                    "type": "numeric",
+                },
+                {
+                    "name": "last_form",
+                    "column": "form",
+                    "derive": "event_name",
+                    "type": "categorical",
+                },
+            ],
+        }
+    )
+    frame = pd.DataFrame(
+        {
+            "industry": ["Retail"] * 4,
+            "last_visit": [""] * 4,
+            "form": ["Demo request", "Book a demo", "E-Book: Guide", "Whitepaper: X"],
+        }
+    )
+    return FeatureEncoder(spec, min_category_count=2).fit(frame)
+
+
+def test_days_since_and_event_name_encode_alike_in_both_paths(timed: FeatureEncoder) -> None:
+    assert timed.categories_ == {
+        "industry": ["Retail"],
+        "last_form": ["content download", "demo request"],
+    }
+    frame = pd.DataFrame(
+        {
+            "industry": ["Retail", "Retail", "Retail", "Retail", "Retail"],
+            "last_visit": [
+                "2025-03-13T12:00:00Z",  # a day before
+                str((AS_OF - NS_PER_DAY // 2) // 10**6),  # half a day before, in epoch ms
+                "2025-03-14T14:00:00+02:00",  # the moment itself
+                "",
+                "2025-03-04",
+            ],
+            "form": ["Demo anfordern", "Leitfaden herunterladen", "Contact sales", "", "Survey"],
+        }
+    )
+    expected = np.array(
+        [[0.0, 1.0, 1.0], [0.0, 0.5, 0.0], [0.0, 0.0, 2.0], [0.0, NAN, NAN], [0.0, 10.5, 2.0]]
+    )
+    as_of = AsOf(AS_OF)
+    np.testing.assert_array_equal(timed.transform(frame, as_of), expected)
+    np.testing.assert_array_equal(timed.transform_records(records(frame), as_of), expected)
+    rows = AsOf(np.array([AS_OF, AS_OF, AS_OF + NS_PER_DAY, AS_OF, AS_OF]))
+    np.testing.assert_array_equal(timed.transform(frame, rows)[:, 1], [1.0, 0.5, 1.0, NAN, 10.5])
+
+
+@pytest.mark.parametrize("row", [0, 2])
+def test_a_future_timestamp_names_column_and_row_in_both_paths(
+    timed: FeatureEncoder, row: int
+) -> None:
+    visits = ["2025-03-13T12:00:00Z"] * 3
+    visits[row] = "2025-03-15T00:00:00Z"
+    frame = pd.DataFrame({"industry": ["Retail"] * 3, "last_visit": visits, "form": [""] * 3})
+    for encode in (timed.transform, lambda f, a: timed.transform_records(records(f), a)):
+        with pytest.raises(FutureTimestampError) as caught:
+            encode(frame, AsOf(AS_OF))
+        error = caught.value
+        assert (error.column, error.row, error.value) == ("last_visit", row, visits[row])
+        assert str(error) == (
+            "column 'last_visit': cannot read '2025-03-15T00:00:00Z' as a time at or before "
+            f"as_of {iso(AS_OF)}"
+        )

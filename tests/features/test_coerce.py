@@ -12,8 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from features.coerce import (
+    DERIVATIONS,
     CoercionError,
     email_domain_type,
+    event_name,
     is_missing,
     seniority,
     to_boolean,
@@ -81,10 +83,11 @@ def test_to_number_reads(value: Any, expected: float) -> None:
 def test_missing_tokens_read_as_missing(value: Any) -> None:
     assert is_missing(value, MISSING)
     assert math.isnan(to_number(value, "annualrevenue", MISSING))
-    assert math.isnan(to_boolean(value, "demo_requested", MISSING))
+    assert math.isnan(to_boolean(value, "hs_email_optout", MISSING))
     assert to_category(value, "industry", MISSING) is None
     assert seniority(value, "jobtitle", MISSING) is None
     assert email_domain_type(value, "hs_email_domain", MISSING) is None
+    assert event_name(value, "recent_conversion_event_name", MISSING) is None
 
 
 def test_placeholder_is_missing_only_when_listed() -> None:
@@ -150,7 +153,7 @@ def test_to_number_reads_back_the_text_of_any_finite_float(x: float) -> None:
     ],
 )
 def test_to_boolean_true(value: Any) -> None:
-    assert to_boolean(value, "demo_requested", MISSING) == 1.0
+    assert to_boolean(value, "hs_email_optout", MISSING) == 1.0
 
 
 @pytest.mark.parametrize(
@@ -175,16 +178,16 @@ def test_to_boolean_true(value: Any) -> None:
     ],
 )
 def test_to_boolean_false(value: Any) -> None:
-    assert to_boolean(value, "demo_requested", MISSING) == 0.0
+    assert to_boolean(value, "hs_email_optout", MISSING) == 0.0
 
 
 @pytest.mark.parametrize("value", ["maybe", "2", "yess", "-1", 2, 0.5])
 def test_to_boolean_refuses(value: Any) -> None:
     with pytest.raises(CoercionError) as caught:
-        to_boolean(value, "webinar_attended", MISSING)
-    assert (caught.value.column, caught.value.value) == ("webinar_attended", value)
+        to_boolean(value, "hs_email_optout", MISSING)
+    assert (caught.value.column, caught.value.value) == ("hs_email_optout", value)
     assert str(caught.value).startswith(
-        f"column 'webinar_attended': cannot read {value!r} as a boolean"
+        f"column 'hs_email_optout': cannot read {value!r} as a boolean"
     )
 
 
@@ -267,3 +270,73 @@ def test_seniority_of_typical_titles(title: str, level: str) -> None:
 )
 def test_email_domain_type(value: Any, kind: str | None) -> None:
     assert email_domain_type(value, "hs_email_domain", MISSING) == kind
+
+
+# Form names as HubSpot portals write them, English and German, and the kind each is.
+EVENT_NAMES: list[tuple[str, str]] = [
+    ("Demo request", "demo request"),
+    ("Book a demo", "demo request"),
+    ("Request a Demo", "demo request"),
+    ("Product demonstration", "demo request"),
+    ("Demo anfordern", "demo request"),
+    ("Produktdemo vereinbaren", "demo request"),
+    ("Vorführung anfragen", "demo request"),
+    ("Contact sales", "contact sales"),
+    ("Contact us", "contact sales"),
+    ("Talk to sales", "contact sales"),
+    ("Request a quote", "contact sales"),
+    ("Sales inquiry", "contact sales"),
+    ("Book a meeting", "contact sales"),
+    ("Pricing request", "contact sales"),
+    ("Call back", "contact sales"),
+    ("Kontaktformular", "contact sales"),
+    ("Rückruf anfordern", "contact sales"),
+    ("Angebot anfordern", "contact sales"),
+    ("Beratungstermin", "contact sales"),
+    ("Termin vereinbaren", "contact sales"),
+    ("Vertrieb kontaktieren", "contact sales"),
+    ("Webinar: Lead Scoring in Practice", "webinar or event"),
+    ("Event registration", "webinar or event"),
+    ("Workshop signup", "webinar or event"),
+    ("Webinar-Anmeldung", "webinar or event"),
+    ("Konferenz 2025", "webinar or event"),
+    ("Newsletter signup", "newsletter or blog"),
+    ("Subscribe to our blog", "newsletter or blog"),
+    ("Newsletter abonnieren", "newsletter or blog"),
+    ("Free trial", "free trial"),
+    ("Sign up", "free trial"),
+    ("Free trial download", "free trial"),
+    ("Kostenlose Testversion", "free trial"),
+    ("Registrierung", "free trial"),
+    ("E-Book: Lead Scoring Guide", "content download"),
+    ("Checklist: HubSpot Lifecycle Stages", "content download"),
+    ("Case study download", "content download"),
+    ("Leitfaden herunterladen", "content download"),
+    ("Fallstudie: Maschinenbau", "content download"),
+    # a content form about sales is still a content form, in either language
+    ("Whitepaper: Marketing-Sales Alignment", "content download"),
+    ("Template: Sales Playbook", "content download"),
+    ("Whitepaper: Vertrieb und Marketing", "content download"),
+    ("Vorlage: Vertriebsplan", "content download"),
+    ("E-Book: Angebotserstellung", "content download"),
+    ("Leitfaden: Terminplanung im Vertrieb", "content download"),
+    ("Studie: Beratung im Mittelstand", "content download"),
+    ("Webinar: Vertriebsstrategien", "webinar or event"),
+    ("Newsletter: Kontakt halten", "newsletter or blog"),
+    ("Careers application", "other form"),
+    ("Umfrage", "other form"),
+    ("  DEMO REQUEST ", "demo request"),
+    (3, "other form"),
+]
+
+
+@pytest.mark.parametrize(("name", "kind"), EVENT_NAMES, ids=[str(n) for n, _ in EVENT_NAMES])
+def test_event_name(name: Any, kind: str) -> None:
+    assert event_name(name, "recent_conversion_event_name", MISSING) == kind
+    assert DERIVATIONS["event_name"] is event_name
+
+
+def test_event_name_refuses_structures() -> None:
+    with pytest.raises(CoercionError) as caught:
+        event_name(["Demo request"], "recent_conversion_event_name", MISSING)
+    assert caught.value.column == "recent_conversion_event_name"

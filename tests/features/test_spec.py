@@ -13,6 +13,8 @@ import yaml
 from features.errors import LeadscoreError
 from features.spec import (
     DatasetSpec,
+    Derivation,
+    EventsSpec,
     FeatureType,
     builtin_spec_path,
     load_spec,
@@ -37,15 +39,100 @@ def test_hubspot_spec_loads(hubspot_spec: DatasetSpec) -> None:
     assert (hubspot_spec.time.column, hubspot_spec.time.kind) == ("createdate", "datetime")
     assert hubspot_spec.label.from_date == "hs_lifecyclestage_salesqualifiedlead_date"
     assert hubspot_spec.label.within_days == 90
-    assert len(hubspot_spec.fit) == 6 and len(hubspot_spec.interest) == 11
+    assert [f.name for f in hubspot_spec.fit] == [
+        "numemployees",
+        "annualrevenue",
+        "industry",
+        "country",
+        "seniority",
+        "email_domain_type",
+    ]
+    assert [f.name for f in hubspot_spec.interest] == [
+        "hs_analytics_num_visits",
+        "hs_analytics_num_page_views",
+        "days_since_last_visit",
+        "days_since_first_visit",
+        "hs_email_open",
+        "hs_email_click",
+        "days_since_last_email_open",
+        "num_conversion_events",
+        "num_unique_conversion_events",
+        "days_since_last_form",
+        "recent_conversion",
+        "first_conversion",
+        "hs_analytics_source",
+    ]
+    assert {"demo_requested", "pricing_page_views"}.isdisjoint(hubspot_spec.feature_columns)
     seniority = next(f for f in hubspot_spec.fit if f.name == "seniority")
     assert (seniority.source, seniority.type) == ("jobtitle", FeatureType.categorical)
+    recent = next(f for f in hubspot_spec.interest if f.name == "recent_conversion")
+    assert (recent.source, recent.derive, recent.type) == (
+        "recent_conversion_event_name",
+        Derivation.event_name,
+        FeatureType.categorical,
+    )
     assert {"Select", "", "NaN"} <= hubspot_spec.missing_tokens
     assert hubspot_spec.required_columns[:3] == [
         "hs_object_id",
         "createdate",
         "hs_lifecyclestage_salesqualifiedlead_date",
     ]
+    assert hubspot_spec.timestamp_columns == [
+        "hs_analytics_last_visit_timestamp",
+        "hs_analytics_first_visit_timestamp",
+        "hs_email_last_open_date",
+        "recent_conversion_date",
+    ]
+
+
+def test_hubspot_spec_events(hubspot_spec: DatasetSpec) -> None:
+    events = hubspot_spec.events
+    assert events is not None
+    assert (events.id, events.time, events.type, events.value) == (
+        "hs_object_id",
+        "timestamp",
+        "event_type",
+        "event_value",
+    )
+    assert set(events.kinds) == {
+        "visit",
+        "page_view",
+        "pricing_view",
+        "email_open",
+        "email_click",
+        "form",
+    }
+    assert events.kinds["pricing_view"].value_contains == ["/pricing"]
+    assert (events.windows, events.windowed_kinds, events.window_features()) == ([], [], [])
+    assert {name: (r.how, r.kind) for name, r in events.properties.items()} == {
+        "hs_analytics_num_visits": ("count", "visit"),
+        "hs_analytics_num_page_views": ("count", "page_view"),
+        "hs_analytics_first_visit_timestamp": ("first", "visit"),
+        "hs_analytics_last_visit_timestamp": ("last", "visit"),
+        "hs_email_open": ("count", "email_open"),
+        "hs_email_click": ("count", "email_click"),
+        "hs_email_last_open_date": ("last", "email_open"),
+        "hs_email_last_click_date": ("last", "email_click"),
+        "num_conversion_events": ("count", "form"),
+        "num_unique_conversion_events": ("count_distinct", "form"),
+        "first_conversion_event_name": ("first_value", "form"),
+        "recent_conversion_event_name": ("last_value", "form"),
+        "first_conversion_date": ("first", "form"),
+        "recent_conversion_date": ("last", "form"),
+    }
+    assert hubspot_spec.event_columns == list(events.properties)
+    assert not hubspot_spec.needs_events
+    # every interest feature but the original source is rebuilt from the log
+    assert hubspot_spec.contact_columns(with_events=True) == [
+        "numemployees",
+        "annualrevenue",
+        "industry",
+        "country",
+        "jobtitle",
+        "hs_email_domain",
+        "hs_analytics_source",
+    ]
+    assert hubspot_spec.contact_columns(with_events=False) == hubspot_spec.feature_columns
 
 
 def test_x_education_spec_loads() -> None:
@@ -225,8 +312,123 @@ def _add_feature(group: str, feature: dict[str, Any]) -> Edit:
         pytest.param(
             _set("fit.4.derive", "zodiac"),
             "fit.4.derive",
-            "'seniority' or 'email_domain_type'",
+            "'seniority', 'email_domain_type', 'event_name' or 'days_since'",
             id="unknown-derivation",
+        ),
+        pytest.param(
+            _add_feature(
+                "interest",
+                {
+                    "name": "days_since_note",
+                    "column": "notes_last_updated",
+                    "derive": "days_since",
+                    "type": "categorical",
+                },
+            ),
+            "interest.13",
+            "a derived feature (days_since) must have type numeric",
+            id="days-since-not-numeric",
+        ),
+        pytest.param(
+            _set("interest.10.type", "numeric"),
+            "interest.10",
+            "a derived feature (event_name) must have type categorical",
+            id="event-name-not-categorical",
+        ),
+        pytest.param(
+            _set("events.properties.hs_email_open", {"count": "email_opens"}),
+            "events",
+            "property 'hs_email_open' reads unknown event kind 'email_opens'",
+            id="rollup-of-unknown-kind",
+        ),
+        pytest.param(
+            _set("events.properties.hs_email_open", {"count": "email_open", "last": "email_open"}),
+            "events.properties.hs_email_open",
+            "give exactly one of count, count_distinct, first, last, first_value, last_value",
+            id="rollup-two-ways",
+        ),
+        pytest.param(
+            _set("events.properties.hs_email_open", {"sum": "email_open"}),
+            "events.properties.hs_email_open.sum",
+            "Extra inputs are not permitted",
+            id="rollup-unknown-way",
+        ),
+        pytest.param(
+            lambda spec: spec["events"].pop("value"),
+            "events",
+            "property 'num_unique_conversion_events' (count_distinct) needs a `value` column",
+            id="value-rollup-without-value-column",
+        ),
+        pytest.param(
+            lambda spec: (
+                spec["events"].pop("value"),
+                _set("events.properties", {"hs_analytics_num_visits": {"count": "visit"}})(spec),
+            ),
+            "events",
+            "kind 'pricing_view' (value_contains) needs a `value` column",
+            id="value-contains-without-value-column",
+        ),
+        pytest.param(
+            _set("events.windows", [0, 7]),
+            "events",
+            "windows must be distinct positive numbers of days",
+            id="window-zero",
+        ),
+        pytest.param(
+            _set("events.windows", [7, 30, 7]),
+            "events",
+            "windows must be distinct positive numbers of days",
+            id="window-twice",
+        ),
+        pytest.param(
+            _set("events.windows", [-7]),
+            "events",
+            "windows must be distinct positive numbers of days",
+            id="window-negative",
+        ),
+        pytest.param(
+            _set("events.windows", ["a week"]),
+            "events.windows.0",
+            "valid integer",
+            id="window-not-a-number",
+        ),
+        pytest.param(
+            _set("events.window_kinds", ["visit"]),
+            "events",
+            "window_kinds needs windows",
+            id="window-kinds-without-windows",
+        ),
+        pytest.param(
+            lambda spec: spec["events"].update(windows=[7], window_kinds=["visits"]),
+            "events",
+            "window_kinds names unknown event kind 'visits'",
+            id="window-kind-unknown",
+        ),
+        pytest.param(_set("events.kinds", {}), "events.kinds", "at least 1 item", id="no-kinds"),
+        pytest.param(
+            _set("events.kinds.visit.colour", "blue"),
+            "events.kinds.visit.colour",
+            "Extra inputs are not permitted",
+            id="unknown-kind-key",
+        ),
+        pytest.param(
+            _set("events.id", ""), "events.id", "at least 1 character", id="empty-events-id"
+        ),
+        pytest.param(
+            _set("events", "events.csv"), "events", "valid dictionary", id="events-not-a-mapping"
+        ),
+        pytest.param(
+            _set("events.properties.hs_lead_status", {"count": "visit"}),
+            "(top level)",
+            "events.properties rebuilds 'hs_lead_status', which is the id, time or label "
+            "column or listed in leaky_columns",
+            id="rollup-into-a-leaky-column",
+        ),
+        pytest.param(
+            _set("events.properties.createdate", {"first": "visit"}),
+            "(top level)",
+            "events.properties rebuilds 'createdate'",
+            id="rollup-into-the-time-column",
         ),
     ],
 )
@@ -305,3 +507,107 @@ def test_spec_file_mistake_names_the_file(hubspot_dict: dict[str, Any], tmp_path
         f"invalid dataset spec {path}:",
         "  id: Field required",
     ]
+
+
+# --- window features ---------------------------------------------------------------------------
+
+
+def _with_windows(data: dict[str, Any], **events: Any) -> dict[str, Any]:
+    data["events"].update(events)
+    return data
+
+
+def test_windows_add_interest_features(hubspot_dict: dict[str, Any]) -> None:
+    spec = parse_spec(
+        _with_windows(hubspot_dict, windows=[30, 7], window_kinds=["visit", "pricing_view"])
+    )
+    added = [(f.name, f.readable, f.unit, f.type) for f in spec.interest[13:]]
+    assert added == [
+        ("visit_last_7d", "Website visits in the last 7 days", "visits", FeatureType.numeric),
+        ("visit_last_30d", "Website visits in the last 30 days", "visits", FeatureType.numeric),
+        # days_since_last_visit: the spec lists a feature of that name itself (below)
+        ("pricing_view_last_7d", "Pricing page views in the last 7 days", "views", "numeric"),
+        ("pricing_view_last_30d", "Pricing page views in the last 30 days", "views", "numeric"),
+        (
+            "days_since_last_pricing_view",
+            "Days since the last pricing page view",
+            "days",
+            FeatureType.numeric,
+        ),
+        ("days_since_first_event", "Days since the first activity", "days", FeatureType.numeric),
+    ]
+    own = next(f for f in spec.interest if f.name == "days_since_last_visit")
+    assert (own.source, own.derive) == ("hs_analytics_last_visit_timestamp", Derivation.days_since)
+    assert sum(f.name == "days_since_last_visit" for f in spec.features) == 1
+    assert spec.needs_events
+    assert spec.event_columns == [
+        *spec.events.properties,  # type: ignore[union-attr]
+        "visit_last_7d",
+        "visit_last_30d",
+        "pricing_view_last_7d",
+        "pricing_view_last_30d",
+        "days_since_last_pricing_view",
+        "days_since_first_event",
+    ]
+    assert "visit_last_7d" not in spec.contact_columns(with_events=True)
+    assert "visit_last_7d" in spec.contact_columns(with_events=False)
+
+
+def test_window_features_of_every_kind(hubspot_dict: dict[str, Any]) -> None:
+    spec = parse_spec(_with_windows(hubspot_dict, windows=[90]))
+    assert spec.events is not None and len(spec.events.windowed_kinds) == 6
+    # per kind: one window and the days since the last one; one days since the first event;
+    # less the three days-since features the spec has under those names (from properties)
+    assert len(spec.interest) == 13 + 6 * 2 + 1 - 3
+    own = {"days_since_last_visit", "days_since_last_email_open", "days_since_last_form"}
+    assert own <= {f.name for f in spec.interest[:13]}
+    assert own.isdisjoint(spec.event_columns)
+    assert {"email_click_last_90d", "days_since_last_page_view"} <= set(spec.event_columns)
+
+
+def test_window_features_are_added_once(hubspot_dict: dict[str, Any]) -> None:
+    """Validating a spec again (as when a logged model's spec is read back) adds nothing."""
+    spec = parse_spec(_with_windows(hubspot_dict, windows=[7, 30]))
+    again = parse_spec(spec.model_dump(mode="json"))
+    assert again == spec
+    names = [f.name for f in again.features]
+    assert len(names) == len(set(names))
+
+
+def test_a_window_feature_listed_in_the_spec_keeps_its_own_entry(
+    hubspot_dict: dict[str, Any],
+) -> None:
+    hubspot_dict["interest"].append(
+        {
+            "name": "visit_last_7d",
+            "type": "numeric",
+            "label": "Visits this week",
+            "monotone": "increasing",
+        }
+    )
+    spec = parse_spec(_with_windows(hubspot_dict, windows=[7]))
+    mine = [f for f in spec.features if f.name == "visit_last_7d"]
+    assert [(f.readable, f.monotone, f.unit) for f in mine] == [
+        ("Visits this week", "increasing", None)
+    ]
+    assert "visit_last_7d" in spec.event_columns
+
+
+def test_events_spec_alone() -> None:
+    events = EventsSpec.model_validate(
+        {
+            "id": "lead",
+            "time": "at",
+            "type": "kind",
+            "kinds": {"open": {"type": "email_open"}},
+            "properties": {"opens": {"count": "open"}, "last_open": {"last": "open"}},
+            "windows": [1],
+        }
+    )
+    assert events.value is None and events.window_kinds is None
+    assert [f["name"] for f in events.window_features()] == [
+        "open_last_1d",
+        "days_since_last_open",
+        "days_since_first_event",
+    ]
+    assert events.window_features()[0]["label"] == "Open in the last 1 days"
