@@ -191,7 +191,7 @@ def seniority(value: Any, column: str, missing: Collection[str]) -> str | None:
 # of contact-sales forms, which are also topics: "Whitepaper: Vertrieb und Marketing"
 # (sales and marketing) is a download, as "Whitepaper: Marketing-Sales Alignment" is.
 _EVENT_NAME_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("demo request", re.compile(r"\b(demo|demonstration|vorführung|produktdemo)")),
+    ("demo request", re.compile(r"\b(demos?|demonstration|vorführung|produktdemo)\b")),
     ("webinar or event", re.compile(r"\b(webinar|event|workshop|seminar|konferenz|messe)")),
     ("newsletter or blog", re.compile(r"\b(newsletter|subscribe|abonn|blog)")),
     ("free trial", re.compile(r"\b(trial|testversion|test version|sign ?up|registrierung)")),

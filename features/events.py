@@ -19,7 +19,7 @@ its events sent inline): one sort of events and moments together, then prefix su
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -208,11 +208,23 @@ def _at(error: CoercionError, record: int) -> CoercionError:
 
 
 def needs_events_key(records: Sequence[Mapping[str, Any]]) -> int | None:
-    """Position of the first record without an `events` key (None: all have one)."""
+    """Position of the first record that sends no events (no `events` key, or null)."""
     for i, record in enumerate(records):
-        if INLINE_EVENTS not in record:
+        if record.get(INLINE_EVENTS) is None:
             return i
     return None
+
+
+def _now_for_skew(log: EventLog, moments: np.ndarray, slack: int) -> EventLog:
+    """Events up to `slack` after their moment (an implicit "now": the CRM's clock runs
+    a little ahead of ours) count as having just happened."""
+    if not slack or len(log) == 0:
+        return log
+    at = moments[log.lead]
+    ahead = log.time >= at
+    if not ahead.any():
+        return log
+    return replace(log, time=np.where(ahead, at - 1, log.time))
 
 
 # --- the features ------------------------------------------------------------------------------
@@ -406,6 +418,11 @@ def with_event_columns(
     codes = log.codes_of(ids)
     moments = as_of.rows(len(frame))
     check_before(log, codes, moments, as_of.slack)
+    if as_of.slack:
+        per_lead = np.full(len(log.ids), np.iinfo(np.int64).max, dtype=np.int64)
+        known = codes >= 0
+        np.minimum.at(per_lead, codes[known], moments[known])
+        log = _now_for_skew(log, per_lead, as_of.slack)
     columns = event_columns(spec.events, log, codes, moments)
     out = frame.copy(deep=False)
     for name, values in columns.items():
@@ -437,7 +454,7 @@ def records_as_of(
             ),
             absent,
         )
-    sending = [i for i, record in enumerate(records) if INLINE_EVENTS in record]
+    sending = [i for i, record in enumerate(records) if record.get(INLINE_EVENTS) is not None]
     if not sending:
         return list(records)
     log = inline_log(records, events, missing)
@@ -448,6 +465,7 @@ def records_as_of(
         lead = int(log.lead[at])
         where = f"{INLINE_EVENTS}[{log.row[at]}].{events.time}"
         raise FutureTimestampError(where, iso(log.time[at]), int(moments[lead]), lead)
+    log = _now_for_skew(log, moments, as_of.slack)
     chosen = np.asarray(sending, dtype=np.intp)
     columns = event_columns(events, log, chosen, moments[chosen])
     out = list(records)

@@ -279,6 +279,7 @@ _SIGNUP_FORMS: tuple[tuple[str, float], ...] = (
 # Signing up with a hand-raise (demo request or contact-sales form): mostly leads that fit
 # and are interested. Logit: b0 + b_f * fit + b_i * interest.
 _SIGNUP_HAND_RAISE = (-4.4, 0.7, 1.0)
+_IMPORTED = 0.12  # contacts imported or typed in: no sign-up form, no earlier visits
 _LATER_FORMS: tuple[tuple[str, float], ...] = (
     ("E-Book: Lead Scoring Guide", 0.22),
     ("Whitepaper: Marketing-Sales Alignment", 0.18),
@@ -371,7 +372,10 @@ def generate_demo(rows: int, seed: int = 0, end: str = "2026-06-30") -> Demo:
     fit_cols, fit = _fit(rng, rows)
     interest = rng.standard_normal(rows)
     h0, hf, hi = _SIGNUP_HAND_RAISE
-    raised = rng.random(rows) < _sigmoid(h0 + hf * fit + hi * interest)
+    # Imported contacts (a list, a trade-fair scan, one sales typed in) arrive without a
+    # form or a visit: no activity at all is a state the model must see in training.
+    imported = rng.random(rows) < _IMPORTED
+    raised = ~imported & (rng.random(rows) < _sigmoid(h0 + hf * fit + hi * interest))
     logit = (
         _B0
         + _DRIFT * (1.0 - 2.0 * elapsed)
@@ -395,9 +399,10 @@ def generate_demo(rows: int, seed: int = 0, end: str = "2026-06-30") -> Demo:
     sql_date[known] = _iso(reached[known])
 
     source = _row_choice(rng, _softmax(_SOURCE_BASE + np.outer(interest, _SOURCE_INTEREST)))
+    source[imported] = _SOURCES.index("OFFLINE")
     ids = (np.arange(rows) + FIRST_ID).astype(str).astype(object)
     events = _events(
-        rng, ids, created, export_end, interest, fit, converted, lag_days, known, raised
+        rng, ids, created, export_end, interest, fit, converted, lag_days, known, raised, imported
     )
     activity = _rollup(ids, events, export_end)
 
@@ -476,6 +481,7 @@ def _events(
     lag_days: np.ndarray,
     known: np.ndarray,
     raised: np.ndarray,
+    imported: np.ndarray,
 ) -> pd.DataFrame:
     """The event log (see the module docstring), sorted by time. `raised`: the leads
     that signed up with a hand-raise (a demo request or contact-sales form)."""
@@ -494,7 +500,7 @@ def _events(
     # Sessions: anonymous ones before sign-up, fading engagement, a background trickle,
     # the week before SQL, and after SQL (sales and onboarding).
     sessions: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    pre = rng.poisson(np.exp(_PRE_SIGNUP[0] + _PRE_SIGNUP[1] * z))
+    pre = rng.poisson(np.exp(_PRE_SIGNUP[0] + _PRE_SIGNUP[1] * z)) * ~imported
     lead, day = _times(rng, pre, np.full(rows, -21.0), np.full(rows, 21.0))
     sessions.append((lead, day, np.full(len(lead), _sigmoid(_PRICING[0] + _PRICING[1] * z)[lead])))
     rate = np.exp(_VISIT_RATE[0] + _VISIT_RATE[1] * z)
@@ -541,7 +547,13 @@ def _events(
         rng.choice(len(signup_w), rows, p=np.array(signup_w) / np.sum(signup_w))
     ]
     signup[raised] = np.where(rng.random(int(raised.sum())) < 0.5, DEMO_FORM, CONTACT_FORM)
-    add(np.arange(rows), -rng.uniform(5, 300, rows) / 86_400, "form_submission", signup)
+    signed = ~imported
+    add(
+        np.flatnonzero(signed),
+        -rng.uniform(5, 300, rows)[signed] / 86_400,
+        "form_submission",
+        signup[signed],
+    )
     form_rate = np.exp(_FORM_RATE[0] + _FORM_RATE[1] * z)
     lead, day = _times(rng, _fading_count(rng, form_rate, engaged, 60.0), zero, engaged, 60.0)
     later_names, later_w = zip(*_LATER_FORMS, strict=True)

@@ -34,9 +34,10 @@ _FIRST_DAY = np.datetime64("1677-09-22", "D")
 _END_DAY = np.datetime64("2262-04-11", "D")  # the first day not read
 _FIRST_NS = int(_FIRST_DAY.astype("datetime64[ns]").astype(np.int64))
 _END_NS = int(_END_DAY.astype("datetime64[ns]").astype(np.int64))
-# Numbers are epoch milliseconds: 1e9 ms is January 1970. Below that a number is no CRM
-# timestamp (epoch seconds, a count, a typo); above the range of datetime64[ns] neither.
-_MIN_MS = 1e9
+# Numbers are epoch milliseconds: 1e11 ms is March 1973, before any CRM. Below that a
+# number is no CRM timestamp (epoch seconds such as 1710407651 would read as January 1970,
+# a count, a typo); above the range of datetime64[ns] neither.
+_MIN_MS = 1e11
 _FIRST_MS, _END_MS = _FIRST_NS // NS_PER_MS, _END_NS // NS_PER_MS
 _DIGITS = re.compile(r"^-?\d+(?:\.\d+)?$")
 # Salesforce writes offsets without a colon (+0000); Python's parser wants +00:00.
@@ -44,6 +45,12 @@ _BARE_OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")
 # More than microseconds: Python's parser would drop the nanoseconds that pandas keeps.
 _NANOSECONDS = re.compile(r"[.,]\d{7,}")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# ISO 8601 as HubSpot's v3 API and most exports write it, which Python's own parser reads
+# exactly as pandas does: date, time, up to 6 fractional digits, Z or ±HH:MM.
+_PLAIN_ISO = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?$"
+)
+_WORDS = re.compile(r"^[A-Za-z ]+$")
 
 
 def to_timestamp(value: Any, column: str, missing: Collection[str] = ()) -> int | None:
@@ -61,10 +68,21 @@ def to_timestamp(value: Any, column: str, missing: Collection[str] = ()) -> int 
     if isinstance(value, np.datetime64):
         return None if np.isnat(value) else _from_datetime64(value, value, column)
     if isinstance(value, int | float | np.integer | np.floating):
-        return _from_ms(float(value), value, column)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            raise CoercionError(column, _short(value), EXPECTED) from None
+        return _from_ms(number, value, column)
     text = str(value).strip()
     if not text:
         return None
+    if _PLAIN_ISO.match(text):  # most CRM timestamps: Python's parser, no regex rewriting
+        try:
+            return _from_datetime(datetime.fromisoformat(text), value, column)
+        except ValueError:  # hour 25, February 30
+            raise CoercionError(column, value, EXPECTED) from None
+    if _WORDS.match(text):  # "now", "today": pandas would read them as the current time
+        raise CoercionError(column, value, EXPECTED)
     if _DIGITS.match(text):
         return _from_ms(float(text), value, column)
     if not _NANOSECONDS.search(text):
@@ -83,8 +101,16 @@ def to_timestamp(value: Any, column: str, missing: Collection[str] = ()) -> int 
     return _from_datetime64(stamp.asm8, value, column)
 
 
+def _short(value: Any) -> Any:
+    """A huge integer described, not printed (Python refuses to print 4,300+ digits)."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+    return value
+
+
 def _from_datetime(moment: datetime, value: Any, column: str) -> int:
-    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
     delta = moment - _EPOCH
     ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
     if not _FIRST_NS <= ns < _END_NS:
@@ -137,6 +163,9 @@ def read_timestamps(values: pd.Series, column: str, missing: Collection[str] = (
         out[digits] = _ms_to_ns(numbers)
     rest = ~absent & ~digits
     if rest.any():
+        named = text[rest].str.fullmatch(_WORDS.pattern).fillna(False).to_numpy(dtype=bool)
+        if named.any():  # "now", "today": pandas reads them as the current time
+            raise CoercionError(column, values[rest].iloc[int(np.argmax(named))], EXPECTED)
         words = text[rest].str.replace(_BARE_OFFSET.pattern, r"\1:\2", regex=True)
         # no cache: pandas' cache of distinct texts costs more than it saves (1.9 s
         # instead of 0.3 s for a million event times, most of them distinct)

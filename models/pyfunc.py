@@ -56,7 +56,7 @@ class LeadScorerModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defi
 
 def signature_for(scorer: LeadScorer) -> ModelSignature:
     spec = scorer.spec
-    inputs = [spec.id, *spec.feature_columns]
+    inputs = [spec.id, spec.time.column, *spec.feature_columns]
     if scorer.policy is not None:
         inputs += [c for c in scorer.policy.requirements.columns if c not in inputs]
     columns: list[ColSpec | TensorSpec] = [ColSpec(AnyType(), c, required=False) for c in inputs]

@@ -396,8 +396,9 @@ class LeadScorer:
 
     @property
     def input_columns(self) -> list[str]:
-        """The raw columns `score` reads: features, the id, the decision's catalogue."""
-        columns = [*self.spec.feature_columns, self.spec.id]
+        """The raw columns `score` reads: features, the id, the time column (a lead is not
+        scored before it was created), the decision's catalogue."""
+        columns = [*self.spec.feature_columns, self.spec.id, self.spec.time.column]
         if self.policy is not None:
             columns += self.policy.requirements.columns
         return list(dict.fromkeys(columns))

@@ -40,7 +40,14 @@ from features.spec import (
     builtin_spec_path,
     parse_spec,
 )
-from features.timestamps import NS_PER_DAY, AsOf, FutureTimestampError, iso, read_timestamps
+from features.timestamps import (
+    NS_PER_DAY,
+    AsOf,
+    FutureTimestampError,
+    iso,
+    read_as_of,
+    read_timestamps,
+)
 
 MISSING = frozenset([*DEFAULT_MISSING_VALUES, "Select"])
 HOUR = 3_600 * 10**9
@@ -931,3 +938,25 @@ def test_the_scorer_reads_the_events_before_the_moment(
     moved = scores(trained, pd.concat([trained.events, earlier], ignore_index=True), hubspot_spec)
     assert (moved["interest"] != base["interest"]).mean() > 0.5
     assert moved["probability"].mean() > base["probability"].mean()
+
+
+def test_null_events_are_no_events_sent(hubspot_spec: DatasetSpec) -> None:
+    """`"events": null` keeps the CRM's own values, as a lead without the key does."""
+    record = {"hs_object_id": "1", "hs_analytics_num_visits": "14"}
+    moment = AsOf(read_as_of("2026-07-01T00:00:00Z"))
+    [kept] = records_as_of([{**record, "events": None}], hubspot_spec, moment)
+    assert kept["hs_analytics_num_visits"] == "14"
+    [rebuilt] = records_as_of([{**record, "events": []}], hubspot_spec, moment)
+    assert rebuilt["hs_analytics_num_visits"] == 0.0
+
+
+def test_an_event_within_the_clock_skew_of_now_counts_as_just_now(
+    hubspot_spec: DatasetSpec,
+) -> None:
+    now = AsOf.now()
+    ahead = iso(int(now.ns) + 60 * 1_000_000_000)  # the CRM's clock a minute ahead
+    sent = [{"timestamp": ahead, "event_type": "visit", "event_value": "/"}]
+    [record] = records_as_of([{"events": sent}], hubspot_spec, now)
+    assert record["hs_analytics_num_visits"] == 1.0
+    with pytest.raises(FutureTimestampError):  # an explicit moment is exact
+        records_as_of([{"events": sent}], hubspot_spec, AsOf(int(now.ns)))

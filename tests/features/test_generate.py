@@ -166,7 +166,9 @@ def test_ids_and_timestamps_follow_hubspot(leads: pd.DataFrame) -> None:
         ("hs_email_domain", 0.0, 0.0),
         ("hs_analytics_num_visits", 0.0, 0.0),
         ("createdate", 0.0, 0.0),
-        ("recent_conversion_event_name", 0.0, 0.0),  # every contact signed up with a form
+        # every contact signed up with a form, but the imported ones (12 %, most of
+        # whom submit one later)
+        ("recent_conversion_event_name", 0.01, 0.12),
     ],
 )
 def test_missing_shares(leads: pd.DataFrame, column: str, low: float, high: float) -> None:
@@ -232,7 +234,8 @@ def test_activity_is_the_events_rolled_up_at_the_export(
             rebuilt[column].astype(np.int64), ns(leads[column]), err_msg=column
         )
     for column in ("first_conversion_event_name", "recent_conversion_event_name"):
-        assert rebuilt[column].tolist() == leads[column].tolist(), column
+        written = [None if pd.isna(v) else v for v in leads[column]]
+        assert rebuilt[column].tolist() == written, column
     assert (leads["hs_analytics_num_visits"] > 0).mean() > 0.9
     assert leads["num_unique_conversion_events"].max() >= 3
 
@@ -269,7 +272,9 @@ def test_counts_are_consistent(leads: pd.DataFrame) -> None:
     assert (leads["hs_email_click"] <= leads["hs_email_open"]).all()
     assert (leads["hs_analytics_num_page_views"] >= leads["hs_analytics_num_visits"]).all()
     assert (leads["num_unique_conversion_events"] <= leads["num_conversion_events"]).all()
-    assert (leads["num_conversion_events"] >= 1).all()
+    # contacts imported without a form (source OFFLINE): the only ones without activity
+    formless = leads["num_conversion_events"] == 0
+    assert formless.any() and (leads.loc[formless, "hs_analytics_source"] == "OFFLINE").all()
     never = leads["hs_analytics_num_visits"] == 0
     assert (leads["hs_analytics_last_visit_timestamp"].isna() == never).all()
     first = ns(leads["hs_analytics_first_visit_timestamp"])[~never]

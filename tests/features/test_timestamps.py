@@ -54,7 +54,7 @@ TEXTS: list[tuple[str, int | None]] = [
     (f"{MOMENT_MS}.5", MOMENT + 500_000),
     (f"{MOMENT_MS}.000", MOMENT),
     (f"-{MOMENT_MS}", -MOMENT),  # 1914: before the epoch
-    ("1000000000", 10**15),  # the smallest number read as epoch ms (1970-01-12)
+    ("100000000000", 10**17),  # the smallest number read as epoch ms (1973-03-03)
     ("2025-03-14T11:14:11.123+02:00", MOMENT),
     ("2025-03-14T09:14:11.123+0000", MOMENT),  # Salesforce
     ("2025-03-14T04:14:11.123-0500", MOMENT),
@@ -193,7 +193,10 @@ BAD: list[Any] = [
     "2025-03-14T25:00:00Z",
     "14/03/2025 25:00",
     "12",  # a count, not epoch ms
-    "999999999",  # just below 1e9 ms
+    "99999999999",  # just below 1e11 ms
+    "1710407651",  # epoch seconds: would be January 1970 as milliseconds
+    "now",  # pandas reads it as the current time
+    "Today",
     "1e12",
     "1,741,943,651,123",
     "3025-03-14",  # a typo: datetime64[ns] ends in 2262, numpy would wrap it around

@@ -1,53 +1,115 @@
-"""Acceptance: the models recover the generator's known truth; the real X Education data.
+"""Acceptance: time-true models recover the generator's known truth and beat the snapshot;
+the real X Education data.
 
 Slow (full-size training): run with `make test-all`.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
-from features.generate import generate_leads
+from features.generate import Demo, generate_demo
 from features.spec import resolve_spec
-from tests.conftest import X_EDUCATION, as_crm_text
+from features.timestamps import NS_PER_DAY, AsOf, read_timestamps
+from tests.conftest import X_EDUCATION, as_crm_text, demo_examples
 from training.config import TrainConfig
-from training.data import load_leads, prepare
+from training.data import PreparedData, load_leads, prepare
 from training.train import TrainResult, train_scorer
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def demo_result() -> TrainResult:
-    spec = resolve_spec("hubspot")
-    leads = as_crm_text(generate_leads(20_000, seed=7))
-    return train_scorer(prepare(leads, spec), spec, TrainConfig())
+def demo() -> Demo:
+    return generate_demo(20_000, seed=7)
 
 
-def test_full_model_is_close_to_the_truth_and_calibrated(demo_result: TrainResult) -> None:
-    truth = demo_result.test_frame["_true_probability"].astype(float)
-    true_auc = roc_auc_score(demo_result.y_test, truth)
-    auc = demo_result.metrics["test.full.roc_auc"]
-    assert auc >= 0.97 * true_auc, (auc, true_auc)
-    assert demo_result.metrics["test.full.ece"] <= 0.03
-    assert auc > demo_result.metrics["test.full_logistic.roc_auc"]
+@pytest.fixture(scope="module")
+def examples(demo: Demo) -> PreparedData:
+    return demo_examples(demo, resolve_spec("hubspot"))
 
 
-def test_fit_and_interest_scores_rank_like_the_latents(demo_result: TrainResult) -> None:
-    frame = demo_result.test_frame
-    fit = spearmanr(demo_result.test_scores["fit"], frame["_true_fit"].astype(float))
-    interest = spearmanr(demo_result.test_scores["interest"], frame["_true_interest"].astype(float))
-    assert fit.statistic >= 0.7
-    assert interest.statistic >= 0.7
+@pytest.fixture(scope="module")
+def demo_result(examples: PreparedData) -> TrainResult:
+    return train_scorer(examples, resolve_spec("hubspot"), TrainConfig())
 
 
-def test_the_full_model_beats_each_group_alone(demo_result: TrainResult) -> None:
+@pytest.fixture(scope="module")
+def test_rows(demo_result: TrainResult, examples: PreparedData) -> PreparedData:
+    return examples.rows(demo_result.split.test)
+
+
+def days_after_creation(rows: PreparedData) -> np.ndarray:
+    created = read_timestamps(rows.frame["createdate"], "createdate").astype(np.int64)
+    return np.round((rows.moments - created) / NS_PER_DAY)
+
+
+def test_the_point_in_time_model_beats_its_baseline_and_is_calibrated(
+    demo_result: TrainResult,
+) -> None:
     m = demo_result.metrics
+    assert m["test.full.roc_auc"] > m["test.full_logistic.roc_auc"]
+    assert m["test.full.ece"] <= 0.03
     assert m["test.full.roc_auc"] > m["test.fit.roc_auc"] + 0.03
     assert m["test.full.roc_auc"] > m["test.interest.roc_auc"] + 0.03
+
+
+def test_the_model_comes_close_to_the_truth_as_it_learns_more(
+    demo_result: TrainResult, test_rows: PreparedData
+) -> None:
+    """At creation little is known of a lead's interest; a week and a month later its
+    events tell more, and the model gets closer to the generator's true probability
+    (measured 0.78 / 0.84 / 0.86 against the truth's 0.88 / 0.89 / 0.88, seed 7)."""
+    age = days_after_creation(test_rows)
+    truth = test_rows.frame["_true_probability"].astype(float).to_numpy()
+    p = demo_result.test_scores["full"]
+    ratios = {}
+    for days in (0, 7, 30):
+        at = age == days
+        assert at.sum() > 500, days
+        ratios[days] = roc_auc_score(test_rows.y[at], p[at]) / roc_auc_score(
+            test_rows.y[at], truth[at]
+        )
+    assert ratios[0] >= 0.85 and ratios[7] >= 0.9 and ratios[30] >= 0.92, ratios
+
+
+def test_fit_and_interest_scores_rank_like_the_latents(
+    demo_result: TrainResult, test_rows: PreparedData
+) -> None:
+    frame = test_rows.frame
+    fit = spearmanr(demo_result.test_scores["fit"], frame["_true_fit"].astype(float))
+    assert fit.statistic >= 0.85
+    later = days_after_creation(test_rows) > 0  # once the lead has done something
+    interest = spearmanr(
+        demo_result.test_scores["interest"][later], frame["_true_interest"][later].astype(float)
+    )
+    assert interest.statistic >= 0.55
+
+
+def test_a_snapshot_model_looks_better_offline_and_is_worse_in_use(
+    demo: Demo, demo_result: TrainResult, test_rows: PreparedData
+) -> None:
+    """The issue's goal: trained on the export alone, a model's own test slice flatters it
+    (its activity counts include what converted leads did afterwards); scored as it will
+    be used, features as of each moment, it ranks leads worse than the point-in-time model
+    (measured 0.98 offline, 0.65 in use, against 0.83)."""
+    spec = resolve_spec("hubspot")
+    snapshot = train_scorer(
+        prepare(as_crm_text(demo.contacts), spec),
+        spec,
+        TrainConfig.model_validate({"snapshot": {"max_share": 1.0}}),
+    )
+    in_use = snapshot.scorer.score(test_rows.frame, decide=False, as_of=AsOf(test_rows.moments))[
+        "probability"
+    ]
+    snapshot_auc = roc_auc_score(test_rows.y, in_use)
+    assert snapshot.metrics["test.full.roc_auc"] > snapshot_auc + 0.2  # inflated offline
+    assert demo_result.metrics["test.full.roc_auc"] > snapshot_auc + 0.1
+    assert isinstance(snapshot.test_frame, pd.DataFrame)
 
 
 @pytest.mark.realdata

@@ -33,6 +33,7 @@ SECTIONS = [
     "curves",
     "thresholds",
     "stability",
+    "time",
     "slices",
     "backtest",
     "notes",
@@ -672,3 +673,48 @@ def test_example_result_is_realistic() -> None:
     )
     assert by_name["base rate"]["roc_auc"] == 0.5
     assert result["metrics"]["probability"]["ece"] < 0.03
+
+
+def test_the_time_section_names_snapshot_leaks_and_the_learned_decay() -> None:
+    leak = {
+        "column": "hs_analytics_last_visit_timestamp",
+        "share": 0.93,
+        "converted_leads": 200,
+        "after_conversion": 186,
+        "counts": ["hs_analytics_num_visits"],
+        "features": ["days_since_last_visit", "hs_analytics_num_visits"],
+        "allowed": True,
+        "refused": False,
+    }
+    snapshot = render_html(
+        {
+            **example_result(n=800),
+            "time": {"examples": {"point_in_time": False}, "snapshot_leaks": [leak]},
+        }
+    )
+    section = snapshot[snapshot.index('<section id="time">') :]
+    section = section[: section.index("</section>")]
+    assert "Snapshot leak" in section and "hs_analytics_last_visit_timestamp" in section
+    assert "93.0" in section and "186 of 200" in section and "hs_analytics_num_visits" in section
+    decay = {
+        "hubspot": "25 % of the points every 30 days",
+        "kinds": {
+            "pricing_view": [
+                {"age": "0–7 days", "effect": 6.0, "share_of_newest": 1.0, "hubspot_share": 1.0},
+                {"age": "7–30 days", "effect": 3.6, "share_of_newest": 0.6, "hubspot_share": 1.0},
+                {"age": "30+ days", "effect": 0.2, "share_of_newest": 0.04, "hubspot_share": 0.5},
+            ]
+        },
+    }
+    timed = render_html(
+        {
+            **example_result(n=800),
+            "time": {"examples": {"point_in_time": True, "at_days": [0, 7, 30]}, "decay": decay},
+        }
+    )
+    section = timed[timed.index('<section id="time">') :]
+    section = section[: section.index("</section>")]
+    assert "Point-in-time examples" in section and "0, 7, 30 days" in section
+    assert "Snapshot leak" not in section
+    assert "Learned decay" in section and "pricing_view" in section and "(60 %)" in section
+    assert "25 % of the points every 30 days" in section
