@@ -45,9 +45,7 @@ def demo_log(demo: Demo, spec: DatasetSpec) -> EventLog:
     return read_event_log(demo.events, spec.events, "generated events", spec.missing_tokens)
 
 
-def demo_examples(
-    demo: Demo, spec: DatasetSpec, config: TrainConfig | None = None
-) -> PreparedData:
+def demo_examples(demo: Demo, spec: DatasetSpec, config: TrainConfig | None = None) -> PreparedData:
     """Point-in-time training examples of generated contacts (as CRM text) and events."""
     config = config or TrainConfig()
     return prepare_point_in_time(
