@@ -170,27 +170,28 @@ def inline_log(
         if not isinstance(sent, list):
             raise _at(CoercionError(INLINE_EVENTS, type(sent).__name__, "a list of events"), i)
         for j, event in enumerate(sent):
-            where = f"{INLINE_EVENTS}[{j}]"
             if not isinstance(event, Mapping):
+                where = f"{INLINE_EVENTS}[{j}]"
                 raise _at(CoercionError(where, type(event).__name__, "an event object"), i)
             try:
-                stamp = to_timestamp(event.get(events.time), f"{where}.{events.time}", missing)
+                stamp = to_timestamp(event.get(events.time), events.time, missing)
+                if stamp is None:
+                    raise CoercionError(events.time, None, "a timestamp")
+                name = event.get(events.type)
+                if is_missing(name, missing) or not isinstance(name, str | int):
+                    raise CoercionError(events.type, name, "an event type")
+                raw = event.get(events.value) if events.value else None
+                if raw is not None and not isinstance(raw, str | int | float):
+                    raise CoercionError(events.value or "", raw, "a text value")
+                # read as a log file's columns are (`read_categories`): "3.0" is "3" alike
+                kind.append(str(to_category(name, events.type, missing)).lower())
+                value.append(to_category(raw, events.value or "", missing))
             except CoercionError as error:
-                raise _at(error, i) from None
-            if stamp is None:
-                raise _at(CoercionError(f"{where}.{events.time}", None, "a timestamp"), i)
-            name = event.get(events.type)
-            if is_missing(name, missing) or not isinstance(name, str | int):
-                raise _at(CoercionError(f"{where}.{events.type}", name, "an event type"), i)
-            raw = event.get(events.value) if events.value else None
-            if raw is not None and not isinstance(raw, str | int | float):
-                raise _at(CoercionError(f"{where}.{events.value}", raw, "a text value"), i)
+                where = f"{INLINE_EVENTS}[{j}].{error.column}"
+                raise _at(CoercionError(where, error.value, error.expected), i) from None
             lead.append(i)
             place.append(j)
             time.append(stamp)
-            # read as a log file's columns are (`read_categories`): "3.0" is "3" either way
-            kind.append(str(to_category(name, events.type, missing)).lower())
-            value.append(to_category(raw, events.value or "", missing))
     return EventLog(
         np.arange(len(records)).astype(object),
         np.asarray(lead, dtype=np.intp),
@@ -303,7 +304,8 @@ def event_columns(
 
     out: dict[str, np.ndarray] = {}
     for column, rollup in events.properties.items():
-        how, name = rollup.how, rollup.kind
+        how = rollup.how
+        name = str(getattr(rollup, how))
         if how == "count":
             before = counts_before(of_kind(name))
             out[column] = (before[moment] - before[start]).astype(np.float64)
