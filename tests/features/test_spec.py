@@ -611,3 +611,57 @@ def test_events_spec_alone() -> None:
         "days_since_first_event",
     ]
     assert events.window_features()[0]["label"] == "Open in the last 1 days"
+
+
+# Contact properties every HubSpot portal has (HubSpot's "default contact properties"
+# knowledge-base article, internal names): the default spec reads no other.
+HUBSPOT_DEFAULT_PROPERTIES = frozenset(
+    {
+        "hs_object_id",
+        "createdate",
+        "hs_lifecyclestage_salesqualifiedlead_date",
+        "numemployees",
+        "annualrevenue",
+        "industry",
+        "country",
+        "jobtitle",
+        "hs_email_domain",
+        "hs_analytics_source",
+        "hs_analytics_num_visits",
+        "hs_analytics_num_page_views",
+        "hs_analytics_first_visit_timestamp",
+        "hs_analytics_last_visit_timestamp",
+        "hs_email_open",
+        "hs_email_click",
+        "hs_email_last_open_date",
+        "hs_email_last_click_date",
+        "num_conversion_events",
+        "num_unique_conversion_events",
+        "first_conversion_event_name",
+        "recent_conversion_event_name",
+        "first_conversion_date",
+        "recent_conversion_date",
+    }
+)
+
+
+def test_the_default_spec_reads_only_hubspot_default_properties(
+    hubspot_spec: DatasetSpec,
+) -> None:
+    assert hubspot_spec.events is not None
+    read = {*hubspot_spec.required_columns, *hubspot_spec.events.properties}
+    assert read <= HUBSPOT_DEFAULT_PROPERTIES, read - HUBSPOT_DEFAULT_PROPERTIES
+    assert not hubspot_spec.needs_events  # scores a HubSpot contact from its properties alone
+
+
+def test_custom_properties_live_in_their_own_example_spec(hubspot_spec: DatasetSpec) -> None:
+    custom = resolve_spec("hubspot-custom")
+    extra = set(custom.feature_columns) - set(hubspot_spec.feature_columns)
+    assert extra == {"demo_requested", "pricing_page_views", "webinar_attended"}
+    assert not extra & HUBSPOT_DEFAULT_PROPERTIES
+    demo = next(f for f in custom.interest if f.name == "demo_requested")
+    assert (demo.type, demo.monotone) == (FeatureType.boolean, "increasing")
+    windowed = resolve_spec("hubspot-events")
+    assert windowed.needs_events and set(windowed.feature_columns) > set(
+        hubspot_spec.feature_columns
+    )
