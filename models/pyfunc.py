@@ -101,7 +101,7 @@ def pip_requirements() -> list[str]:
 def log_scorer(
     scorer: LeadScorer,
     bundle_dir: Path,
-    input_example: pd.DataFrame,
+    input_example: pd.DataFrame | None,
     name: str = "model",
     registered_model_name: str | None = None,
 ) -> Any:

@@ -253,6 +253,11 @@ class PreparedData:
         return self.groups is not None
 
     @property
+    def unit(self) -> str:
+        """What a row is, in messages: a lead, or one point-in-time example of a lead."""
+        return "examples" if self.groups is not None else "leads"
+
+    @property
     def moments(self) -> np.ndarray:
         """`as_of`, or now for every row when there is none (an ordinal export)."""
         return self.as_of if self.as_of is not None else np.full(len(self.y), now())

@@ -167,11 +167,11 @@ def evaluate(
     )
     if prepared.dropped_unknown:
         notes.append(
-            f"{prepared.dropped_unknown:,} leads left out: their label window is "
+            f"{prepared.dropped_unknown:,} {prepared.unit} left out: their label window is "
             "still open (outcome not known yet)"
         )
 
-    with console.status(f"evaluating {len(evaluated.y):,} leads…"):
+    with console.status(f"evaluating {len(evaluated.y):,} {evaluated.unit}…"):
         sections = evaluation.evaluate_scorer(
             scorer,
             evaluated,
@@ -314,7 +314,8 @@ def _cell(value: float | None, digits: int = 3) -> str:
 def comparison_table(result: dict[str, Any]) -> Table:
     data = result["data"]
     table = Table(
-        title=f"{data['selection']}: {data['rows']:,} leads from {data['time_from']} "
+        title=f"{data['selection']}: {data['rows']:,} {data.get('unit', 'leads')} from "
+        f"{data['time_from']} "
         f"to {data['time_to']}, base rate {data['base_rate']:.1%}"
     )
     for column in ("model", "ROC AUC", "PR AUC", "Brier", "ECE", "top-10% lift"):
@@ -331,7 +332,7 @@ def backtest_table(backtest: dict[str, Any]) -> Table:
     table = Table(
         title="rolling-origin backtest: a new model per month, trained on the leads before it"
     )
-    for column in ("month", "leads", "conv.", "ROC AUC", "PR AUC", "Brier", "ECE", "LR AUC"):
+    for column in ("month", "rows", "conv.", "ROC AUC", "PR AUC", "Brier", "ECE", "LR AUC"):
         table.add_column(column, justify="left" if column == "month" else "right")
     for fold in backtest["folds"]:
         table.add_row(

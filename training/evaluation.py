@@ -141,7 +141,7 @@ def select_rows(
         return Selection(
             rows,
             before,
-            f"the newest {len(rows):,} leads ({test_share:.0%} of {n:,}, the share "
+            f"the newest {len(rows):,} {data.unit} ({test_share:.0%} of {n:,}, the share "
             "of training's test slice)",
             default=True,
         )
@@ -166,7 +166,9 @@ def select_rows(
         what = f"from {date_from} to {date_to}"
     else:
         what = f"from {date_from} on" if date_from else f"up to {date_to}"
-    return Selection(rows, before, f"the {len(rows):,} leads {what} (--from/--to)", default=False)
+    return Selection(
+        rows, before, f"the {len(rows):,} {data.unit} {what} (--from/--to)", default=False
+    )
 
 
 def default_selection(
@@ -445,7 +447,7 @@ def evaluate_scorer(
         base_rate = float(baselines.y.mean())
         notes.append(
             f"the base rate ({base_rate:.1%}) is the conversion rate of the "
-            f"{n_before:,} leads created before the evaluated ones"
+            f"{n_before:,} {baselines.unit} created before the evaluated ones"
         )
     elif "base_rate" in scorer.metadata:
         base_rate = float(scorer.metadata["base_rate"])
@@ -471,8 +473,8 @@ def evaluate_scorer(
             " and the points rule's probability map are" if points is not None else " is"
         )
         notes.append(
-            f"{fitted} fitted on the {n_before:,} leads created before the evaluated "
-            "ones, never on the evaluated leads"
+            f"{fitted} fitted on the {n_before:,} {baselines.unit} created before the "
+            "evaluated ones, never on the evaluated leads"
         )
     else:
         ranked[LOGISTIC] = None
@@ -585,7 +587,7 @@ def report_of_test_slice(
     selection = Selection(
         test,
         np.sort(np.concatenate([result.split.train, result.split.validation])),
-        f"the training's test slice: the newest {len(test):,} of {n:,} leads",
+        f"the training's test slice: the newest {len(test):,} of {n:,} {data.unit}",
         default=True,
     )
     evaluated = subset(data, selection.rows)
@@ -598,7 +600,7 @@ def report_of_test_slice(
         notes.append(f"points rule: the default {default_points_path().name}")
     if data.dropped_unknown:
         notes.append(
-            f"{data.dropped_unknown:,} leads left out: their label window is "
+            f"{data.dropped_unknown:,} {data.unit} left out: their label window is "
             "still open (outcome not known yet)"
         )
     sections = evaluate_scorer(
@@ -645,6 +647,7 @@ def data_summary(
     return {
         "file": file,
         "rows": len(evaluated.y),
+        "unit": evaluated.unit,
         "time_from": time_text(evaluated.times[0], spec),
         "time_to": time_text(evaluated.times[-1], spec),
         "base_rate": float(evaluated.y.mean()),
@@ -680,14 +683,17 @@ def training_overlap_notes(
         len(data.y)
     )
     if same_file and "split.test" in trained:
-        rows = len(data.y)
-        learned_until = rows - round(rows * float(trained["split.test"]))
-        seen = int((selection.rows < learned_until).sum())
+        shares = SplitConfig(
+            validation=float(trained.get("split.validation", 0.15)),
+            test=float(trained["split.test"]),
+        )
+        split = split_by_time(len(data.y), shares, data.groups)
+        learned = np.concatenate([split.train, split.validation])
+        seen = int(np.isin(selection.rows, learned).sum())
         if seen == 0:
             return [
                 "the model was trained on this file and never saw these leads: they are "
-                "in its test slice (the newest "
-                f"{rows - learned_until:,} leads)"
+                f"in its test slice (the newest {len(split.test):,} {data.unit})"
             ]
         return [
             f"{seen:,} of the {len(selection.rows):,} evaluated leads were in the model's "

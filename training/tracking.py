@@ -131,9 +131,14 @@ def log_training_run(
         )
         mlflow.log_artifacts(str(out))
         bundle_dir = result.scorer.save(out / "bundle")
-        info = log_scorer(
-            result.scorer, bundle_dir, input_example(result.scorer, result.test_frame, result.as_of)
+        # A model that reads window features scores only with the leads' events, which a
+        # pyfunc input example cannot carry: it has none (MLflow would fail to score it).
+        example = (
+            None
+            if result.scorer.spec.needs_events
+            else input_example(result.scorer, result.test_frame, result.as_of)
         )
+        info = log_scorer(result.scorer, bundle_dir, example)
     return run.info.run_id, str(info.model_uri)
 
 

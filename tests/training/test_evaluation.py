@@ -359,7 +359,10 @@ def test_notes_say_whether_the_model_could_have_seen_the_leads(
         )
 
     assert "never saw these leads" in note(newest, same)
-    seen = int((wide.rows < n - round(0.15 * n)).sum())
+    # the rows the model learned from: split as training splits (a lead on one side only)
+    split = split_by_time(n, SplitConfig(validation=0.15, test=0.15), prepared.groups)
+    seen = int(np.isin(wide.rows, np.concatenate([split.train, split.validation])).sum())
+    assert 0 < seen < int((wide.rows < n - round(0.15 * n)).sum())  # purged rows not seen
     assert f"{seen:,} of the {len(wide.rows):,} evaluated leads were in the model's" in note(
         wide, same
     )
