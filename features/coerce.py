@@ -173,16 +173,25 @@ _SENIORITY_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
-def seniority(value: Any, column: str, missing: Collection[str]) -> str | None:
-    """A job title bucketed into a seniority level; unmatched titles are individual contributors."""
+def _first_rule(
+    value: Any,
+    column: str,
+    missing: Collection[str],
+    rules: tuple[tuple[str, re.Pattern[str]], ...],
+    otherwise: str,
+) -> str | None:
+    """The bucket of the first rule whose pattern is in the lower-cased text, else
+    `otherwise`; None when the value is missing."""
     text = to_category(value, column, missing)
     if text is None:
         return None
-    title = text.lower()
-    for level, pattern in _SENIORITY_RULES:
-        if pattern.search(title):
-            return level
-    return "individual contributor"
+    lowered = text.lower()
+    return next((bucket for bucket, pattern in rules if pattern.search(lowered)), otherwise)
+
+
+def seniority(value: Any, column: str, missing: Collection[str]) -> str | None:
+    """A job title bucketed into a seniority level; unmatched titles are individual contributors."""
+    return _first_rule(value, column, missing, _SENIORITY_RULES, "individual contributor")
 
 
 # Ordered: the first kind whose words appear in a lower-cased conversion event (form) name
@@ -216,14 +225,7 @@ _EVENT_NAME_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
 def event_name(value: Any, column: str, missing: Collection[str]) -> str | None:
     """A conversion event (form) name read as its kind: demo request, contact sales,
     webinar or event, newsletter or blog, free trial, content download, or other form."""
-    text = to_category(value, column, missing)
-    if text is None:
-        return None
-    name = text.lower()
-    for kind, pattern in _EVENT_NAME_RULES:
-        if pattern.search(name):
-            return kind
-    return "other form"
+    return _first_rule(value, column, missing, _EVENT_NAME_RULES, "other form")
 
 
 DERIVATIONS: dict[str, Callable[[Any, str, Collection[str]], str | None]] = {

@@ -9,28 +9,13 @@ import pytest
 
 from features.errors import LeadscoreError
 from features.events import EventLog, event_columns, read_event_log
-from features.generate import Demo, generate_demo, generate_leads
+from features.generate import ACTIVITY_COLUMNS, Demo, generate_demo, generate_leads
 from features.spec import DatasetSpec
 from features.timestamps import NS_PER_DAY, read_timestamps
 
 ROWS = 3000
 
-ACTIVITY = [
-    "hs_analytics_num_visits",
-    "hs_analytics_num_page_views",
-    "hs_analytics_first_visit_timestamp",
-    "hs_analytics_last_visit_timestamp",
-    "hs_email_open",
-    "hs_email_click",
-    "hs_email_last_open_date",
-    "hs_email_last_click_date",
-    "num_conversion_events",
-    "num_unique_conversion_events",
-    "first_conversion_event_name",
-    "recent_conversion_event_name",
-    "first_conversion_date",
-    "recent_conversion_date",
-]
+ACTIVITY = list(ACTIVITY_COLUMNS)
 COLUMNS = [
     "hs_object_id",
     "createdate",
