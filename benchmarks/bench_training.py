@@ -1,17 +1,22 @@
-"""Training cost: time and peak memory of the whole pipeline for 10k, 100k and 1M leads.
+"""Training cost: time and peak memory of the whole pipeline for 10k, 100k and 1M rows.
 
 Run on demand (not part of the tests; the 1M size takes many minutes):
 
     .venv/bin/python benchmarks/bench_training.py [--sizes 10000,100000,1000000] [--data-dir DIR]
 
-For each size the parent writes generated leads to a CSV (kept in `--data-dir` for the
-next run), then starts a fresh child process that does what `leadscore train` does
-before MLflow: `load_leads` (every value read as text), `prepare`, `design_matrix`
-and `train_scorer` with the default `TrainConfig`. Time is per phase; memory is the
-child's peak resident set size, from `os.wait4` in a small launcher process (it
-includes LightGBM's native buffers, which tracemalloc cannot see), and the child's own peak
-during the load and during prepare + train (it resets the kernel's high-water mark
-between the two). At the end: how time and memory grow per 10× rows.
+A row is a point-in-time training example, as `leadscore train --events` trains: a lead
+at 0, 7 and 30 days after its creation (`TrainConfig().examples`) whose label window has
+closed, about 2.2 examples per generated lead. For each size the parent generates
+`size / 2.2` demo leads (`generate_demo`) and writes the contacts to a CSV and their
+event log to a Parquet file, as `make demo` does (kept in `--data-dir` for the next
+run), then starts a fresh child process that does what `leadscore train --events` does
+before MLflow: `load_leads` (every value read as text), `load_events`,
+`prepare_point_in_time`, `design_matrix` and `train_scorer` with the default
+`TrainConfig`. Time is per phase; memory is the child's peak resident set size, from
+`os.wait4` in a small launcher process (it includes LightGBM's native buffers, which
+tracemalloc cannot see), and the child's own peak during the loads and during prepare +
+train (it resets the kernel's high-water mark between the two). At the end: how time and
+memory grow per 10× rows.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ from pathlib import Path
 from typing import Any
 
 SEED = 7
+# Point-in-time examples per generated lead with the default `examples.at_days` (0, 7, 30):
+# 2.206 at 4.5k, 20k and 45k leads (seed 7); the sizes asked for are examples.
+EXAMPLES_PER_LEAD = 2.2
 
 
 # A small process between the benchmark and the measured command. A child's peak RSS
@@ -89,16 +97,18 @@ def reset_peak_rss() -> bool:
     return True
 
 
-def child(csv: Path) -> None:
+def child(contacts: Path, events: Path) -> None:
     """One size: load, prepare, design, train; prints one JSON line of measurements."""
+    import numpy as np
+
     from features.spec import resolve_spec
     from training.config import TrainConfig
-    from training.data import load_leads, prepare
+    from training.data import load_events, load_leads, prepare_point_in_time
     from training.train import design_matrix, train_scorer
 
     out: dict[str, Any] = {"rss_after_imports": peak_rss()}
     spec, config = resolve_spec("hubspot"), TrainConfig()
-    progress = f"[{csv.stem}]"
+    progress = f"[{contacts.stem}]"
     seconds: dict[str, float] = {}
 
     def phase(name: str, started: float) -> None:
@@ -106,13 +116,16 @@ def child(csv: Path) -> None:
         print(f"  {progress} {name}: {seconds[name]:.1f} s", file=sys.stderr, flush=True)
 
     started = time.perf_counter()
-    frame = load_leads(csv)
+    frame = load_leads(contacts)
     phase("load", started)
+    started = time.perf_counter()
+    log = load_events(events, spec)
+    phase("events", started)
     out["peak_rss_load"] = peak_rss()
     out["peak_reset"] = reset_peak_rss()
 
     started = time.perf_counter()
-    prepared = prepare(frame, spec, config.min_positives)
+    prepared = prepare_point_in_time(frame, log, spec, config.examples, config.min_positives)
     phase("prepare", started)
     started = time.perf_counter()
     design = design_matrix(prepared, spec, config)
@@ -121,11 +134,16 @@ def child(csv: Path) -> None:
     result = train_scorer(prepared, spec, config, design)
     phase("train", started)
 
+    split = result.split
     out.update(
         seconds=seconds,
         peak_rss_pipeline=peak_rss(),
-        rows_loaded=len(frame),
-        rows_trained=len(prepared.y),
+        leads_loaded=len(frame),
+        events_loaded=len(log.time),
+        examples=len(prepared.y),
+        example_leads=len(np.unique(prepared.groups)),
+        split={k: len(getattr(split, k)) for k in ("train", "validation", "test")},
+        purged=split.purged,
         trees={n: m.booster.num_trees() for n, m in result.scorer.models.items()},
         test_auc=result.metrics["test.full.roc_auc"],
         threads=config.booster.num_threads,
@@ -133,19 +151,27 @@ def child(csv: Path) -> None:
     print(json.dumps(out))
 
 
-def write_leads(size: int, path: Path) -> None:
-    from features.generate import generate_leads
+def write_demo(size: int, contacts: Path, events: Path) -> None:
+    """Demo contacts (CSV) and their events (Parquet) for about `size` examples."""
+    from features.generate import generate_demo
 
-    if path.is_file():
-        print(f"using {path}", flush=True)
+    if contacts.is_file() and events.is_file():
+        print(f"using {contacts} and {events}", flush=True)
         return
     started = time.perf_counter()
-    partial = path.with_name(path.name + ".partial")
-    generate_leads(size, seed=SEED).to_csv(partial, index=False)
-    partial.replace(path)
+    leads = math.ceil(size / EXAMPLES_PER_LEAD)
+    demo = generate_demo(leads, seed=SEED)
+    for path, write in (
+        (contacts, lambda p: demo.contacts.to_csv(p, index=False)),
+        (events, lambda p: demo.events.to_parquet(p, index=False)),
+    ):
+        partial = path.with_name(path.name + ".partial")
+        write(partial)
+        partial.replace(path)
     print(
-        f"wrote {size:,} generated leads to {path} ({path.stat().st_size / 2**20:.0f} MiB) "
-        f"in {time.perf_counter() - started:.0f} s",
+        f"wrote {leads:,} generated leads to {contacts} ({contacts.stat().st_size / 2**20:.0f} "
+        f"MiB) and their {len(demo.events):,} events to {events} "
+        f"({events.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - started:.0f} s",
         flush=True,
     )
 
@@ -166,18 +192,20 @@ def growth(sizes: list[int], values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
-        "--sizes", default="10000,100000,1000000", help="comma-separated numbers of generated leads"
+        "--sizes",
+        default="10000,100000,1000000",
+        help="comma-separated numbers of rows (point-in-time examples, ~2.2 per lead)",
     )
     parser.add_argument(
         "--data-dir",
         type=Path,
         default=None,
-        help="keep the generated CSVs here (default: a temporary folder)",
+        help="keep the generated contacts and events here (default: a temporary folder)",
     )
-    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--child", type=Path, nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child)
+        child(*args.child)
         return
 
     sizes = sorted(int(s.replace("_", "")) for s in args.sizes.split(","))
@@ -186,14 +214,20 @@ def main() -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     cores = os.cpu_count()
     usable = len(os.sched_getaffinity(0))
-    print(f"{cores} cores ({usable} usable by this process); default TrainConfig; seed {SEED}")
+    print(
+        f"{cores} cores ({usable} usable by this process); default TrainConfig; seed {SEED}; "
+        "rows = point-in-time examples (leadscore train --events), not leads"
+    )
     results = []
     try:
         for size in sizes:
-            csv = data_dir / f"leads-{size}.csv"
-            write_leads(size, csv)
-            print(f"training on {size:,} leads…", flush=True)
-            wall, peak, out = run_measured([sys.executable, __file__, "--child", str(csv)])
+            contacts = data_dir / f"demo-{size}-contacts.csv"
+            events = data_dir / f"demo-{size}-events.parquet"
+            write_demo(size, contacts, events)
+            print(f"training on ~{size:,} point-in-time examples…", flush=True)
+            wall, peak, out = run_measured(
+                [sys.executable, __file__, "--child", str(contacts), str(events)]
+            )
             measured = json.loads(out.strip().splitlines()[-1])
             measured.update(size=size, wall=wall, peak_rss=peak)
             results.append(measured)
@@ -203,9 +237,9 @@ def main() -> None:
             temporary.cleanup()
 
     print(
-        f"\n{'leads':>10} {'trained':>9} {'load s':>7} {'prepare s':>9} {'design s':>8} "
-        f"{'train s':>8} {'pipeline s':>10} {'peak MiB':>9} {'load MiB':>9} "
-        f"{'train MiB':>9}  trees full/fit/interest  test AUC"
+        f"\n{'examples':>9} {'leads':>8} {'events':>10} {'load s':>7} {'events s':>8} "
+        f"{'prepare s':>9} {'design s':>8} {'train s':>8} {'pipeline s':>10} {'peak MiB':>9} "
+        f"{'load MiB':>9} {'train MiB':>9}  trees full/fit/interest  test AUC"
     )
     for r in results:
         s = r["seconds"]
@@ -214,22 +248,31 @@ def main() -> None:
         trees = "/".join(str(r["trees"][n]) for n in ("full", "fit", "interest"))
         train_peak = f"{r['peak_rss_pipeline'] / 2**20:9,.0f}" if r["peak_reset"] else f"{'n/a':>9}"
         print(
-            f"{r['size']:10,} {r['rows_trained']:9,} {s['load']:7.1f} {s['prepare']:9.1f} "
-            f"{s['design']:8.1f} {s['train']:8.1f} {pipeline:10.1f} "
-            f"{r['peak_rss'] / 2**20:9,.0f} {r['peak_rss_load'] / 2**20:9,.0f} {train_peak}  "
-            f"{trees:>22}  {r['test_auc']:.3f}"
+            f"{r['examples']:9,} {r['leads_loaded']:8,} {r['events_loaded']:10,} "
+            f"{s['load']:7.1f} {s['events']:8.1f} {s['prepare']:9.1f} {s['design']:8.1f} "
+            f"{s['train']:8.1f} {pipeline:10.1f} {r['peak_rss'] / 2**20:9,.0f} "
+            f"{r['peak_rss_load'] / 2**20:9,.0f} {train_peak}  {trees:>22}  {r['test_auc']:.3f}"
+        )
+    for r in results:
+        split = r["split"]
+        print(
+            f"  {r['examples']:,} examples of {r['example_leads']:,} leads: train/validation/"
+            f"test {split['train']:,}/{split['validation']:,}/{split['test']:,} "
+            f"({r['purged']:,} purged: a lead stays on one side of each cut)"
         )
     if results:
         print(
-            "pipeline = prepare + design_matrix + train_scorer (load separate); peak = the "
-            "child's whole life; train MiB = peak during prepare + train alone; "
-            f"{results[0]['rss_after_imports'] / 2**20:.0f} MiB of it are the imports; "
-            f"LightGBM on {results[0]['threads']} thread(s) (TrainConfig default)"
+            "rows = point-in-time examples (0/7/30 days after creation, label window closed); "
+            "load = the contacts CSV; events = load_events (Parquet + read_event_log); "
+            "pipeline = prepare_point_in_time + design_matrix + train_scorer (loads "
+            "separate); peak = the child's whole life; train MiB = peak during prepare + "
+            f"train alone; {results[0]['rss_after_imports'] / 2**20:.0f} MiB of it are the "
+            f"imports; LightGBM on {results[0]['threads']} thread(s) (TrainConfig default)"
         )
     if len(results) > 1:
-        sizes_done = [r["size"] for r in results]
-        print("time (pipeline) grows " + growth(sizes_done, [r["pipeline"] for r in results]))
-        print("peak memory grows " + growth(sizes_done, [r["peak_rss"] for r in results]))
+        rows_done = [r["examples"] for r in results]
+        print("time (pipeline) grows " + growth(rows_done, [r["pipeline"] for r in results]))
+        print("peak memory grows " + growth(rows_done, [r["peak_rss"] for r in results]))
 
 
 if __name__ == "__main__":
