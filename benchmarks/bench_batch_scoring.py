@@ -5,8 +5,11 @@ Run on demand (not part of the tests; a few minutes, `--million` adds a few more
     .venv/bin/python benchmarks/bench_batch_scoring.py [--rows 200000] [--chunk-size 50000]
                                                       [--rounds 3] [--million]
 
-Trains a scorer on generated leads (default `TrainConfig`), logs it to a temporary
-MLflow store, generates `--rows` other leads as CRM text, and measures in one run:
+Trains a scorer point-in-time on `--train-rows` generated leads and their events
+(default `TrainConfig`, as `leadscore train --events`), logs it to a temporary MLflow
+store, generates `--rows` other leads as CRM text (the export at the end of 2026-06-30,
+scored as of 2026-07-01T00:00:00Z: `--as-of` for the command, `as_of=` in process; the
+floors read the matrix encoded as of the same moment), and measures in one run:
 
 - without reasons: `LeadScorer.score(chunk, decide=True)` over chunks of
   `--chunk-size` rows, `LeadScorer.score_chunks` (what `leadscore score` calls: the
@@ -14,7 +17,8 @@ MLflow store, generates `--rows` other leads as CRM text, and measures in one ru
   to end on a CSV of the same rows, each as a share of the floor: raw
   `booster.predict(raw_score=True)` of the three boosters on the already-encoded
   matrix (same rows, same trees, LightGBM's default threads). Goal ≥ 50 %.
-  Where the time goes: encode, score_matrix, decide.
+  Where the time goes: encode (and, within it, reading the `days_since` timestamp
+  columns), score_matrix, decide.
 - with reasons: `score(chunk, decide=True, reasons=True)` and `leadscore score
   --reasons`, as a share of raw `pred_contrib` of the fit and interest boosters on
   every row. Goal ≥ 80 %. Where the time goes: TreeSHAP over chunks (run once per
@@ -38,9 +42,9 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from bench_training import run_measured
+from timing import DEMO_AS_OF, as_crm_text, train_demo
 
 LEADSCORE = Path(sys.executable).with_name("leadscore")
 
@@ -57,16 +61,13 @@ def interleaved(cases: dict[str, Callable[[], object]], rounds: int) -> dict[str
     return best
 
 
-def as_crm_text(frame: Any) -> Any:
-    return frame.astype(object).where(frame.notna(), "").astype(str)
-
-
 def report(title: str, rows: int, seconds: dict[str, float], floor: str, goal: float) -> None:
     base = seconds[floor]
     print(f"\n{title} ({rows:,} rows; share of floor = floor time / case time; goal ≥ {goal:.0%})")
-    print(f"{'case':58} {'seconds':>8} {'rows/s':>10} {'of floor':>9}")
+    width = max(map(len, seconds))
+    print(f"{'case':{width}} {'seconds':>8} {'rows/s':>10} {'of floor':>9}")
     for name, value in seconds.items():
-        print(f"{name:58} {value:8.2f} {rows / value:10,.0f} {base / value:9.1%}")
+        print(f"{name:{width}} {value:8.2f} {rows / value:10,.0f} {base / value:9.1%}")
 
 
 def cli(
@@ -88,6 +89,8 @@ def cli(
         model_uri,
         "--chunk-size",
         str(chunk_size),
+        "--as-of",
+        DEMO_AS_OF,
     ]
     seconds, peak, _ = run_measured(command + (["--reasons"] if reasons else []), env=env)
     out.unlink(missing_ok=True)
@@ -97,7 +100,12 @@ def cli(
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000, help="leads to score")
-    parser.add_argument("--train-rows", type=int, default=20_000, help="leads to train on")
+    parser.add_argument(
+        "--train-rows",
+        type=int,
+        default=20_000,
+        help="generated leads to train on (~2.2 examples each)",
+    )
     parser.add_argument(
         "--chunk-size",
         type=int,
@@ -116,32 +124,38 @@ def main() -> None:
     import mlflow
 
     from features.generate import generate_leads
-    from features.spec import resolve_spec
+    from features.spec import Derivation
+    from features.timestamps import AsOf, days_since, read_timestamps
     from models.explain import GROUPS, reason_texts
     from models.pyfunc import log_scorer
     from models.scorer import MIN_EFFECT
-    from training.config import TrainConfig
-    from training.data import prepare
     from training.tracking import configure, ensure_experiment
-    from training.train import input_example, train_scorer
+    from training.train import input_example
 
     cores, usable = os.cpu_count(), len(os.sched_getaffinity(0))
     print(f"{cores} cores ({usable} usable); LightGBM prediction on its default threads")
-    spec = resolve_spec("hubspot")
-    started = time.perf_counter()
-    train = as_crm_text(generate_leads(args.train_rows, seed=7))
-    scorer = train_scorer(prepare(train, spec), spec, TrainConfig()).scorer
-    trees = {n: m.booster.num_trees() for n, m in scorer.models.items()}
-    print(
-        f"trained on {args.train_rows:,} leads in {time.perf_counter() - started:.0f} s; "
-        f"trees {trees}"
-    )
+    trained = train_demo(args.train_rows, seed=7)
+    scorer, train = trained.scorer, trained.contacts
+    spec = scorer.spec
+    print(trained.describe())
+    as_of = AsOf.of(DEMO_AS_OF)
+    print(f"scoring generated leads as of {as_of.text}")
 
     frame = as_crm_text(generate_leads(args.rows, seed=11))
     chunks = [frame.iloc[i : i + args.chunk_size] for i in range(0, len(frame), args.chunk_size)]
-    matrix = scorer.encoder.transform(frame)
+    matrix = scorer.encoder.transform(frame, as_of)
     boosters = {n: (m.booster, m.columns(matrix)) for n, m in scorer.models.items()}
-    encoded = [scorer.encode(c) for c in chunks]
+    encoded = [scorer.encode(c, as_of) for c in chunks]
+    stamped = [f for f in spec.features if f.derive is Derivation.days_since]
+    missing = spec.missing_tokens
+
+    def timestamps() -> None:
+        for chunk in chunks:
+            for feature in stamped:
+                values = chunk[feature.source]
+                stamps = read_timestamps(values, feature.source, missing)
+                days_since(stamps, as_of, feature.source, values.to_numpy())
+
     scored = [scorer.score_matrix(m) for m in encoded]
     shap = [{g: scorer.models[g].contributions(m) for g in GROUPS} for m in encoded]
     assert scorer.policy is not None
@@ -157,11 +171,16 @@ def main() -> None:
 
     plain: dict[str, Callable[[], object]] = {
         "raw predict, 3 boosters, encoded matrix (floor)": floor,
-        "LeadScorer.score(chunk, decide=True)": lambda: [scorer.score(c) for c in chunks],
+        "LeadScorer.score(chunk, decide=True)": lambda: [
+            scorer.score(c, as_of=as_of) for c in chunks
+        ],
         "LeadScorer.score_chunks(chunks) (encodes the next chunk meanwhile)": lambda: list(
-            scorer.score_chunks(chunks)
+            scorer.score_chunks(chunks, as_of=as_of)
         ),
-        "  of which encode (chunks)": lambda: [scorer.encode(c) for c in chunks],
+        "  of which encode (chunks)": lambda: [scorer.encode(c, as_of) for c in chunks],
+        f"    of which {len(stamped)} timestamp columns (read_timestamps + days_since)": (
+            timestamps
+        ),
         "  of which score_matrix (encoded chunks)": lambda: [
             scorer.score_matrix(m) for m in encoded
         ],
@@ -173,10 +192,10 @@ def main() -> None:
     with_reasons: dict[str, Callable[[], object]] = {
         "raw pred_contrib, fit + interest, encoded (floor)": contrib_floor,
         "LeadScorer.score(chunk, decide=True, reasons=True)": lambda: [
-            scorer.score(c, reasons=True) for c in chunks
+            scorer.score(c, reasons=True, as_of=as_of) for c in chunks
         ],
         "LeadScorer.score_chunks(chunks, reasons=True)": lambda: list(
-            scorer.score_chunks(chunks, reasons=True)
+            scorer.score_chunks(chunks, reasons=True, as_of=as_of)
         ),
         "  of which TreeSHAP, fit + interest (encoded chunks)": lambda: [
             [scorer.models[g].contributions(m) for g in GROUPS] for m in encoded
@@ -209,7 +228,7 @@ def main() -> None:
         uri = configure(f"sqlite:///{tmp / 'bench.db'}")
         with mlflow.start_run(experiment_id=ensure_experiment("bench", uri)):
             bundle = scorer.save(tmp / "bundle")
-            model_uri = log_scorer(scorer, bundle, input_example(scorer, train)).model_uri
+            model_uri = log_scorer(scorer, bundle, input_example(scorer, train, as_of)).model_uri
         env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
         data, small, out = tmp / "leads.csv", tmp / "small.csv", tmp / "scores.csv"
         frame.to_csv(data, index=False)

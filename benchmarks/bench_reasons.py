@@ -4,8 +4,10 @@ Run on demand (not part of the tests):
 
     .venv/bin/python benchmarks/bench_reasons.py [--rows 20000] [--batch 10000] [--repeat 1000]
 
-Trains a scorer on generated leads in memory (default training settings), then times,
-for a batch of leads: the raw `booster.predict(pred_contrib=True)` of the fit and the
+Trains a scorer point-in-time on generated leads and their events in memory (default
+training settings, as `leadscore train --events`), then times, for a batch of other
+generated leads (the export at the end of 2026-06-30, encoded and explained as of
+2026-07-01T00:00:00Z): the raw `booster.predict(pred_contrib=True)` of the fit and the
 interest model (the floor, on one thread and on all cores), the effect
 matrices (`models.explain.effects`), and the full reasons (`explain`, with and without
 the raw records to quote). Then one lead per call: p50 / p99 latency of the raw TreeSHAP
@@ -22,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from timing import timings
+from timing import DEMO_AS_OF, as_crm_text, timings, train_demo
 
 
 def interleaved(
@@ -62,29 +64,24 @@ def tree_shape(booster: Any) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--rows", type=int, default=20_000, help="generated leads to train on")
+    parser.add_argument(
+        "--rows", type=int, default=20_000, help="generated leads to train on (~2.2 examples each)"
+    )
     parser.add_argument("--batch", type=int, default=10_000, help="leads explained at once")
     parser.add_argument("--repeat", type=int, default=1_000, help="single-lead calls per case")
     parser.add_argument("--rounds", type=int, default=3, help="timed runs of each batch case")
     args = parser.parse_args()
 
     from features.generate import generate_leads
-    from features.spec import resolve_spec
+    from features.timestamps import AsOf
     from models.explain import effects, explain, explain_records
-    from training.config import TrainConfig
-    from training.data import prepare
-    from training.train import train_scorer
 
-    spec = resolve_spec("hubspot")
-    leads = generate_leads(args.rows, seed=7)
-    leads = leads.astype(object).where(leads.notna(), "").astype(str)
-    started = time.perf_counter()
-    scorer = train_scorer(prepare(leads, spec), spec, TrainConfig()).scorer
-    trained_in = time.perf_counter() - started
+    trained = train_demo(args.rows, seed=7)
+    scorer = trained.scorer
+    as_of = AsOf.of(DEMO_AS_OF)
 
-    batch = generate_leads(args.batch, seed=8)
-    batch = batch.astype(object).where(batch.notna(), "").astype(str)
-    matrix = scorer.encode(batch)
+    batch = as_crm_text(generate_leads(args.batch, seed=8))
+    matrix = scorer.encode(batch, as_of)
     records = batch.to_dict("records")
     models = [scorer.models["fit"], scorer.models["interest"]]
     columns = [m.columns(matrix) for m in models]
@@ -102,13 +99,13 @@ def main() -> None:
         "explain(matrix, raw, k=3)": lambda: explain(scorer, matrix, records, k=3),
         "explain(matrix, k=3), no raw": lambda: explain(scorer, matrix, k=3),
         "encode + explain (frame, raw)": lambda: explain(
-            scorer, scorer.encode(batch), records, k=3
+            scorer, scorer.encode(batch, as_of), records, k=3
         ),
     }
     batch_results = interleaved(batch_cases, args.rounds)
 
     one = records[123:124]
-    encoded = scorer.encoder.transform_records(one)
+    encoded = scorer.encoder.transform_records(one, as_of)
     one_columns = [m.columns(encoded) for m in models]
 
     def single_floor() -> None:
@@ -118,12 +115,12 @@ def main() -> None:
     single_cases: dict[str, Callable[[], object]] = {
         "pred_contrib fit+interest (floor)": single_floor,
         "explain(encoded row, raw)": lambda: explain(scorer, encoded, one),
-        "explain_records(one dict)": lambda: explain_records(scorer, one),
-        "score_records(one dict), for scale": lambda: scorer.score_records(one),
+        "explain_records(one dict)": lambda: explain_records(scorer, one, as_of=as_of),
+        "score_records(one dict), for scale": lambda: scorer.score_records(one, as_of=as_of),
     }
     single_results = {name: timings(call, args.repeat) for name, call in single_cases.items()}
 
-    print(f"trained on {args.rows} generated leads in {trained_in:.1f} s, {os.cpu_count()} cores")
+    print(f"{trained.describe()}; {os.cpu_count()} cores; explained as of {as_of.text}")
     for name in ("fit", "interest", "full"):
         shape = tree_shape(scorer.models[name].booster)
         print(

@@ -4,11 +4,13 @@ Run on demand (not part of the tests):
 
     .venv/bin/python benchmarks/bench_single_lead.py [--rows 20000] [--repeat 2000]
 
-Trains a scorer on generated leads in memory, then times one lead per call through
-(a) `LeadScorer.score_records` (the service's hot path), (b) `LeadScorer.score` on a
-one-row DataFrame, (c) the MLflow pyfunc `predict`, and as the floor (d) the three
-raw LightGBM boosters on an already-encoded row. Prints medians, p99 and ratios to
-the floor, all measured in the same run.
+Trains a scorer point-in-time on generated leads and their events in memory (as
+`leadscore train --events`), then times one lead of the generated export per call, as of
+2026-07-01T00:00:00Z (the export's moment), through (a) `LeadScorer.score_records` (the
+service's hot path), (b) `LeadScorer.score` on a one-row DataFrame, (c) the MLflow pyfunc
+`predict` (`params={"as_of": ...}`), and as the floor (d) the three raw LightGBM boosters
+on an already-encoded row. Prints medians, p99 and ratios to the floor, all measured in
+the same run.
 """
 
 from __future__ import annotations
@@ -20,33 +22,30 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from timing import timings
+from timing import DEMO_AS_OF, timings, train_demo
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument(
+        "--rows", type=int, default=20_000, help="generated leads to train on (~2.2 examples each)"
+    )
     parser.add_argument("--repeat", type=int, default=2_000)
     args = parser.parse_args()
 
     import mlflow
 
-    from features.generate import generate_leads
-    from features.spec import resolve_spec
+    from features.timestamps import AsOf
     from models.pyfunc import log_scorer
-    from training.config import TrainConfig
-    from training.data import prepare
     from training.tracking import configure, ensure_experiment
-    from training.train import train_scorer
 
-    spec = resolve_spec("hubspot")
-    leads = generate_leads(args.rows, seed=7)
-    leads = leads.astype(object).where(leads.notna(), "").astype(str)
-    result = train_scorer(prepare(leads, spec), spec, TrainConfig())
-    scorer = result.scorer
+    trained = train_demo(args.rows, seed=7)
+    scorer, leads = trained.scorer, trained.contacts
+    as_of = AsOf.of(DEMO_AS_OF)
     lead = leads.iloc[[123]]
     record = lead.to_dict("records")
-    encoded = scorer.encoder.transform_records(record)
+    encoded = scorer.encoder.transform_records(record, as_of)
+    params = {"as_of": DEMO_AS_OF}
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -62,14 +61,17 @@ def main() -> None:
 
         cases: dict[str, Callable[[], object]] = {
             "raw boosters on an encoded row (floor)": floor,
-            "LeadScorer.score_records (hot path)": lambda: scorer.score_records(record),
-            "LeadScorer.score (one-row DataFrame)": lambda: scorer.score(lead),
-            "MLflow pyfunc predict (DataFrame)": lambda: pyfunc.predict(lead),
+            "LeadScorer.score_records (hot path)": lambda: scorer.score_records(
+                record, as_of=as_of
+            ),
+            "LeadScorer.score (one-row DataFrame)": lambda: scorer.score(lead, as_of=as_of),
+            "MLflow pyfunc predict (DataFrame)": lambda: pyfunc.predict(lead, params=params),
         }
         results = {name: timings(call, args.repeat) for name, call in cases.items()}
 
     base = statistics.median(results["raw boosters on an encoded row (floor)"])
-    print(f"one lead per call, {args.repeat} calls each, {os.cpu_count()} cores")
+    print(trained.describe())
+    print(f"one lead per call as of {as_of.text}, {args.repeat} calls each, {os.cpu_count()} cores")
     print(f"{'path':45} {'p50 ms':>8} {'p99 ms':>8} {'× floor':>8}")
     for name, values in results.items():
         p50 = statistics.median(values)

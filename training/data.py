@@ -434,6 +434,14 @@ def prepare_point_in_time(
             f"(column {spec.events.id!r}) is not in {source} ({int(unknown.sum()):,} event(s) "
             "of unknown leads)"
         )
+    future = events.time > now()
+    if future.any():  # it would also make every label window look closed
+        at = int(np.argmax(future))
+        raise LeadscoreError(
+            f"event log {events.source} row {events.row[at]}: the event of lead "
+            f"{events.ids[events.lead[at]]!r} is dated {iso(events.time[at])}, in the future "
+            f"(column {spec.events.time!r}; {int(future.sum()):,} such event(s))"
+        )
     created = parse_times(contacts[spec.time.column], spec.time.column, "datetime")
     created_ns = created.to_numpy(dtype=np.int64)
     reached = to_datetime(contacts[label.from_date], label.from_date, allow_missing=True)

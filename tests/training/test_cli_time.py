@@ -144,6 +144,12 @@ def without_time_column(events: pd.DataFrame) -> pd.DataFrame:
     return events.drop(columns=["timestamp"])
 
 
+def future_dated(events: pd.DataFrame) -> pd.DataFrame:
+    events = events.astype({"timestamp": str})
+    events.loc[3, "timestamp"] = "2099-01-01T00:00:00Z"
+    return events
+
+
 @pytest.mark.parametrize(
     ("bad", "names"),
     [
@@ -151,8 +157,9 @@ def without_time_column(events: pd.DataFrame) -> pd.DataFrame:
         (without_type, ["events.csv row 6", "'event_type'", "every event needs a type"]),
         (unknown_lead, ["events.csv row 10", "'9999999'", "is not in"]),
         (without_time_column, ["events.csv", "missing column", "'timestamp'"]),
+        (future_dated, ["events.csv row 4", "2099-01-01T00:00:00Z", "in the future"]),
     ],
-    ids=["unparseable-timestamp", "no-type", "unknown-lead", "no-time-column"],
+    ids=["unparseable-timestamp", "no-type", "unknown-lead", "no-time-column", "future-dated"],
 )
 def test_train_refuses_a_bad_event_log(
     files: dict[str, Path],
