@@ -38,6 +38,19 @@ err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_MODEL_NAME = "lead-scorer"
+# The moment of scoring and the event log, as `score` and `explain` take them.
+EventsOption = Annotated[
+    Path | None,
+    typer.Option(help="event log, .csv or .parquet: features from the events before --as-of"),
+]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="the moment of scoring, ISO 8601 or epoch ms (default: now); timestamps "
+        "and events after it are an error",
+    ),
+]
 MODEL_HELP = "MLflow model URI, or a bundle folder (bundle.json: read without MLflow)"
 
 
@@ -388,25 +401,13 @@ def score(
     chunk_size: Annotated[int, typer.Option(min=1, help="rows per chunk")] = 50_000,
     reasons: Annotated[bool, typer.Option(help="add the top fit / interest reasons")] = False,
     k: Annotated[int, typer.Option(min=1, help="reasons per direction and score")] = 3,
-    events: Annotated[
-        Path | None,
-        typer.Option(help="event log, .csv or .parquet: features from the events before --as-of"),
-    ] = None,
-    as_of: Annotated[
-        str | None,
-        typer.Option(
-            "--as-of",
-            help="the moment of scoring, ISO 8601 or epoch ms (default: now); timestamps "
-            "and events after it are an error",
-        ),
-    ] = None,
+    events: EventsOption = None,
+    as_of: AsOfOption = None,
 ) -> None:
     """Score a file in chunks: id, scores, grades, recommendation, model version [, reasons]."""
     from rich.progress import Progress
 
     from features.build import check_columns
-    from features.coerce import CoercionError
-    from features.timestamps import AsOf
     from training.data import count_rows, data_format, load_events, read_chunks
     from training.model_uri import load_model
 
@@ -415,10 +416,7 @@ def score(
         raise LeadscoreError(f"data file not found: {data}")
     if data.stat().st_size == 0:
         raise LeadscoreError(f"data file {data} is empty")
-    try:
-        moment = AsOf.of(as_of, "--as-of")
-    except CoercionError as error:
-        raise LeadscoreError(f"--as-of: cannot read {as_of!r} as {error.expected}") from None
+    moment = moment_of(as_of)
     scorer, version = load_model(model)
     spec = scorer.spec
     log = load_events(events, spec) if events is not None else None
@@ -460,6 +458,17 @@ def score(
         + (f" (version {version})" if version else "")
         + f" as of {moment.text} → {out}"
     )
+
+
+def moment_of(as_of: str | None) -> Any:
+    """`--as-of` as an `AsOf` (None: now); an unreadable one is a user error."""
+    from features.coerce import CoercionError
+    from features.timestamps import AsOf
+
+    try:
+        return AsOf.of(as_of, "--as-of")
+    except CoercionError as error:
+        raise LeadscoreError(f"--as-of: cannot read {as_of!r} as {error.expected}") from None
 
 
 class EventLeads:
@@ -506,25 +515,15 @@ def explain(
     id: Annotated[str, typer.Option("--id", help="the lead's id (the spec's id column)")],
     model: Annotated[str, typer.Option(help=MODEL_HELP)] = f"models:/{DEFAULT_MODEL_NAME}@champion",
     k: Annotated[int, typer.Option(min=1, help="reasons per direction and score")] = 3,
-    events: Annotated[
-        Path | None,
-        typer.Option(help="event log, .csv or .parquet: features from the events before --as-of"),
-    ] = None,
-    as_of: Annotated[
-        str | None,
-        typer.Option("--as-of", help="the moment of scoring, ISO 8601 (default: now)"),
-    ] = None,
+    events: EventsOption = None,
+    as_of: AsOfOption = None,
 ) -> None:
     """Print a card for one lead: scores, grades, recommendation and rule, reasons."""
     from features.coerce import CoercionError
-    from features.timestamps import AsOf
     from training.data import load_events, load_leads
     from training.model_uri import load_model
 
-    try:
-        moment = AsOf.of(as_of, "--as-of")
-    except CoercionError as error:
-        raise LeadscoreError(f"--as-of: cannot read {as_of!r} as {error.expected}") from None
+    moment = moment_of(as_of)
     frame = load_leads(data)
     scorer, version = load_model(model)
     id_column = scorer.spec.id

@@ -290,21 +290,26 @@ def prepare(frame: pd.DataFrame, spec: DatasetSpec, min_positives: int = 50) -> 
     order = np.argsort(times[known].to_numpy(), kind="stable")
     kept = frame[known.to_numpy()].iloc[order].reset_index(drop=True)
     labels = y[known].to_numpy()[order]
-    positives = int(labels.sum())
     what = spec.label.column or f"{spec.label.from_date} within {spec.label.within_days} days"
-    if positives == 0 or positives == len(labels):
+    check_labels(labels, what, min_positives, "row(s)")
+    moment = snapshot_moment(kept, spec, times) if spec.time.kind == "datetime" else None
+    as_of = None if moment is None else np.full(len(labels), moment, dtype=np.int64)
+    return PreparedData(kept, labels, times[known].to_numpy()[order], dropped, as_of)
+
+
+def check_labels(y: np.ndarray, what: str, min_positives: int, rows: str) -> None:
+    """Both classes, and enough conversions to train and evaluate on."""
+    positives = int(y.sum())
+    if positives == 0 or positives == len(y):
         raise LeadscoreError(
-            f"label ({what}) has a single class: {positives} positive(s) in {len(labels)} "
-            "row(s); training needs converted and unconverted leads"
+            f"label ({what}) has a single class: {positives} positive(s) in {len(y)} "
+            f"{rows}; training needs converted and unconverted leads"
         )
     if positives < min_positives:
         raise LeadscoreError(
             f"label ({what}) has only {positives} positive(s); at least {min_positives} "
             "are needed to train and evaluate honestly"
         )
-    moment = snapshot_moment(kept, spec, times) if spec.time.kind == "datetime" else None
-    as_of = None if moment is None else np.full(len(labels), moment, dtype=np.int64)
-    return PreparedData(kept, labels, times[known].to_numpy()[order], dropped, as_of)
 
 
 def snapshot_moment(frame: pd.DataFrame, spec: DatasetSpec, times: pd.Series) -> int:
@@ -473,18 +478,8 @@ def prepare_point_in_time(
     for name, values in event_columns(spec.events, events, codes, moments).items():
         frame[name] = values
     frame.attrs["source"] = source
-    positives = int(y.sum())
     what = f"{label.from_date} within {label.within_days} days after the moment"
-    if positives == 0 or positives == len(y):
-        raise LeadscoreError(
-            f"label ({what}) has a single class: {positives} positive(s) in {len(y)} "
-            "example(s); training needs converted and unconverted leads"
-        )
-    if positives < min_positives:
-        raise LeadscoreError(
-            f"label ({what}) has only {positives} positive(s); at least {min_positives} "
-            "are needed to train and evaluate honestly"
-        )
+    check_labels(y, what, min_positives, "example(s)")
     log.info("%d examples of %d leads, data up to %s", len(y), len(np.unique(lead)), iso(end))
     return PreparedData(
         frame, y, moments.astype(np.float64), dropped_open, moments, ids[lead], dropped_converted

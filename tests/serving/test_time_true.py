@@ -13,7 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from features.events import read_event_log
-from features.generate import Demo
+from features.generate import ACTIVITY_COLUMNS, COUNT_COLUMNS, Demo
 from features.spec import DatasetSpec
 from features.timestamps import AsOf
 from tests.serving.support import AS_OF, Registry, crm_fixture, events_by_lead
@@ -226,25 +226,8 @@ def test_a_demo_request_sent_as_an_event_is_a_hand_raise(
     assert response.json()["detail"][0]["loc"] == ["leads", 0, "events[0].timestamp"]
 
 
-COUNTS = [
-    "hs_analytics_num_visits",
-    "hs_analytics_num_page_views",
-    "hs_email_open",
-    "hs_email_click",
-    "num_conversion_events",
-    "num_unique_conversion_events",
-]
-ACTIVITY = [
-    *COUNTS,
-    "hs_analytics_first_visit_timestamp",
-    "hs_analytics_last_visit_timestamp",
-    "hs_email_last_open_date",
-    "hs_email_last_click_date",
-    "first_conversion_event_name",
-    "recent_conversion_event_name",
-    "first_conversion_date",
-    "recent_conversion_date",
-]
+COUNTS = list(COUNT_COLUMNS)
+ACTIVITY = list(ACTIVITY_COLUMNS)
 
 
 # -- errors: 400s naming the lead and the property -----------------------------------------------
