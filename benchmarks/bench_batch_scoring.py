@@ -49,25 +49,35 @@ from timing import DEMO_AS_OF, as_crm_text, train_demo
 LEADSCORE = Path(sys.executable).with_name("leadscore")
 
 
-def interleaved(cases: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
-    """Fastest wall seconds of each case; the cases take turns."""
-    best = {name: float("inf") for name in cases}
+def interleaved(cases: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
+    """Wall seconds of each case in each round; the cases take turns."""
+    seconds: dict[str, list[float]] = {name: [] for name in cases}
     for round_ in range(rounds):
         for name, call in cases.items():
             started = time.perf_counter()
             call()
-            best[name] = min(best[name], time.perf_counter() - started)
+            seconds[name].append(time.perf_counter() - started)
         print(f"  round {round_ + 1}/{rounds} done", file=sys.stderr, flush=True)
-    return best
+    return seconds
 
 
-def report(title: str, rows: int, seconds: dict[str, float], floor: str, goal: float) -> None:
-    base = seconds[floor]
+def report(title: str, rows: int, seconds: dict[str, list[float]], floor: str, goal: float) -> None:
+    """Per case: the fastest round, the spread (slowest − fastest), and the share of the
+    floor's fastest round."""
+    base = min(seconds[floor])
     print(f"\n{title} ({rows:,} rows; share of floor = floor time / case time; goal ≥ {goal:.0%})")
     width = max(map(len, seconds))
-    print(f"{'case':{width}} {'seconds':>8} {'rows/s':>10} {'of floor':>9}")
-    for name, value in seconds.items():
-        print(f"{name:{width}} {value:8.2f} {rows / value:10,.0f} {base / value:9.1%}")
+    print(f"{'case':{width}} {'seconds':>8} {'spread':>7} {'rows/s':>10} {'of floor':>9}")
+    for name, values in seconds.items():
+        best = min(values)
+        print(
+            f"{name:{width}} {best:8.2f} {max(values) - best:+7.2f} {rows / best:10,.0f} "
+            f"{base / best:9.1%}"
+        )
+
+
+def _spread(values: list[float]) -> str:
+    return f"spread {max(values) - min(values):+.1f} s"
 
 
 def cli(
@@ -243,6 +253,7 @@ def main() -> None:
             runs["small_r"].append(cli(small, out, model_uri, env, args.chunk_size, True))
             runs["reasons"].append(cli(data, out, model_uri, env, args.chunk_size, True))
         best = {k: min(v) for k, v in runs.items()}
+        command = {k: [seconds for seconds, _ in v] for k, v in runs.items()}
         million: tuple[float, int] | None = None
         if args.million:
             big = tmp / "million.csv"
@@ -259,12 +270,14 @@ def main() -> None:
         data_mib = data.stat().st_size / 2**20
 
     startup, startup_r = best["small"][0], best["small_r"][0]
-    plain_seconds["`leadscore score` command, CSV → CSV"] = best["plain"][0]
-    plain_seconds["  same, less start-up (the command on 1,000 rows)"] = best["plain"][0] - startup
-    reasons_seconds["`leadscore score --reasons` command, CSV → CSV"] = best["reasons"][0]
-    reasons_seconds["  same, less start-up (the command on 1,000 rows)"] = (
-        best["reasons"][0] - startup_r
-    )
+    plain_seconds["`leadscore score` command, CSV → CSV"] = command["plain"]
+    plain_seconds["  same, less start-up (the command on 1,000 rows)"] = [
+        seconds - startup for seconds in command["plain"]
+    ]
+    reasons_seconds["`leadscore score --reasons` command, CSV → CSV"] = command["reasons"]
+    reasons_seconds["  same, less start-up (the command on 1,000 rows)"] = [
+        seconds - startup_r for seconds in command["reasons"]
+    ]
     report(
         "without reasons",
         args.rows,
@@ -280,12 +293,20 @@ def main() -> None:
         0.8,
     )
     print(
-        f"\nchunks of {args.chunk_size:,} rows; fastest of {args.rounds}; command start-up "
-        f"(1,000 rows) {startup:.1f} s, with --reasons {startup_r:.1f} s"
+        f"\nchunks of {args.chunk_size:,} rows; fastest of {args.rounds} (spread = slowest − "
+        f"fastest); command start-up (1,000 rows, fastest) {startup:.1f} s "
+        f"({_spread(command['small'])}), with --reasons {startup_r:.1f} s "
+        f"({_spread(command['small_r'])}); less start-up = each run less the fastest start-up"
     )
+
+    def peaks(key: str) -> str:
+        low, high = (f(peak for _, peak in runs[key]) / 2**20 for f in (min, max))
+        return f"{low:,.0f}–{high:,.0f} MiB"
+
     print(
-        f"peak RSS of `leadscore score`: {best['small'][1] / 2**20:,.0f} MiB on 1,000 rows, "
-        f"{best['plain'][1] / 2**20:,.0f} MiB on {args.rows:,} rows ({data_mib:.0f} MiB CSV)"
+        f"peak RSS of `leadscore score` (lowest–highest of {args.rounds}): {peaks('small')} on "
+        f"1,000 rows, {peaks('plain')} on {args.rows:,} rows ({data_mib:.0f} MiB CSV), with "
+        f"--reasons {peaks('reasons')}"
         + (
             f", {million[1] / 2**20:,.0f} MiB on 1,000,000 rows ({million_mib:.0f} MiB CSV, "
             f"{million[0]:.0f} s)"

@@ -3,6 +3,7 @@
 Run on demand (not part of the tests):
 
     .venv/bin/python benchmarks/bench_reasons.py [--rows 20000] [--batch 10000] [--repeat 1000]
+                                                [--rounds 3]
 
 Trains a scorer point-in-time on generated leads and their events in memory (default
 training settings, as `leadscore train --events`), then times, for a batch of other
@@ -11,8 +12,9 @@ generated leads (the export at the end of 2026-06-30, encoded and explained as o
 interest model (the floor, on one thread and on all cores), the effect
 matrices (`models.explain.effects`), and the full reasons (`explain`, with and without
 the raw records to quote). Then one lead per call: p50 / p99 latency of the raw TreeSHAP
-floor, `explain` on an encoded row and `explain_records` on a raw dict. Prints ratios to
-the floor and the trees' count and depth, all measured in the same run.
+floor, `explain` on an encoded row and `explain_records` on a raw dict. Cases take turns
+for `--rounds` rounds (best kept, the spread beside it). Prints ratios to the floor and
+the trees' count and depth, all measured in the same run.
 """
 
 from __future__ import annotations
@@ -24,14 +26,22 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from timing import DEMO_AS_OF, as_crm_text, timings, train_demo
+from timing import (
+    DEMO_AS_OF,
+    as_crm_text,
+    p50_best_and_spread,
+    percentile_ms,
+    rounds_of,
+    train_demo,
+)
 
 
 def interleaved(
     cases: dict[str, Callable[[], object]], rounds: int
-) -> dict[str, tuple[float, float]]:
-    """Fastest wall and CPU seconds of each batch case; the cases take turns, so that
-    other load on the machine hits them alike."""
+) -> dict[str, tuple[float, float, float]]:
+    """Fastest wall and CPU seconds of each batch case, and the spread of the wall seconds
+    (slowest − fastest); the cases take turns, so that other load on the machine hits
+    them alike."""
     wall: dict[str, list[float]] = {name: [] for name in cases}
     cpu: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(rounds):
@@ -40,7 +50,9 @@ def interleaved(
             call()
             wall[name].append(time.perf_counter() - start)
             cpu[name].append(time.process_time() - start_cpu)
-    return {name: (min(wall[name]), min(cpu[name])) for name in cases}
+    return {
+        name: (min(wall[name]), min(cpu[name]), max(wall[name]) - min(wall[name])) for name in cases
+    }
 
 
 def tree_shape(booster: Any) -> dict[str, float]:
@@ -68,8 +80,10 @@ def main() -> None:
         "--rows", type=int, default=20_000, help="generated leads to train on (~2.2 examples each)"
     )
     parser.add_argument("--batch", type=int, default=10_000, help="leads explained at once")
-    parser.add_argument("--repeat", type=int, default=1_000, help="single-lead calls per case")
-    parser.add_argument("--rounds", type=int, default=3, help="timed runs of each batch case")
+    parser.add_argument(
+        "--repeat", type=int, default=1_000, help="single-lead calls per case and round"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds of each case")
     args = parser.parse_args()
 
     from features.generate import generate_leads
@@ -118,7 +132,7 @@ def main() -> None:
         "explain_records(one dict)": lambda: explain_records(scorer, one, as_of=as_of),
         "score_records(one dict), for scale": lambda: scorer.score_records(one, as_of=as_of),
     }
-    single_results = {name: timings(call, args.repeat) for name, call in single_cases.items()}
+    single_results = rounds_of(single_cases, args.repeat, args.rounds)
 
     print(f"{trained.describe()}; {os.cpu_count()} cores; explained as of {as_of.text}")
     for name in ("fit", "interest", "full"):
@@ -130,22 +144,34 @@ def main() -> None:
             f"calibration {scorer.models[name].calibrator.method}"
         )
 
-    base, base_cpu = batch_results["pred_contrib fit+interest, all cores (floor)"]
-    print(f"\n{args.batch} leads in one call (fastest of {args.rounds}; CPU = all threads)")
-    print(f"{'case':46} {'wall s':>7} {'ms/lead':>8} {'× floor':>8} {'CPU s':>7} {'× floor':>8}")
-    for name, (seconds, cpu) in batch_results.items():
+    base, base_cpu, _ = batch_results["pred_contrib fit+interest, all cores (floor)"]
+    print(
+        f"\n{args.batch} leads in one call (fastest of {args.rounds}, spread = slowest − "
+        "fastest; CPU = all threads)"
+    )
+    print(
+        f"{'case':46} {'wall s':>7} {'spread':>7} {'ms/lead':>8} {'× floor':>8} {'CPU s':>7} "
+        f"{'× floor':>8}"
+    )
+    for name, (seconds, cpu, spread) in batch_results.items():
         print(
-            f"{name:46} {seconds:7.3f} {1e3 * seconds / args.batch:8.3f} "
+            f"{name:46} {seconds:7.3f} {spread:+7.3f} {1e3 * seconds / args.batch:8.3f} "
             f"{seconds / base:8.2f} {cpu:7.3f} {cpu / base_cpu:8.2f}"
         )
 
-    single_base = statistics.median(single_results["pred_contrib fit+interest (floor)"])
-    print(f"\none lead per call, {args.repeat} calls each")
-    print(f"{'case':46} {'p50 ms':>7} {'p99 ms':>8} {'× floor':>8}")
-    for name, values in single_results.items():
-        p50 = statistics.median(values)
-        p99 = sorted(values)[max(0, int(0.99 * len(values)) - 1)]
-        print(f"{name:46} {1e3 * p50:7.3f} {1e3 * p99:8.3f} {p50 / single_base:8.1f}")
+    best = {name: p50_best_and_spread(rounds) for name, rounds in single_results.items()}
+    single_base = best["pred_contrib fit+interest (floor)"][0]
+    print(
+        f"\none lead per call, {args.rounds} rounds of {args.repeat} calls each (p50 = the "
+        "best round's median, spread = the slowest round's minus it; p99 over all calls)"
+    )
+    print(f"{'case':46} {'p50 ms':>7} {'spread':>7} {'p99 ms':>8} {'× floor':>8}")
+    for name, rounds in single_results.items():
+        p50, spread = best[name]
+        p99 = percentile_ms([v for values in rounds for v in values], 0.99)
+        print(
+            f"{name:46} {1e3 * p50:7.3f} {1e3 * spread:+7.3f} {p99:8.3f} {p50 / single_base:8.1f}"
+        )
 
 
 if __name__ == "__main__":

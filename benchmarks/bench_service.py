@@ -4,10 +4,13 @@ Run on demand (not part of the tests; about 3 minutes):
 
     .venv/bin/python benchmarks/bench_service.py [--rows 20000] [--duration 4] [--variants]
 
-It trains a scorer on generated leads into a temporary MLflow registry, starts
+It trains a scorer point-in-time on generated leads and their events (as `leadscore train
+--events`) into a temporary MLflow registry, starts
 (a) the real service, `bentoml serve serving.service:LeadScoring`, and (b) the naive
 baseline (`benchmarks/naive_baseline_service.py`: FastAPI + uvicorn + pickled sklearn
-pipelines + `shap.TreeExplainer` per request), each on a free 127.0.0.1 port, then measures:
+pipelines + `shap.TreeExplainer` per request, trained on the same examples), each on a free
+127.0.0.1 port, then measures, with leads of the generated export scored as of its moment
+(`"as_of": "2026-07-01T00:00:00Z"` in every request body, `as_of=` in process):
 
 - latency: p50/p99 of one lead per request, without and with `explain`, requests to the
   two servers interleaved so that both see the same machine noise;
@@ -42,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from timing import percentile_ms, timings
+from timing import DEMO_AS_OF, percentile_ms, timings, train_demo
 
 REPO = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -108,7 +111,7 @@ def post(conn: http.client.HTTPConnection, body: bytes) -> None:
 
 
 def body_of(leads: list[dict[str, Any]], explain: bool) -> bytes:
-    return json.dumps({"leads": leads, "explain": explain}).encode()
+    return json.dumps({"leads": leads, "explain": explain, "as_of": DEMO_AS_OF}).encode()
 
 
 def latencies(
@@ -188,56 +191,62 @@ def floor(call: Callable[[], object], repeat: int = 500) -> float:
 
 
 def train(rows: int, folder: Path) -> tuple[Any, str, list[dict[str, Any]], Path]:
-    """Train into a temporary registry; build the naive pipelines on the same rows."""
+    """Train into a temporary registry; build the naive pipelines on the same examples."""
     import mlflow
 
-    from features.generate import generate_leads
-    from features.spec import FeatureType, resolve_spec
+    from features.spec import Derivation, FeatureType
     from training.config import TrainConfig
-    from training.data import prepare
     from training.tracking import (
         configure,
         ensure_experiment,
         log_training_run,
         register_and_promote,
     )
-    from training.train import train_scorer
 
     sys.path.insert(0, str(Path(__file__).parent))
     from naive_baseline_service import build_naive_model
 
-    spec = resolve_spec("hubspot")
-    leads = generate_leads(rows, seed=7)
-    leads = leads.astype(object).where(leads.notna(), "").astype(str)
     uri = configure(f"sqlite:///{folder / 'mlflow.db'}")
     config = TrainConfig()
-    data = prepare(leads, spec)
-    result = train_scorer(data, spec, config)
+    trained = train_demo(rows, seed=7)
+    result, data, leads = trained.result, trained.data, trained.contacts
+    spec = result.scorer.spec
+    print(trained.describe(), flush=True)
     with mlflow.start_run(experiment_id=ensure_experiment("bench", uri)):
-        run_id, model_uri = log_training_run(result, config, {"rows": rows}, None)
+        run_id, model_uri = log_training_run(result, config, {"rows": len(data.y)}, None)
     register_and_promote(model_uri, run_id, result, config.registry)
 
-    numeric: dict[str, list[str]] = {}
-    categorical: dict[str, list[str]] = {}
+    columns: dict[str, dict[str, list[str]]] = {}
     for group, features in (
         ("fit", spec.fit),
         ("interest", spec.interest),
         ("full", spec.features),
     ):
-        numeric[group] = [f.source for f in features if f.type is not FeatureType.categorical]
-        categorical[group] = [f.source for f in features if f.type is FeatureType.categorical]
+        columns[group] = {
+            "numeric": [
+                f.source
+                for f in features
+                if f.type is not FeatureType.categorical and f.derive is not Derivation.days_since
+            ],
+            "timestamp": [f.source for f in features if f.derive is Derivation.days_since],
+            "categorical": [f.source for f in features if f.type is FeatureType.categorical],
+        }
     trees = max(m.booster.num_trees() for m in result.scorer.models.values())
+    assert data.as_of is not None
     naive = build_naive_model(
-        data.frame, data.y, numeric, categorical, folder / "naive.pkl", trees=trees
+        data.frame, data.y, data.as_of, columns, folder / "naive.pkl", trees=trees
     )
-    columns = [spec.id, *spec.feature_columns, "lifecyclestage", "hs_lead_status"]
-    sample = leads[columns].tail(200).to_dict("records")
+    # What a CRM sends for a lead: the columns the model reads (features, id, create date,
+    # the decision's stage and status).
+    sample = leads[result.scorer.input_columns].tail(200).to_dict("records")
     return result.scorer, uri, sample, naive
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=20_000, help="generated leads to train on")
+    parser.add_argument(
+        "--rows", type=int, default=20_000, help="generated leads to train on (~2.2 examples each)"
+    )
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per throughput cell")
     parser.add_argument("--latency-requests", type=int, default=600)
     parser.add_argument(
@@ -256,6 +265,9 @@ def main() -> None:
         f"training on {args.rows:,} generated leads (temporary registry in {folder})…", flush=True
     )
     scorer, uri, sample, naive_path = train(args.rows, folder)
+    from features.timestamps import AsOf
+
+    as_of = AsOf.of(DEMO_AS_OF)
     env = {
         **os.environ,
         "MLFLOW_TRACKING_URI": uri,
@@ -316,9 +328,12 @@ def main() -> None:
         trees = {n: m.booster.num_trees() for n, m in scorer.models.items()}
         print(f"\n{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; trees {trees}")
 
-        print("\nin-process floor, one lead (LeadScorer.recommend_records, no HTTP):")
+        print(
+            f"\nin-process floor, one lead as of {as_of.text} (LeadScorer.recommend_records, "
+            "no HTTP):"
+        )
         for explain in (False, True):
-            ms = floor(lambda e=explain: scorer.recommend_records(one, explain=e))
+            ms = floor(lambda e=explain: scorer.recommend_records(one, explain=e, as_of=as_of))
             print(f"  explain={explain!s:5}  p50 {ms:6.2f} ms")
 
         print("\nlatency, one lead per request (sequential, interleaved):")

@@ -3,6 +3,7 @@ the demo model they measure, trained point-in-time as `leadscore train --events`
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,24 @@ def timings(call: Callable[[], object], repeat: int, warmup: int = 50) -> list[f
         call()
         out.append(time.perf_counter() - start)
     return out
+
+
+def rounds_of(
+    cases: dict[str, Callable[[], object]], repeat: int, rounds: int
+) -> dict[str, list[list[float]]]:
+    """`timings` of each case, `rounds` times; the cases take turns each round so that
+    other load on the shared machine hits them alike. Per case: one list per round."""
+    out: dict[str, list[list[float]]] = {name: [] for name in cases}
+    for _ in range(rounds):
+        for name, call in cases.items():
+            out[name].append(timings(call, repeat))
+    return out
+
+
+def p50_best_and_spread(per_round: list[list[float]]) -> tuple[float, float]:
+    """The best round's median and how much the slowest round's median is above it (s)."""
+    medians = [statistics.median(values) for values in per_round]
+    return min(medians), max(medians) - min(medians)
 
 
 def percentile_ms(values: list[float], q: float) -> float:
