@@ -111,7 +111,7 @@ def read_event_log(
     _require(np.isnat(times), events.time, source, "a timestamp")
     values = None
     if events.value:
-        values = read_categories(frame[events.value], events.value, missing)
+        values = _shared(read_categories(frame[events.value], events.value, missing))
     codes, uniques = pd.factorize(ids)
     return EventLog(
         np.asarray(uniques, dtype=object),
@@ -131,6 +131,16 @@ def _lower(texts: np.ndarray) -> np.ndarray:
     lowered = np.empty(len(uniques), dtype=object)
     lowered[:] = [str(text).lower() for text in uniques]
     return lowered[codes]
+
+
+def _shared(values: np.ndarray) -> np.ndarray:
+    """The same texts as one object each: a log's values repeat (URLs, form names), and a
+    million copies of sixty texts cost ~90 MiB."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    table = np.empty(len(uniques) + 1, dtype=object)
+    table[:-1] = uniques
+    table[-1] = None  # code -1: no value
+    return table[codes]
 
 
 def _nones(values: np.ndarray) -> np.ndarray:

@@ -156,6 +156,20 @@ def read_timestamps(values: pd.Series, column: str, missing: Collection[str] = (
         return out
     text = values.astype("string").str.strip()
     absent = (text.isna() | text.isin(list(missing)) | (text == "")).to_numpy(dtype=bool)
+    # Most CRM timestamps are plain ISO 8601: one check, then one parse, for them all;
+    # the other spellings get the other checks.
+    plain = text.str.fullmatch(_PLAIN_ISO.pattern).fillna(False).to_numpy(dtype=bool) & ~absent
+    if plain.any():
+        parsed = pd.to_datetime(text[plain], utc=True, errors="coerce", format="ISO8601")
+        read = _as_ns(parsed.dt.tz_localize(None).to_numpy(), values[plain], column)
+        if np.isnat(read).any():  # hour 25, February 30
+            raise CoercionError(
+                column, values[plain].iloc[int(np.argmax(np.isnat(read)))], EXPECTED
+            )
+        out[plain] = read
+        if plain.all():
+            return out
+        absent |= plain
     digits = text.str.fullmatch(_DIGITS.pattern).fillna(False).to_numpy(dtype=bool) & ~absent
     if digits.any():
         numbers = pd.to_numeric(text[digits]).to_numpy(dtype=np.float64)

@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 from features.build import OTHER, FeatureEncoder, reader_for
 from features.coerce import to_number
 from features.errors import LeadscoreError
-from features.spec import FeatureSpec, FeatureType
+from features.spec import Derivation, FeatureSpec, FeatureType
 from features.timestamps import AsOf
 from models.scorer import LeadScorer, SubModel
 
@@ -326,6 +326,9 @@ def lead_value(
     if kind is FeatureType.boolean:
         return ("yes" if encoded >= 0.5 else "no"), "present"
     if kind is FeatureType.numeric:
+        if feature.derive is Derivation.days_since:
+            shown = float(shown_days(np.array([encoded]))[0])
+            return (int(shown) if shown.is_integer() else shown), "present"
         if feature.derive is None and _quotable(raw) and _reads_as(raw, encoded, feature, encoder):
             return " ".join(raw.split()), "present"
         return (
@@ -343,6 +346,12 @@ def lead_value(
         if text is not None and text not in encoder.categories_[feature.name]:
             return text, "other"
     return OTHER, "other"
+
+
+def shown_days(days: np.ndarray) -> np.ndarray:
+    """Days as a rep reads them: tenths below ten days ("3.8 days"), whole days above
+    ("24 days"). Reasons of many leads then share their sentences."""
+    return np.where(days < 10, np.round(days, 1), np.round(days))
 
 
 def _quotable(raw: Any) -> bool:
@@ -562,8 +571,13 @@ def _batch_phrases(
         if not len(rows):
             continue
         encoded = matrix[rows, phraser.column]
-        numeric = phraser.feature.type is FeatureType.numeric and phraser.feature.derive is None
-        values = _raw_column(raw, phraser.source, n)
+        timed = phraser.feature.derive is Derivation.days_since
+        if timed:  # a timestamp's raw text is never quoted: the days are what a rep reads
+            encoded = shown_days(encoded)
+        numeric = phraser.feature.type is FeatureType.numeric and (
+            phraser.feature.derive is None or timed
+        )
+        values = None if timed else _raw_column(raw, phraser.source, n)
         quoted = ~(np.isnan(encoded) | (encoded < phraser.coded)) & (values is not None)
         if numeric and values is not None and quoted.any():
             quoted[quoted] = ~_plain_numbers(values.take(rows[quoted]))

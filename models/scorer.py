@@ -243,7 +243,15 @@ class LeadScorer:
         column = self.spec.time.column
         if self.spec.time.kind != "datetime" or column not in frame.columns:
             return
-        created = read_timestamps(frame[column], column, self.spec.missing_tokens)
+        missing = self.spec.missing_tokens
+        if len(frame) <= _SMALL_BATCH:  # one value at a time is ~2 ms cheaper than pandas
+            read = [to_timestamp(v, column, missing) for v in frame[column].tolist()]
+            nat = np.iinfo(np.int64).min
+            created = np.array([nat if r is None else r for r in read], dtype=np.int64).view(
+                "datetime64[ns]"
+            )
+        else:
+            created = read_timestamps(frame[column], column, missing)
         moments = as_of.rows(len(frame))
         late = ~np.isnat(created) & (created.astype(np.int64) > moments + as_of.slack)
         if late.any():

@@ -821,4 +821,7 @@ def test_lead_value_quotes_ranges_only_when_they_read_as_the_encoded_number(
     assert lead_value(encoder, size, 300.0) == (300, "present")
     assert lead_value(encoder, size, float("nan"), "") == (None, "missing")
     visits = _feature(scorer.spec, "days_since_last_visit")
-    assert lead_value(encoder, visits, 23.7, "23.7") == (23.7, "present")
+    # days since a timestamp: tenths below ten days, whole days above, never the raw text
+    assert lead_value(encoder, visits, 23.7, "2026-06-07T10:00:00Z") == (24, "present")
+    assert lead_value(encoder, visits, 3.84, "2026-06-27T04:00:00Z") == (3.8, "present")
+    assert lead_value(encoder, visits, 0.0) == (0, "present")
