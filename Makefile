@@ -62,7 +62,7 @@ bench: install ## run the benchmarks (single lead, reasons, service under load; 
 	$(BIN)/python benchmarks/bench_time_true.py --seeds 7,11,23
 
 bench-large: install ## the 1M-lead benchmarks: training (~11 min) and streaming scoring memory (~20 min)
-	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python benchmarks/bench_training.py --rounds 1
 	$(BIN)/python benchmarks/bench_batch_scoring.py --million
 
 ui: install ## open the MLflow UI on the local registry (http://127.0.0.1:5000)
