@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   ?= data/demo
+# X Education's Leads.csv (not in this repository; see README "Real data: X Education").
+XED    ?= ../shared/data/x-education/Leads.csv
 ROWS   ?= 20000
 SEED   ?= 7
 # The demo export is taken at the end of 2026-06-30: score it as of then, not today.
@@ -11,16 +13,18 @@ export BENTOML_DO_NOT_TRACK = true
 export MLFLOW_DISABLE_TELEMETRY = true
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo train-xeducation evaluate-demo evaluate-xeducation score-demo explain-demo serve bench bench-large ui test test-all lint format typecheck clean
+.PHONY: help install demo xeducation-data train-xeducation evaluate-demo evaluate-xeducation score-demo explain-demo serve bench bench-large ui test test-all lint format typecheck clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 
 $(BIN)/leadscore: pyproject.toml
+	@echo "creating $(VENV) and installing leadscore with its dependencies (about 1.1 GB; a few minutes the first time)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --progress-bar on -e '.[dev]'
 	@touch $@
+	@echo "installed into $(VENV): 'source $(VENV)/bin/activate' puts leadscore, mlflow and bentoml on your PATH (make targets need no activation)"
 
 install: $(BIN)/leadscore ## create .venv and install leadscore with its dev tools
 
@@ -33,8 +37,8 @@ evaluate-demo: install ## evaluation report of the champion on the demo leads, w
 	$(BIN)/leadscore evaluate --data $(DEMO)/leads.csv --events $(DEMO)/events.parquet --spec hubspot \
 		--config configs/hubspot-demo.yaml --points configs/points-hubspot.yaml --backtest 3 --out reports/demo
 
-evaluate-xeducation: install ## evaluation report of the X Education model (vs logistic regression and points)
-	$(BIN)/leadscore evaluate --data ../shared/data/x-education/Leads.csv --spec x-education \
+evaluate-xeducation: install xeducation-data ## evaluation report of the X Education model (vs logistic regression and points)
+	$(BIN)/leadscore evaluate --data $(XED) --spec x-education \
 		--model models:/lead-scorer-x-education@champion --points configs/points-x-education.yaml \
 		--out reports/x-education
 
@@ -44,10 +48,13 @@ score-demo: install ## score the demo leads with the registered champion (with r
 explain-demo: install ## print the card of one demo lead (ID=...)
 	$(BIN)/leadscore explain --data $(DEMO)/leads.csv --id $(or $(ID),1000001) --as-of $(AS_OF)
 
-train-xeducation: install ## train on ../shared/data/x-education/Leads.csv with the leak-free spec
-	$(BIN)/leadscore train --data ../shared/data/x-education/Leads.csv --spec x-education \
+train-xeducation: install xeducation-data ## train on X Education's Leads.csv (XED=path) with the leak-free spec
+	$(BIN)/leadscore train --data $(XED) --spec x-education \
 		--config configs/x-education.yaml \
 		--model-name lead-scorer-x-education
+
+xeducation-data:
+	@test -f $(XED) || { echo "no X Education data at $(XED): it is Leads.csv of the UpGrad 'Lead Scoring Case Study', republished on Kaggle as 'Lead Scoring Dataset' (9,240 rows, 37 columns; licence unverified, see README). Download it and run: make $(MAKECMDGOALS) XED=path/to/Leads.csv"; exit 2; }
 
 serve: install ## serve the champion over HTTP with BentoML (http://127.0.0.1:3000)
 	$(BIN)/leadscore serve

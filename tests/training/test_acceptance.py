@@ -15,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 from features.generate import Demo, generate_demo
 from features.spec import resolve_spec
 from features.timestamps import NS_PER_DAY, AsOf, read_timestamps
-from tests.conftest import X_EDUCATION, as_crm_text, demo_examples
+from tests.conftest import X_EDUCATION, as_crm_text, demo_examples, needs_x_education
 from training.config import TrainConfig
 from training.data import PreparedData, load_leads, prepare
 from training.train import TrainResult, train_scorer
@@ -116,7 +116,7 @@ def test_a_snapshot_model_looks_better_offline_and_is_worse_in_use(
 
 
 @pytest.mark.realdata
-@pytest.mark.skipif(not X_EDUCATION.is_file(), reason="../shared/data/x-education absent")
+@needs_x_education
 def test_x_education_leak_free_beats_logistic_regression() -> None:
     spec = resolve_spec("x-education")
     frame = load_leads(X_EDUCATION)
