@@ -13,7 +13,7 @@ export BENTOML_DO_NOT_TRACK = true
 export MLFLOW_DISABLE_TELEMETRY = true
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo xeducation-data train-xeducation evaluate-demo evaluate-xeducation score-demo explain-demo serve bench bench-large ui test test-all lint format typecheck clean
+.PHONY: help install docs-numbers demo xeducation-data train-xeducation evaluate-demo evaluate-xeducation score-demo explain-demo serve bench bench-large ui test test-all lint format typecheck clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ xeducation-data:
 
 serve: install ## serve the champion over HTTP with BentoML (http://127.0.0.1:3000)
 	$(BIN)/leadscore serve
+
+docs-numbers: install ## rerun the README's documented commands and write what they print into it
+	$(BIN)/python scripts/docs_numbers.py $(if $(wildcard $(XED)),--x-education $(XED))
 
 bench: install ## run the benchmarks (single lead, reasons, service under load; minutes)
 	$(BIN)/python benchmarks/bench_single_lead.py
