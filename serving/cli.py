@@ -18,6 +18,16 @@ import typer
 SERVICE = "serving.service:LeadScoring"
 
 
+def browsable(host: str) -> str:
+    """The host part of a URL that reaches a server bound to `host` from this machine: a
+    wildcard address (every interface) is not one a browser can open."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
 def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 3000,
     model: Annotated[
@@ -59,9 +69,11 @@ def serve(
         err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
     args = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", host, "--port", str(port)]
+    base = f"http://{browsable(host)}:{port}"
     err.print(
-        f"serving {settings.model_uri} on http://{host}:{port} "
-        f"(docs: http://{host}:{port}/docs.json)",
+        f"serving {settings.model_uri} on "
+        + (f"{host} port {port}, here {base}" if base != f"http://{host}:{port}" else base)
+        + f" (docs: {base}/docs.json)",
         highlight=False,
         soft_wrap=True,
     )

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
+import shutil
+import sys
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import wraps
@@ -26,6 +30,7 @@ from features.errors import LeadscoreError
 
 if TYPE_CHECKING:
     import pandas as pd
+    from rich.progress import Progress, TaskID
 
 app = typer.Typer(
     help="leadscore: fit / interest lead scoring with MLflow and BentoML.",
@@ -68,6 +73,151 @@ def user_errors(command: F) -> F:
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def on_terminal(stream: Console) -> bool:
+    """Whether `stream` is an interactive terminal: not a file, a pipe or a CI log (where
+    a live display, even one FORCE_COLOR asks for, is only noise)."""
+    isatty = getattr(stream.file, "isatty", None)
+    try:
+        interactive = bool(isatty is not None and isatty())
+    except ValueError:  # a closed stream
+        interactive = False
+    return interactive and not stream.is_dumb_terminal
+
+
+class Stages:
+    """Progress through a command's named stages, on stderr.
+
+    On a terminal: a rich display, a line per stage with a spinner and its time, ticked
+    off when the next stage begins. Elsewhere (CI, cron, a pipe): one plain line per stage,
+    `leadscore train [3.2 s] training fit, interest and full models…`, with the seconds
+    since the command began, and a last `done` line. Call `end()` before printing to
+    stdout: a live display and another stream's output would garble each other.
+    """
+
+    def __init__(self, command: str, stream: Console | None = None) -> None:
+        self.command = command
+        self.stream = stream or err_console
+        self.live = on_terminal(self.stream)
+        self.began = time.perf_counter()
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> Stages:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        self.end(failed=kind is not None)
+        if kind is None:
+            self.line("done")
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.began
+
+    def line(self, text: str) -> None:
+        """One plain progress line (off a terminal only)."""
+        if not self.live:
+            self.stream.print(
+                f"{self.command} [{self.elapsed():.1f} s] {text}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+
+    def stage(self, name: str) -> None:
+        """End the current stage (if any) and begin `name`."""
+        if not self.live:
+            self.line(f"{name}…")
+            return
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        if self._progress is None:
+            self._progress = Progress(
+                SpinnerColumn(finished_text="[green]✓[/]"),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=self.stream,
+            )
+            self._progress.start()
+        elif self._task is not None:
+            self._progress.update(self._task, total=1, completed=1)
+        self._task = self._progress.add_task(escape(name), total=None)
+
+    def end(self, failed: bool = False) -> None:
+        """Stop the display after the current stage (ticked off, or dropped if it failed)."""
+        progress, task, self._progress, self._task = self._progress, self._task, None, None
+        if progress is None:
+            return
+        if task is not None:
+            if failed:
+                progress.remove_task(task)
+            else:
+                progress.update(task, total=1, completed=1)
+        progress.stop()
+
+
+class RowProgress:
+    """Rows done of a total (None: unknown): a rich progress bar on a terminal; elsewhere a
+    plain line on stderr after the first chunk and then at most every `every` seconds."""
+
+    def __init__(self, command: str, what: str, total: int | None, every: float = 1.0) -> None:
+        self.stages = Stages(command)
+        self.what = what
+        self.total = total
+        self.every = every
+        self.done = 0
+        self._last: float | None = None
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> RowProgress:
+        if self.stages.live:
+            from rich.progress import Progress
+
+            self._progress = Progress(console=self.stages.stream, transient=True)
+            self._progress.start()
+            self._task = self._progress.add_task(escape(self.what), total=self.total)
+        return self
+
+    def advance(self, rows: int) -> None:
+        self.done += rows
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, advance=rows)
+            return
+        now = self.stages.elapsed()
+        if self._last is None or now - self._last >= self.every:
+            self._last = now
+            self.stages.line(self.text())
+
+    def text(self) -> str:
+        if not self.total:
+            return f"{self.what}: {self.done:,} rows"
+        return f"{self.what}: {self.done:,} of {self.total:,} rows ({self.done / self.total:.0%})"
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+        elif kind is None:
+            self.stages.line(self.text() + ", done")
+
+
+def console_script(name: str) -> str:
+    """How to run `name`, a command installed beside this Python (the project's virtual
+    environment), as a shell word: the bare name when the shell finds that same file on
+    PATH, else its full path (a venv not activated), else `python -m name`."""
+    folder = Path(sys.executable).parent  # not resolved: a venv's python is a symlink
+    beside = next((folder / n for n in (name, f"{name}.exe") if (folder / n).is_file()), None)
+    found = shutil.which(name)
+    if beside is None:
+        return f"{shlex.quote(sys.executable)} -m {name}"
+    if found is not None:
+        try:
+            if os.path.samefile(found, beside):
+                return name
+        except OSError:
+            pass
+    return shlex.quote(str(beside))
 
 
 @app.callback()
@@ -176,74 +326,81 @@ def train(
             update={"registry": settings.registry.model_copy(update=updates)}
         )
 
-    frame = load_leads(data)
-    if events is not None:
-        log = load_events(events, dataset_spec)
-        prepared = prepare_point_in_time(
-            frame, log, dataset_spec, settings.examples, settings.min_positives
+    with Stages("leadscore train") as stages:
+        stages.stage("reading data")
+        frame = load_leads(data)
+        if events is not None:
+            log = load_events(events, dataset_spec)
+            stages.stage("building point-in-time examples")
+            prepared = prepare_point_in_time(
+                frame, log, dataset_spec, settings.examples, settings.min_positives
+            )
+        elif dataset_spec.needs_events:
+            raise LeadscoreError(
+                f"spec {dataset_spec.name!r} reads window features from an event log "
+                "(events.windows): give it with --events FILE"
+            )
+        else:
+            stages.stage("reading labels and time")
+            prepared = prepare(frame, dataset_spec, settings.min_positives)
+        stages.stage("encoding features and checking for leaks")
+        design = design_matrix(prepared, dataset_spec, settings)
+        prints = fingerprint(prepared, dataset_spec, file_sha256(data))
+        stages.end()
+        console.print(data_line(prints, settings.examples.at_days), highlight=False)
+        for leak in design.snapshot_leaks:
+            console.print(
+                "[yellow]snapshot leak:[/] "
+                + escape(leak_text(leak, str(dataset_spec.label.from_date)))
+                + (" (allowed by snapshot.allow)" if leak["allowed"] else ""),
+                highlight=False,
+                soft_wrap=True,
+            )
+
+        stages.stage("opening MLflow")
+        import mlflow
+
+        from training.evaluation import report_of_test_slice
+        from training.tracking import (
+            configure,
+            ensure_experiment,
+            log_evaluation_report,
+            log_training_run,
+            register_and_promote,
         )
-    elif dataset_spec.needs_events:
-        raise LeadscoreError(
-            f"spec {dataset_spec.name!r} reads window features from an event log "
-            "(events.windows): give it with --events FILE"
-        )
-    else:
-        prepared = prepare(frame, dataset_spec, settings.min_positives)
-    design = design_matrix(prepared, dataset_spec, settings)
-    prints = fingerprint(prepared, dataset_spec, file_sha256(data))
-    console.print(data_line(prints, settings.examples.at_days), highlight=False)
-    for leak in design.snapshot_leaks:
-        console.print(
-            "[yellow]snapshot leak:[/] "
-            + escape(leak_text(leak, str(dataset_spec.label.from_date)))
-            + (" (allowed by snapshot.allow)" if leak["allowed"] else ""),
-            highlight=False,
-            soft_wrap=True,
-        )
+        from training.train import train_scorer
 
-    import mlflow
+        uri = configure()
+        experiment_id = ensure_experiment(settings.registry.experiment, uri)
+        spec_path = Path(spec) if Path(spec).exists() else None
+        if spec_path is None:
+            from features.spec import builtin_spec_path
 
-    from training.evaluation import report_of_test_slice
-    from training.tracking import (
-        configure,
-        ensure_experiment,
-        log_evaluation_report,
-        log_training_run,
-        register_and_promote,
-    )
-    from training.train import train_scorer
-
-    uri = configure()
-    experiment_id = ensure_experiment(settings.registry.experiment, uri)
-    spec_path = Path(spec) if Path(spec).exists() else None
-    if spec_path is None:
-        from features.spec import builtin_spec_path
-
-        spec_path = builtin_spec_path(spec)
-    with (
-        console.status("training fit, interest and full models…") as status,
-        mlflow.start_run(
+            spec_path = builtin_spec_path(spec)
+        with mlflow.start_run(
             experiment_id=experiment_id, run_name=f"{dataset_spec.name}-{prints['rows']}"
-        ),
-    ):
-        result = train_scorer(prepared, dataset_spec, settings, design)
-        run_id, model_uri = log_training_run(result, settings, prints, spec_path)
-        status.update("evaluation report of the test slice…")
-        report = report_of_test_slice(
-            result,
-            prepared,
-            dataset_spec,
-            data_file=str(data),
-            model={
-                "uri": model_uri,
-                "version": None,
-                "run_id": run_id,
-                "spec": dataset_spec.name,
-                "trained_at": result.scorer.metadata.get("trained_at"),
-            },
-        )
-        log_evaluation_report(report, run_id)
-    promotion = register_and_promote(model_uri, run_id, result, settings.registry)
+        ):
+            stages.stage("training fit/interest/full models")
+            result = train_scorer(prepared, dataset_spec, settings, design)
+            stages.stage("logging to MLflow")
+            run_id, model_uri = log_training_run(result, settings, prints, spec_path)
+            stages.stage("evaluation report of the test slice")
+            report = report_of_test_slice(
+                result,
+                prepared,
+                dataset_spec,
+                data_file=str(data),
+                model={
+                    "uri": model_uri,
+                    "version": None,
+                    "run_id": run_id,
+                    "spec": dataset_spec.name,
+                    "trained_at": result.scorer.metadata.get("trained_at"),
+                },
+            )
+            log_evaluation_report(report, run_id)
+        stages.stage("registering the model")
+        promotion = register_and_promote(model_uri, run_id, result, settings.registry)
 
     console.print(metrics_table(result.metrics, result.report))
     console.print(threshold_table(result.report["thresholds"]))
@@ -266,11 +423,7 @@ def train(
         highlight=False,
         soft_wrap=True,
     )
-    console.print(
-        f"open the MLflow UI:  {ui_command(uri)}  → http://127.0.0.1:5000",
-        highlight=False,
-        soft_wrap=True,
-    )
+    console.print(f"open the MLflow UI:  {ui_command(uri)}", highlight=False, soft_wrap=True)
 
 
 def data_line(prints: dict[str, Any], at_days: list[float]) -> str:
@@ -299,9 +452,15 @@ def data_line(prints: dict[str, Any], at_days: list[float]) -> str:
 
 
 def ui_command(uri: str) -> str:
-    if uri.startswith("sqlite:///"):
-        return f"mlflow ui --backend-store-uri {uri} --port 5000"
-    return f"open {uri} in a browser"
+    """How to open the MLflow UI on the tracking store `uri`: a tracking server's own
+    address, or a command to paste as printed (the venv's `mlflow` by its full path when
+    the shell would not find it)."""
+    if uri.startswith(("http://", "https://")):
+        return f"{uri} in a browser"
+    if uri.startswith("databricks"):
+        return "the experiment in your Databricks workspace"
+    command = f"{console_script('mlflow')} ui --backend-store-uri {shlex.quote(uri)} --port 5000"
+    return f"{command}  → http://127.0.0.1:5000"
 
 
 def metrics_table(metrics: dict[str, float], report: dict[str, Any]) -> Table:
@@ -314,7 +473,8 @@ def metrics_table(metrics: dict[str, float], report: dict[str, Any]) -> Table:
         else f"trained on the oldest {rows['train']:,}, calibrated on the next "
         f"{rows['validation']:,}"
     )
-    table = Table(title=f"test slice: the newest {rows['test']:,} leads ({learned})")
+    unit = "examples" if report.get("examples", {}).get("point_in_time") else "leads"
+    table = Table(title=f"test slice: the newest {rows['test']:,} {unit} ({learned})")
     for column in ("model", "ROC AUC", "PR AUC", "Brier", "ECE", "top-10% lift"):
         table.add_column(column, justify="left" if column == "model" else "right")
     lines = [("base rate", "base_rate")]
@@ -403,10 +563,16 @@ def score(
     k: Annotated[int, typer.Option(min=1, help="reasons per direction and score")] = 3,
     events: EventsOption = None,
     as_of: AsOfOption = None,
+    no_id: Annotated[
+        bool,
+        typer.Option(
+            "--no-id",
+            help="score a file without the spec's id column (the scores cannot be joined back "
+            "to the leads but by row order)",
+        ),
+    ] = False,
 ) -> None:
     """Score a file in chunks: id, scores, grades, recommendation, model version [, reasons]."""
-    from rich.progress import Progress
-
     from features.build import check_columns
     from training.data import count_rows, data_format, load_events, read_chunks
     from training.model_uri import load_model
@@ -430,6 +596,11 @@ def score(
         raise LeadscoreError(
             f"data file {data} has no id column {spec.id!r}: events are matched to leads by it"
         )
+    if spec.id not in head.columns and not no_id:
+        raise LeadscoreError(
+            f"data file {data} has no id column {spec.id!r}: its scores could not be joined "
+            "back to the leads (pass --no-id to score it anyway, in row order)"
+        )
     if scorer.policy is not None:
         scorer.policy_columns(head)  # the catalogue's columns must be there too
     err_console.print(
@@ -440,18 +611,17 @@ def score(
     tmp_out = out.with_name(out.name + ".partial")
     written = 0
     seen = EventLeads(log, spec.id, spec.missing_tokens)
-    with Progress(console=err_console, transient=True) as progress:
-        task = progress.add_task(f"scoring {data.name}", total=total)
-        with ChunkWriter(tmp_out, out_kind) as writer:
-            chunks = seen.mark(read_chunks(data, in_kind, chunk_size, columns))
-            for scored in scorer.score_chunks(
-                chunks, reasons=reasons, k=k, as_of=moment, events=log
-            ):
-                scored["model_version"] = version
-                writer.write(scored)
-                written += len(scored)
-                progress.update(task, advance=len(scored))
-            seen.check(data)  # before the output is in place
+    with (
+        RowProgress("leadscore score", f"scoring {data.name}", total) as progress,
+        ChunkWriter(tmp_out, out_kind) as writer,
+    ):
+        chunks = seen.mark(read_chunks(data, in_kind, chunk_size, columns))
+        for scored in scorer.score_chunks(chunks, reasons=reasons, k=k, as_of=moment, events=log):
+            scored["model_version"] = version
+            writer.write(scored)
+            written += len(scored)
+            progress.advance(len(scored))
+        seen.check(data)  # before the output is in place
     tmp_out.replace(out)
     console.print(
         f"scored {written:,} leads with {model}"

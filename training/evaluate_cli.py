@@ -105,6 +105,7 @@ def evaluate(
     and a points rule; write an HTML + JSON report."""
     from features.spec import resolve_spec
     from training import evaluation
+    from training.cli import Stages
     from training.config import load_config
     from training.data import file_sha256, load_events, load_leads, prepare, prepare_point_in_time
     from training.model_uri import configure, load_model
@@ -117,61 +118,67 @@ def evaluate(
     if backtest:
         evaluation.check_backtest(dataset_spec, backtest)
     rules = load_points(points) if points is not None else None
-    frame = load_leads(data)
-    if rules is not None:
-        rules.check(frame, f"points rules {points}")
-    if events is not None:
-        log = load_events(events, dataset_spec)
-        prepared = prepare_point_in_time(
-            frame, log, dataset_spec, settings.examples, settings.min_positives
-        )
-    else:
-        prepared = prepare(frame, dataset_spec, settings.min_positives)
-    # A date range is checked now; the default slice's share may come from the model's run.
-    selection = (
-        evaluation.select_rows(prepared, dataset_spec, date_from, date_to)
-        if date_from or date_to
-        else None
-    )
-    partial = evaluation.backtest_months(prepared, backtest)[1] if backtest else None
-
-    uri = configure()
-    if run_id is not None:
-        check_run(run_id, uri)
-    scorer, version = load_model(model, uri)
-    check_model_matches(scorer, frame, model, data)
-    notes: list[str] = []
-    if scorer.spec.name != dataset_spec.name:
-        notes.append(
-            f"the model was trained with spec {scorer.spec.name!r}; the data is read "
-            f"with spec {dataset_spec.name!r} (labels and time)"
-        )
-    if rules is None:
-        rules = evaluation.default_points_rule(frame.columns)
+    stages = Stages("leadscore evaluate")
+    with stages:
+        stages.stage("reading data")
+        frame = load_leads(data)
         if rules is not None:
-            notes.append(f"points rule: the default {default_points_path().name}")
-
-    trained = training_params(model)
-    test_share = settings.split.test
-    if config is None and trained and "split.test" in trained:
-        test_share = float(trained["split.test"])
-    sha256 = file_sha256(data)
-    if selection is None:
-        selection = evaluation.default_selection(
-            prepared, dataset_spec, test_share, trained, sha256
+            rules.check(frame, f"points rules {points}")
+        if events is not None:
+            log = load_events(events, dataset_spec)
+            stages.stage("building point-in-time examples")
+            prepared = prepare_point_in_time(
+                frame, log, dataset_spec, settings.examples, settings.min_positives
+            )
+        else:
+            stages.stage("reading labels and time")
+            prepared = prepare(frame, dataset_spec, settings.min_positives)
+        # A date range is checked now; the default slice's share may come from the model's run.
+        selection = (
+            evaluation.select_rows(prepared, dataset_spec, date_from, date_to)
+            if date_from or date_to
+            else None
         )
-    evaluated = evaluation.subset(prepared, selection.rows)
-    before = evaluation.subset(prepared, selection.before) if len(selection.before) else None
-    notes += evaluation.training_overlap_notes(
-        prepared, dataset_spec, selection, sha256, trained, scorer.metadata
-    )
-    if prepared.dropped_unknown:
-        notes.append(
-            f"{prepared.dropped_unknown:,} {prepared.unit} left out: their label window is "
-            "still open (outcome not known yet)"
-        )
+        partial = evaluation.backtest_months(prepared, backtest)[1] if backtest else None
 
-    with console.status(f"evaluating {len(evaluated.y):,} {evaluated.unit}…"):
+        stages.stage("loading the model")
+        uri = configure()
+        if run_id is not None:
+            check_run(run_id, uri)
+        scorer, version = load_model(model, uri)
+        check_model_matches(scorer, frame, model, data)
+        notes: list[str] = []
+        if scorer.spec.name != dataset_spec.name:
+            notes.append(
+                f"the model was trained with spec {scorer.spec.name!r}; the data is read "
+                f"with spec {dataset_spec.name!r} (labels and time)"
+            )
+        if rules is None:
+            rules = evaluation.default_points_rule(frame.columns)
+            if rules is not None:
+                notes.append(f"points rule: the default {default_points_path().name}")
+
+        trained = training_params(model)
+        test_share = settings.split.test
+        if config is None and trained and "split.test" in trained:
+            test_share = float(trained["split.test"])
+        sha256 = file_sha256(data)
+        if selection is None:
+            selection = evaluation.default_selection(
+                prepared, dataset_spec, test_share, trained, sha256
+            )
+        evaluated = evaluation.subset(prepared, selection.rows)
+        before = evaluation.subset(prepared, selection.before) if len(selection.before) else None
+        notes += evaluation.training_overlap_notes(
+            prepared, dataset_spec, selection, sha256, trained, scorer.metadata
+        )
+        if prepared.dropped_unknown:
+            notes.append(
+                f"{prepared.dropped_unknown:,} {prepared.unit} left out: their label window is "
+                "still open (outcome not known yet)"
+            )
+
+        stages.stage(f"evaluating {len(evaluated.y):,} {evaluated.unit}")
         sections = evaluation.evaluate_scorer(
             scorer,
             evaluated,
@@ -179,53 +186,73 @@ def evaluate(
             baselines=before,
             points=rules,
             slice_columns=evaluation.default_slice_columns(scorer.spec),
+            later_start=evaluation.later_from(prepared, dataset_spec, selection, date_to),
         )
-    backtest_result = None
-    if backtest:
-        with console.status(f"backtest: training {backtest} model(s), one per month…"):
-            backtest_result = evaluation.backtest(prepared, dataset_spec, settings, backtest)
-        notes.append(evaluation.backtest_note(settings, backtest))
-        if partial:
-            notes.append(partial)
+        backtest_result = None
+        if backtest:
 
-    result: dict[str, Any] = evaluation.jsonable(
-        {
-            "model": {
-                "uri": model,
-                "version": version,
-                "spec": scorer.spec.name,
-                "trained_at": scorer.metadata.get("trained_at"),
-            },
-            "data": evaluation.data_summary(evaluated, dataset_spec, str(data), selection),
-            **{k: v for k, v in sections.items() if k != "notes"},
-            "time": {
-                "examples": {
-                    "point_in_time": prepared.point_in_time,
-                    **({"at_days": settings.examples.at_days} if prepared.point_in_time else {}),
+            def fold(month: str, number: int, total: int) -> None:
+                stages.stage(f"backtest month {month} ({number} of {total})")
+
+            backtest_result = evaluation.backtest(
+                prepared, dataset_spec, settings, backtest, on_fold=fold
+            )
+            notes.append(evaluation.backtest_note(settings, backtest))
+            if partial:
+                notes.append(partial)
+
+        stages.stage("evaluation report")
+        result: dict[str, Any] = evaluation.jsonable(
+            {
+                "model": {
+                    "uri": model,
+                    "version": version,
+                    "spec": scorer.spec.name,
+                    "trained_at": scorer.metadata.get("trained_at"),
                 },
-                "snapshot_leaks": snapshot_leaks(prepared, dataset_spec, settings.snapshot),
-            },
-            "backtest": backtest_result,
-            "notes": notes + sections["notes"],
-        }
-    )
-    paths = write(result, out)
-
-    console.print(comparison_table(result))
-    if backtest_result is not None:
-        console.print(backtest_table(result["backtest"]))
-    for note in result["notes"]:
-        console.print(f"[dim]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
-    for kind, path in paths.items():
-        console.print(f"{kind}: {path}", highlight=False)
-    if log_mlflow:
-        new_run = log_to_mlflow(result, paths, uri)
-        console.print(f"MLflow run {new_run} in experiment {EXPERIMENT} ({uri})", highlight=False)
-    if run_id is not None:
-        folder = log_to_run(paths, run_id, result["data"])
-        console.print(
-            f"logged into MLflow run {run_id}: {folder}/ ({uri})", highlight=False, soft_wrap=True
+                "data": evaluation.data_summary(
+                    evaluated, dataset_spec, str(data), selection, prepared
+                ),
+                **{k: v for k, v in sections.items() if k != "notes"},
+                "time": {
+                    "examples": {
+                        "point_in_time": prepared.point_in_time,
+                        **(
+                            {"at_days": settings.examples.at_days} if prepared.point_in_time else {}
+                        ),
+                    },
+                    "snapshot_leaks": snapshot_leaks(prepared, dataset_spec, settings.snapshot),
+                },
+                "backtest": backtest_result,
+                "notes": notes + sections["notes"],
+            }
         )
+        paths = write(result, out)
+        stages.end()
+
+        console.print(comparison_table(result))
+        if backtest_result is not None:
+            console.print(backtest_table(result["backtest"]))
+        for note in result["notes"]:
+            console.print(f"[dim]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+        for kind, path in paths.items():
+            console.print(f"{kind}: {path}", highlight=False)
+        if not log_mlflow and run_id is None:
+            return
+        stages.stage("logging to MLflow")
+        new_run = log_to_mlflow(result, paths, uri) if log_mlflow else None
+        folder = log_to_run(paths, run_id, result["data"]) if run_id is not None else None
+        stages.end()
+        if new_run is not None:
+            console.print(
+                f"MLflow run {new_run} in experiment {EXPERIMENT} ({uri})", highlight=False
+            )
+        if folder is not None:
+            console.print(
+                f"logged into MLflow run {run_id}: {folder}/ ({uri})",
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 def check_run(run_id: str, uri: str) -> None:

@@ -16,7 +16,7 @@ logs). The result is one JSON-able dict that the report renderer draws:
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -84,11 +84,13 @@ def subset(data: PreparedData, positions: np.ndarray) -> PreparedData:
 def time_bound(text: str, spec: DatasetSpec, option: str, end: bool = False) -> float:
     """A `--from` / `--to` value as a time key (ns since epoch, or the ordinal itself).
 
-    A `--to` date without a time of day includes that whole day.
+    A `--to` date without a time of day includes that whole day; a `--to` ordinal
+    includes itself (the range ends before the returned key).
     """
     if spec.time.kind == "ordinal":
         try:
-            return float(text)
+            value = float(text)
+            return float(np.nextafter(value, np.inf)) if end else value
         except ValueError:
             raise LeadscoreError(
                 f"{option}: {text!r} is not a number (the spec's time column "
@@ -108,9 +110,11 @@ def time_bound(text: str, spec: DatasetSpec, option: str, end: bool = False) -> 
 
 
 def time_text(value: float, spec: DatasetSpec) -> str:
+    """A time key as the user writes it: a date, or the ordinal (every digit of it, so
+    that `--from` / `--to` read it back as the same number)."""
     if spec.time.kind == "datetime":
         return str(pd.Timestamp(int(value), tz="UTC").date())
-    return f"{value:g}"
+    return f"{value:.15g}"
 
 
 def select_rows(
@@ -206,6 +210,48 @@ def default_selection(
         f"the {len(rows):,} leads created after the model's training data (which ends {end})",
         default=False,
     )
+
+
+def later_from(
+    data: PreparedData, spec: DatasetSpec, selection: Selection, date_to: str | None
+) -> str | None:
+    """A `--from` that leaves leads of both classes before the range (where the logistic
+    regression and the points rule's map learn) while the range keeps both classes, when
+    the leads before `selection` lack one; None when they do not, or no start does.
+
+    The earliest such start is found on the time-sorted labels, then checked by selecting
+    it as the command would (point-in-time examples drop leads on both sides of the cut).
+    """
+    if _two_classes(data.y[selection.before]) or len(selection.rows) == 0:
+        return None
+    seen = data.y[: selection.rows[0]].astype(bool)
+    within = data.y[selection.rows].astype(bool)
+    # the first evaluated row after which earlier rows hold both classes
+    has_pos = seen.any() | (np.cumsum(within) > 0)
+    has_neg = (~seen).any() | (np.cumsum(~within) > 0)
+    both = np.flatnonzero(has_pos & has_neg)
+    if len(both) == 0:
+        return None
+    last_before = data.times[selection.rows[both[0]]]
+    if spec.time.kind == "datetime":
+        day = pd.Timestamp(int(last_before), tz="UTC").normalize() + pd.Timedelta(days=1)
+        text = str(day.date())
+    else:
+        later = data.times[data.times > last_before]
+        if len(later) == 0:
+            return None
+        text = time_text(later[0], spec)
+    try:
+        candidate = select_rows(data, spec, text, date_to)
+    except LeadscoreError:
+        return None
+    if not (_two_classes(data.y[candidate.before]) and _two_classes(data.y[candidate.rows])):
+        return None
+    return text
+
+
+def _two_classes(y: np.ndarray) -> bool:
+    return len(y) > 0 and y.min() != y.max()
 
 
 # --- metrics helpers ---------------------------------------------------------------------
@@ -414,12 +460,15 @@ def evaluate_scorer(
     points: PointsRules | None,
     slice_columns: Sequence[str],
     bins: int = 10,
+    later_start: str | None = None,
 ) -> dict[str, Any]:
     """Score the evaluated leads and compare the model with the baselines on them.
 
     `baselines` are the leads created before the evaluated ones: the logistic
     regression learns there, the points rule's points are mapped to a probability
-    there, and the base rate is theirs. Returns the report's metric sections.
+    there, and the base rate is theirs. `later_start`: a `--from` known to give the
+    baselines leads of both classes (`later_from`), suggested when they lack one.
+    Returns the report's metric sections.
     """
     y = evaluated.y
     if y.min() == y.max():
@@ -480,7 +529,13 @@ def evaluate_scorer(
         ranked[LOGISTIC] = None
         notes.append(
             "no logistic regression: the leads before the evaluated ones are "
-            f"{n_before} with a single class or none; start the range later"
+            f"{n_before} with a single class or none"
+            + (
+                f"; start the range later (--from {later_start} leaves leads of both "
+                "classes before it)"
+                if later_start
+                else ""
+            )
         )
     if points is not None:
         points.check(frame, f"points rules ({points.name})")
@@ -502,8 +557,8 @@ def evaluate_scorer(
     else:
         ranked[POINTS] = None
         notes.append(
-            "no points rule: pass --points FILE (a YAML of points per property "
-            "value) to compare with one"
+            "no points rule: `leadscore evaluate --points FILE` (a YAML of points per "
+            "property value) compares the model with one"
         )
     ranked[MODEL] = (scores["probability"], scores["probability"])
 
@@ -614,7 +669,7 @@ def report_of_test_slice(
     return jsonable(
         {
             "model": dict(model),
-            "data": data_summary(evaluated, spec, data_file, selection),
+            "data": data_summary(evaluated, spec, data_file, selection, data),
             **{k: v for k, v in sections.items() if k != "notes"},
             "time": {
                 "examples": result.report.get("examples", {"point_in_time": False}),
@@ -642,8 +697,16 @@ def threshold_report_for(
 
 
 def data_summary(
-    evaluated: PreparedData, spec: DatasetSpec, file: str, selection: Selection
+    evaluated: PreparedData,
+    spec: DatasetSpec,
+    file: str,
+    selection: Selection,
+    data: PreparedData | None = None,
 ) -> dict[str, Any]:
+    """The evaluated rows, and what the file allows (for the report's suggestions):
+    `time_kind` (a backtest and stability by month need "datetime"), `backtest_months`
+    (the most `--backtest` takes on the whole prepared file `data`; 0: none, None:
+    unknown) and `events` (whether the spec reads an event log, so `--events` works)."""
     return {
         "file": file,
         "rows": len(evaluated.y),
@@ -652,6 +715,9 @@ def data_summary(
         "time_to": time_text(evaluated.times[-1], spec),
         "base_rate": float(evaluated.y.mean()),
         "selection": selection.description,
+        "time_kind": spec.time.kind,
+        "backtest_months": max_backtest_months(data, spec) if data is not None else None,
+        "events": spec.events is not None,
     }
 
 
@@ -697,8 +763,13 @@ def training_overlap_notes(
             ]
         return [
             f"{seen:,} of the {len(selection.rows):,} evaluated leads were in the model's "
-            "training rows (same file): the numbers flatter the model; evaluate the newest "
-            "slice (no --from/--to) or later leads"
+            "training rows (same file): the numbers flatter the model; evaluate "
+            + (
+                f"its test slice (the training's test share, {shares.test:.0%}: no --config, "
+                "or one with that split.test) or later leads"
+                if selection.default
+                else "its test slice (no --from/--to) or later leads"
+            )
         ]
     time_to = str(trained["data.time_to"])
     newest_training = time_to
@@ -723,6 +794,30 @@ def month_keys(times: np.ndarray) -> np.ndarray:
     return np.asarray(pd.to_datetime(times.astype("int64"), utc=True).strftime("%Y-%m"))
 
 
+def complete_months(data: PreparedData) -> tuple[list[str], str | None]:
+    """The complete calendar months (UTC) of a datetime time column, oldest first, and a
+    note when the newest month is left out because the data stops before it ends."""
+    months = data.times.astype("int64").view("datetime64[ns]").astype("datetime64[M]")
+    calendar = [str(m) for m in np.unique(months)]  # "YYYY-MM", as `month_keys` writes them
+    note = None
+    newest = pd.Timestamp(int(data.times[-1]), tz="UTC")
+    if len(calendar) > 1 and newest.day < newest.days_in_month - 2:
+        note = (
+            f"backtest: the newest month ({calendar[-1]}) is partial (leads up to "
+            f"{newest.date()}) and is not a fold"
+        )
+        calendar = calendar[:-1]
+    return calendar, note
+
+
+def max_backtest_months(data: PreparedData, spec: DatasetSpec) -> int:
+    """The most months `--backtest` takes on this data (one complete month to train on
+    before the first test month); 0 when none, as for an ordinal time column."""
+    if spec.time.kind != "datetime" or len(data.times) == 0:
+        return 0
+    return max(len(complete_months(data)[0]) - 1, 0)
+
+
 def check_backtest(spec: DatasetSpec, months: int) -> None:
     """A backtest tests on calendar months: it needs a datetime time column."""
     if spec.time.kind != "datetime":
@@ -737,38 +832,39 @@ def check_backtest(spec: DatasetSpec, months: int) -> None:
 def backtest_months(data: PreparedData, months: int) -> tuple[list[str], str | None]:
     """The last `months` complete calendar months (UTC) to test on, and a note when the
     newest month is left out because the data stops before it ends."""
-    keys = month_keys(data.times)
-    calendar = sorted(set(keys))
-    note = None
-    newest = pd.Timestamp(int(data.times[-1]), tz="UTC")
-    if len(calendar) > 1 and newest.day < newest.days_in_month - 2:
-        note = (
-            f"backtest: the newest month ({calendar[-1]}) is partial (leads up to "
-            f"{newest.date()}) and is not a fold"
-        )
-        calendar = calendar[:-1]
+    calendar, note = complete_months(data)
     if len(calendar) < months + 1:
+        most = len(calendar) - 1
         raise LeadscoreError(
             f"--backtest {months} needs at least {months + 1} complete months of leads (one to "
             f"train on before the first test month); the data has {len(calendar)}"
+            + (f" (--backtest {most} at most)" if most >= 1 else "")
         )
     return calendar[-months:], note
 
 
 def backtest(
-    data: PreparedData, spec: DatasetSpec, config: TrainConfig, months: int, bins: int = 10
+    data: PreparedData,
+    spec: DatasetSpec,
+    config: TrainConfig,
+    months: int,
+    bins: int = 10,
+    on_fold: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
     """For each of the last `months` complete calendar months m: train a new scorer on the
     leads created before m (as `leadscore train` would, with `config`), test it on m's leads.
 
     Each fold also fits the logistic regression on the rows that fold's model learned
-    from. Returns the folds and the mean, std, min and max of each metric.
+    from. `on_fold(month, i, n)` is called as fold i of n begins (progress). Returns the
+    folds and the mean, std, min and max of each metric.
     """
     check_backtest(spec, months)
     keys = month_keys(data.times)
     tested, _ = backtest_months(data, months)
     folds = []
-    for month in tested:
+    for number, month in enumerate(tested, start=1):
+        if on_fold is not None:
+            on_fold(str(month), number, len(tested))
         test = np.flatnonzero(keys == month)
         history = np.arange(test[0])  # rows are sorted by time: everything before the month
         if data.groups is not None:  # no lead on both sides: its earlier examples go
