@@ -19,15 +19,18 @@ import numpy as np
 import pandas as pd
 
 from features.coerce import (
+    DEFAULT_NUMBERS,
     DERIVATIONS,
     INTEGRAL_TEXT,
     CoercionError,
+    NumberFormat,
+    number_reader,
+    sentinel_numbers,
     to_boolean,
     to_category,
-    to_number,
 )
 from features.errors import LeadscoreError
-from features.spec import DatasetSpec, Derivation, FeatureSpec, FeatureType
+from features.spec import DELIMITERS, DatasetSpec, Derivation, FeatureSpec, FeatureType
 from features.timestamps import AsOf, days_since, read_timestamps, to_timestamp
 
 OTHER = "(other)"
@@ -35,29 +38,35 @@ OTHER = "(other)"
 _FEW = 64
 # Text Arrow casts to the very float Python's float() reads: an optional minus and
 # digits, with or without a decimal part, 15 characters at most (any parser rounds
-# these alike).
-_PLAIN_DECIMAL = r"^-?[0-9]+(?:\.[0-9]+)?$"
+# these alike) once thousands separators are dropped and the decimal mark is a point.
 _PLAIN_LENGTH = 15
 
 Reader = Callable[[Any, str, Collection[str]], Any]
 
 
-def reader_for(feature: FeatureSpec) -> Reader:
+def reader_for(feature: FeatureSpec, numbers: NumberFormat = DEFAULT_NUMBERS) -> Reader:
     """The scalar function that reads a raw value of this feature (a `days_since`
-    feature's raw value is a timestamp: its days depend on the moment, see `transform`)."""
+    feature's raw value is a timestamp: its days depend on the moment, see `transform`).
+
+    `numbers`: how the export writes numbers (the spec's `csv` section). A number in the
+    feature's own `missing` list is missing however it comes (999, 999.0, "999").
+    """
     if feature.derive is Derivation.days_since:
         return to_timestamp
     if feature.derive is not None:
         return DERIVATIONS[feature.derive.value]
     if feature.type is FeatureType.numeric:
-        return to_number
+        return number_reader(numbers, sentinel_numbers(feature.missing, numbers))
     if feature.type is FeatureType.boolean:
         return to_boolean
     return to_category
 
 
 def read_distinct(
-    feature: FeatureSpec, values: pd.Series, missing: Collection[str]
+    feature: FeatureSpec,
+    values: pd.Series,
+    missing: Collection[str],
+    numbers: NumberFormat = DEFAULT_NUMBERS,
 ) -> tuple[np.ndarray, list[Any]]:
     """Each row's index into the column's distinct values, and each of them read once.
 
@@ -65,7 +74,7 @@ def read_distinct(
     gives the rows' readings. A CRM column has far fewer distinct values than rows, so
     the scalar readers (the single definition of how a value is read) stay cheap.
     """
-    read, column = reader_for(feature), feature.source
+    read, column = reader_for(feature, numbers), feature.source
     return _distinct_reads(values, lambda v: read(v, column, missing))
 
 
@@ -81,56 +90,68 @@ def _distinct_reads(values: Any, read: Callable[[Any], Any]) -> tuple[np.ndarray
     return codes, [*(read(u) for u in uniques.tolist()), read(None)]
 
 
-def read_column(feature: FeatureSpec, values: pd.Series, missing: Collection[str]) -> pd.Series:
-    """Read a raw column into typed values (float for numeric/boolean, str/None for categories)."""
-    if (
-        feature.type is FeatureType.numeric
-        and feature.derive is None
-        and pd.api.types.is_numeric_dtype(values.dtype)
-        and not pd.api.types.is_bool_dtype(values.dtype)
-    ):
-        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        if np.isinf(numbers).any():
-            raise CoercionError(feature.source, float("inf"), "a finite number")
-        return pd.Series(numbers, index=values.index)
-    if (
-        feature.type is FeatureType.numeric
-        and feature.derive is None
-        and isinstance(values.dtype, pd.StringDtype)
-        and len(values) > _FEW
-    ):
-        return _read_number_text(feature, values, missing)
-    codes, reads = read_distinct(feature, values, missing)
+def read_column(
+    feature: FeatureSpec,
+    values: pd.Series,
+    missing: Collection[str],
+    numbers: NumberFormat = DEFAULT_NUMBERS,
+) -> pd.Series:
+    """Read a raw column into typed values (float for numeric/boolean, str/None for categories).
+
+    `missing`: the feature's missing markers (the spec's and its own); `numbers`: how
+    the export writes numbers."""
+    if feature.type is FeatureType.numeric and feature.derive is None:
+        read: np.ndarray | None = None
+        if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
+            values.dtype
+        ):
+            read = values.to_numpy(dtype=np.float64, na_value=np.nan)
+            if np.isinf(read).any():
+                raise CoercionError(feature.source, float("inf"), "a finite number")
+        elif isinstance(values.dtype, pd.StringDtype) and len(values) > _FEW:
+            read = _read_number_text(feature, values, missing, numbers)
+        if read is not None:
+            sentinels = sentinel_numbers(feature.missing, numbers)
+            if sentinels:
+                read[np.isin(read, list(sentinels))] = np.nan
+            return pd.Series(read, index=values.index)
+    codes, reads = read_distinct(feature, values, missing, numbers)
     if feature.type is FeatureType.categorical:
         return pd.Series(np.asarray(reads, dtype=object)[codes], index=values.index, dtype="object")
     return pd.Series(np.asarray(reads, dtype=np.float64)[codes], index=values.index)
 
 
 def _read_number_text(
-    feature: FeatureSpec, values: pd.Series, missing: Collection[str]
-) -> pd.Series:
+    feature: FeatureSpec, values: pd.Series, missing: Collection[str], numbers: NumberFormat
+) -> np.ndarray:
     """`read_column` of a numeric text column: plain decimals (most of a CRM's numbers,
-    and mostly distinct ones, such as revenue) are cast by Arrow at once; the rest
-    (ranges, `1000+`, missing markers, anything odd) go through `to_number`."""
+    and mostly distinct ones, such as revenue), with or without thousands separators, are
+    cast by Arrow at once; the rest (ranges, `1000+`, missing markers, anything odd) go
+    through `to_number`."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     text = pa.array(values)
-    plain = pc.and_(
-        pc.match_substring_regex(text, _PLAIN_DECIMAL),
-        pc.less_equal(pc.utf8_length(text), _PLAIN_LENGTH),
+    plain = pc.or_(
+        pc.match_substring_regex(text, f"^-?{numbers.plain}$"),
+        pc.match_substring_regex(text, f"^-?{numbers.grouped}$"),
     )
-    markers = [m for m in missing if re.fullmatch(_PLAIN_DECIMAL, m)]
+    point = pc.replace_substring(text, numbers.thousands, "")
+    if numbers.decimal != ".":
+        point = pc.replace_substring(point, numbers.decimal, ".")
+    plain = pc.and_(plain, pc.less_equal(pc.utf8_length(point), _PLAIN_LENGTH))
+    markers = [m for m in missing if re.fullmatch(r"[-0-9.,' \u00a0\u202f]+", m)]
     if markers:  # a missing marker that looks like a number ("-1") is still missing
         plain = pc.and_(plain, pc.invert(pc.is_in(text, pa.array(markers, pa.string()))))
     plain = plain.fill_null(False)
-    numbers = pc.cast(pc.if_else(plain, text, pa.scalar(None, pa.string())), pa.float64())
-    out = numbers.to_numpy(zero_copy_only=False)
+    cast = pc.cast(pc.if_else(plain, point, pa.scalar(None, pa.string())), pa.float64())
+    out = cast.to_numpy(zero_copy_only=False)
+    out = out if out.flags.writeable else out.copy()
     rest = ~np.asarray(plain, dtype=bool)
     if rest.any():
-        codes, reads = read_distinct(feature, values[rest], missing)
+        codes, reads = read_distinct(feature, values[rest], missing, numbers)
         out[rest] = np.asarray(reads, dtype=np.float64)[codes]
-    return pd.Series(out, index=values.index)
+    return out
 
 
 def read_each(
@@ -201,13 +222,15 @@ class FeatureEncoder:
     # -- fitting -----------------------------------------------------------------------------
     def fit(self, frame: pd.DataFrame) -> FeatureEncoder:
         """Learn the category codes from a training frame of raw rows."""
-        check_columns(frame, self.spec.feature_columns, "data")
-        missing = self.spec.missing_tokens
+        check_columns(frame, self.spec.feature_columns, "data", self.spec)
+        numbers = self.spec.numbers
         self.categories_: dict[str, list[str]] = {}
         for feature in self.spec.features:
             if feature.type is not FeatureType.categorical:
                 continue
-            counts = read_column(feature, frame[feature.source], missing).value_counts()
+            missing = self.spec.missing_for(feature)
+            read = read_column(feature, frame[feature.source], missing, numbers)
+            counts = read.value_counts()
             kept = counts[counts >= self.min_category_count].index[: self.max_categories]
             self.categories_[feature.name] = sorted(str(c) for c in kept)
         self._prepare()
@@ -219,14 +242,21 @@ class FeatureEncoder:
             name: {c: float(i) for i, c in enumerate(cats)}
             for name, cats in self.categories_.items()
         }
-        missing = self.spec.missing_tokens
-        self._plan: list[tuple[str, str, Reader, dict[str, float] | None]] = [
-            (f.source, f.name, reader_for(f), self._codes.get(f.name)) for f in self.spec.features
+        numbers = self.spec.numbers
+        # Per feature: its raw column, name, reader, category codes and missing markers.
+        self._plan: list[tuple[str, str, Reader, dict[str, float] | None, frozenset[str]]] = [
+            (
+                f.source,
+                f.name,
+                reader_for(f, numbers),
+                self._codes.get(f.name),
+                self.spec.missing_for(f),
+            )
+            for f in self.spec.features
         ]
         self._timed = [
             j for j, f in enumerate(self.spec.features) if f.derive is Derivation.days_since
         ]
-        self._missing = missing
 
     @property
     def categorical_indices(self) -> list[int]:
@@ -250,22 +280,24 @@ class FeatureEncoder:
         `as_of`: the moment `days_since` features count to (default: now). A timestamp
         after it raises `FutureTimestampError` naming the column and the row.
         """
-        check_columns(frame, self.spec.feature_columns, "data")
+        check_columns(frame, self.spec.feature_columns, "data", self.spec)
         out = np.empty((len(frame), len(self._plan)), dtype=np.float64)
         if self._timed:
             as_of = as_of or AsOf.now()
+        numbers = self.spec.numbers
         for j, feature in enumerate(self.spec.features):
             codes = self._codes.get(feature.name)
+            missing = self._plan[j][4]
             if feature.derive is Derivation.days_since:
                 assert as_of is not None
                 values = frame[feature.source]
-                stamps = read_timestamps(values, feature.source, self._missing)
+                stamps = read_timestamps(values, feature.source, missing)
                 out[:, j] = days_since(stamps, as_of, feature.source, values.to_numpy())
                 continue
             if codes is None:
-                out[:, j] = read_column(feature, frame[feature.source], self._missing)
+                out[:, j] = read_column(feature, frame[feature.source], missing, numbers)
                 continue
-            rows, reads = read_distinct(feature, frame[feature.source], self._missing)
+            rows, reads = read_distinct(feature, frame[feature.source], missing, numbers)
             other = float(len(codes))
             coded = [math.nan if r is None else codes.get(r, other) for r in reads]
             out[:, j] = np.asarray(coded, dtype=np.float64)[rows]
@@ -279,12 +311,11 @@ class FeatureEncoder:
         `as_of` as for `transform`.
         """
         out = np.empty((len(records), len(self._plan)), dtype=np.float64)
-        missing = self._missing
         timed = set(self._timed)
         nat = np.iinfo(np.int64).min
         stamps = {j: np.full(len(records), nat, dtype=np.int64) for j in timed}
         for i, record in enumerate(records):
-            for j, (column, _name, read, codes) in enumerate(self._plan):
+            for j, (column, _name, read, codes, missing) in enumerate(self._plan):
                 value = read(record.get(column), column, missing)
                 if j in timed:
                     if value is not None:
@@ -317,10 +348,39 @@ class FeatureEncoder:
         return encoder
 
 
-def check_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    """Raise naming every required column the frame lacks."""
+def check_columns(
+    frame: pd.DataFrame, columns: Sequence[str], what: str, spec: DatasetSpec | None = None
+) -> None:
+    """Raise naming every required column the frame lacks, and what likely went wrong: a
+    file read with the wrong delimiter (one column), or a feature that reads another
+    feature instead of a raw column (with `spec`)."""
     absent = [c for c in columns if c not in frame.columns]
-    if absent:
-        raise LeadscoreError(
-            f"{what} is missing column(s) the spec needs: {', '.join(map(repr, absent))}"
-        )
+    if not absent:
+        return
+    message = f"{what} is missing column(s) the spec needs: {', '.join(map(repr, absent))}"
+    if len(frame.columns) == 1:
+        header = str(frame.columns[0])
+        if likely := next((d for d in DELIMITERS if d in header), None):
+            message += (
+                f". Its header reads as the single column {header!r}: it looks like a "
+                f"{likely!r}-separated file (set csv.delimiter in the spec)"
+            )
+    if spec is not None:
+        message += "".join(_reads_a_feature(spec, column) for column in absent)
+    raise LeadscoreError(message)
+
+
+def _reads_a_feature(spec: DatasetSpec, column: str) -> str:
+    """A hint when an absent column is the name another feature gives its own column."""
+    named = next((f for f in spec.features if f.name == column and f.source != column), None)
+    if named is None:
+        return ""
+    readers = [f.name for f in spec.features if f.source == column and f is not named]
+    how = f"derived ({named.derive.value}) from" if named.derive else "read from"
+    return (
+        f". {column!r} is not a column of the file but the name of feature {column!r}, "
+        f"{how} column {named.source!r}; "
+        + (f"feature(s) {', '.join(map(repr, readers))} " if readers else "a feature ")
+        + f"must name a raw column of the export (e.g. column: {named.source}), not "
+        "another feature"
+    )

@@ -1,4 +1,5 @@
-"""The dataset spec: how to read one CRM export (id, label, time, fit and interest features).
+"""The dataset spec: how to read one CRM export (id, label, time, fit, interest and
+context features, and the file's CSV dialect).
 
 A spec is a small YAML file validated with pydantic. Any mistake in it becomes a
 `LeadscoreError` that names the offending key, e.g. ``fit.2.type``.
@@ -10,13 +11,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from features.coerce import THOUSANDS_SEPARATORS, NumberFormat
 from features.errors import LeadscoreError
 from features.yaml_files import read_yaml, validate_mapping
 
 # Values that mean "no value" in every export, on top of a spec's own list.
 DEFAULT_MISSING_VALUES: tuple[str, ...] = ("", "nan", "NaN", "NA", "N/A", "null", "NULL", "None")
+# Delimiters a CSV export is read with when its spec names none (detected from its lines).
+DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
 
 
 class FeatureType(StrEnum):
@@ -43,8 +47,13 @@ NUMERIC_DERIVATIONS = frozenset({Derivation.days_since})
 
 
 class Group(StrEnum):
+    """A feature's group: `fit` and `interest` each have a model of their own (and a
+    score); `context` features (economic indicators, the campaign month) belong to
+    neither and are read by the full model only."""
+
     fit = "fit"
     interest = "interest"
+    context = "context"
 
 
 class _Strict(BaseModel):
@@ -61,6 +70,11 @@ class FeatureSpec(_Strict):
     unit: str | None = None
     derive: Derivation | None = None
     monotone: Literal["increasing", "decreasing"] | None = None
+    missing: list[str] = Field(
+        default_factory=list,
+        description="values that mean `no value` in this column only (e.g. a sentinel "
+        "999), on top of the spec's missing_values; a number matches however it is sent",
+    )
 
     @property
     def source(self) -> str:
@@ -85,6 +99,48 @@ class FeatureSpec(_Strict):
         if self.monotone is not None and self.type is FeatureType.categorical:
             raise ValueError("monotone applies to numeric or boolean features only")
         return self
+
+
+class CsvSpec(_Strict):
+    """How a CSV export is written, where it is not plain comma-separated English.
+
+    `delimiter`: detected from the first lines (comma, semicolon, tab, pipe) when absent.
+    `decimal` and `thousands`: how numbers are written (features and the requirements
+    catalogue read them so). Without them, ``1,234.5`` and ``13,000`` are read, and a
+    comma outside thousands positions (``1,5``) is refused; `decimal: ","` reads German
+    exports (``1.234,56``; thousands default to ``.``).
+    """
+
+    delimiter: str | None = Field(default=None, description="one character, e.g. ';' or '\\t'")
+    decimal: Literal[".", ","] = "."
+    thousands: str | None = Field(
+        default=None, description="default: ',' with decimal '.', '.' with decimal ','"
+    )
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, value: str | None) -> str | None:
+        if value is not None and len(value) != 1:
+            raise ValueError(f"a delimiter is one character (such as {DELIMITERS}), not {value!r}")
+        return value
+
+    @field_validator("thousands")
+    @classmethod
+    def _separator(cls, value: str | None) -> str | None:
+        if value is not None and value not in THOUSANDS_SEPARATORS:
+            raise ValueError(f"thousands must be one of {THOUSANDS_SEPARATORS}, not {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _distinct(self) -> CsvSpec:
+        if self.thousands == self.decimal:
+            raise ValueError(f"decimal and thousands are both {self.decimal!r}")
+        return self
+
+    @property
+    def numbers(self) -> NumberFormat:
+        default = "," if self.decimal == "." else "."
+        return NumberFormat(self.decimal, self.thousands or default)
 
 
 class TimeSpec(_Strict):
@@ -243,6 +299,7 @@ class EventsSpec(_Strict):
 
 
 FIRST_EVENT_FEATURE = "days_since_first_event"
+GROUPS: tuple[str, ...] = tuple(g.value for g in Group)
 
 
 def window_feature(kind: str, days: int) -> str:
@@ -257,10 +314,14 @@ class DatasetSpec(_Strict):
     id: str = Field(min_length=1)
     time: TimeSpec
     label: LabelSpec
+    csv: CsvSpec = Field(default_factory=CsvSpec)
     missing_values: list[str] = Field(default_factory=list)
     leaky_columns: list[str] = Field(default_factory=list)
     fit: list[FeatureSpec] = Field(min_length=1)
     interest: list[FeatureSpec] = Field(min_length=1)
+    context: list[FeatureSpec] = Field(
+        default_factory=list, description="features of neither group: full model only"
+    )
     events: EventsSpec | None = None
 
     @model_validator(mode="before")
@@ -276,7 +337,7 @@ class DatasetSpec(_Strict):
             return data  # reported, with its key, by the field's own validation
         listed = {
             f.get("name") if isinstance(f, dict) else getattr(f, "name", None)
-            for group in ("fit", "interest")
+            for group in GROUPS
             for f in data.get(group) or []
         }
         added = [f for f in events.window_features() if f["name"] not in listed]
@@ -300,8 +361,8 @@ class DatasetSpec(_Strict):
                         "column or listed in leaky_columns"
                     )
         leaky = set(self.leaky_columns)
-        for group, features in (("fit", self.fit), ("interest", self.interest)):
-            for feature in features:
+        for group in GROUPS:
+            for feature in getattr(self, group):
                 if feature.source in leaky:
                     raise ValueError(
                         f"{group} feature {feature.name!r} uses column {feature.source!r}, "
@@ -316,14 +377,27 @@ class DatasetSpec(_Strict):
 
     @property
     def features(self) -> list[FeatureSpec]:
-        return [*self.fit, *self.interest]
+        """Every feature, in the order of the encoded matrix: fit, interest, context."""
+        return [*self.fit, *self.interest, *self.context]
 
     def group_of(self, name: str) -> Group:
-        return Group.fit if any(f.name == name for f in self.fit) else Group.interest
+        for group in GROUPS:
+            if any(f.name == name for f in getattr(self, group)):
+                return Group(group)
+        raise LeadscoreError(f"spec {self.name!r} has no feature named {name!r}")
 
     @property
     def missing_tokens(self) -> frozenset[str]:
         return frozenset([*DEFAULT_MISSING_VALUES, *self.missing_values])
+
+    def missing_for(self, feature: FeatureSpec) -> frozenset[str]:
+        """The values that mean "no value" in a feature's column: the spec's and its own."""
+        return self.missing_tokens | frozenset(feature.missing)
+
+    @property
+    def numbers(self) -> NumberFormat:
+        """How the export writes numbers (the `csv` section's decimal and thousands)."""
+        return self.csv.numbers
 
     @property
     def feature_columns(self) -> list[str]:
@@ -373,11 +447,19 @@ def load_spec(path: str | Path) -> DatasetSpec:
     return parse_spec(read_yaml(path, "spec file"), str(path))
 
 
+def builtin_specs() -> list[str]:
+    """Names of the specs shipped with the package (`hubspot`, `x-education`, …)."""
+    return sorted(p.stem for p in (Path(__file__).resolve().parent / "specs").glob("*.yaml"))
+
+
 def builtin_spec_path(name: str) -> Path:
-    """Path of a spec shipped with the package (`hubspot`, `x-education`)."""
+    """Path of a spec shipped with the package (see `builtin_specs`)."""
     path = Path(__file__).resolve().parent / "specs" / f"{name}.yaml"
     if not path.is_file():
-        raise LeadscoreError(f"no built-in spec named {name!r}")
+        raise LeadscoreError(
+            f"no built-in spec named {name!r}; built in: {', '.join(builtin_specs())} "
+            "(or give the path of a spec file)"
+        )
     return path
 
 

@@ -11,6 +11,9 @@ inside the scorer bundle; nothing is passed at serve time. The rules (DESIGN.md)
 - by score, an SQL needs a high probability and fit; an MQL needs fit AND interest;
 - a new SQL gets lead status `NEW`; an existing lead status is never overwritten.
 
+A CRM whose stages are not HubSpot's (a Salesforce Lead `Status`) maps its own values
+to them in the catalogue's `stages`.
+
 Decisions are vectorised over a batch (numpy), so one lead and a million take the
 same code path.
 """
@@ -25,7 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.build import read_each
 from features.coerce import (
+    DEFAULT_NUMBERS,
     CoercionError,
+    NumberFormat,
     email_domain_type,
     event_name,
     is_missing,
@@ -107,11 +112,17 @@ class Condition(_Strict):
             raise ValueError(f"one test per rule (found {', '.join(tests)}); use two rules")
         return self
 
-    def holds(self, values: Sequence[Any], missing: frozenset[str]) -> np.ndarray:
-        """Whether each raw value passes (requirement) / matches (exclusion)."""
-        return read_each(values, lambda v: self._holds_one(v, missing)).astype(bool)
+    def holds(
+        self,
+        values: Sequence[Any],
+        missing: frozenset[str],
+        numbers: NumberFormat = DEFAULT_NUMBERS,
+    ) -> np.ndarray:
+        """Whether each raw value passes (requirement) / matches (exclusion); `numbers`:
+        how the export writes numbers (for `min` / `max`)."""
+        return read_each(values, lambda v: self._holds_one(v, missing, numbers)).astype(bool)
 
-    def _holds_one(self, value: Any, missing: frozenset[str]) -> bool:
+    def _holds_one(self, value: Any, missing: frozenset[str], numbers: NumberFormat) -> bool:
         if is_missing(value, missing):
             return False
         if self.present:
@@ -119,7 +130,7 @@ class Condition(_Strict):
         if self.business_email:
             return email_domain_type(value, self.column, missing) == "business"
         if self.min is not None or self.max is not None:
-            number = to_number(value, self.column, missing)
+            number = to_number(value, self.column, missing, numbers)
             return (self.min is None or number >= self.min) and (
                 self.max is None or number <= self.max
             )
@@ -166,13 +177,41 @@ class HandRaise(_Strict):
 
 
 class Requirements(_Strict):
-    """The requirements catalogue: hard rules evaluated before the scores."""
+    """The requirements catalogue: hard rules evaluated before the scores.
+
+    `stages` maps the CRM's own values of `stage_column` to lifecycle stages, e.g. a
+    Salesforce Lead `Status`: ``{"Open - Not Contacted": lead, "Closed - Converted":
+    opportunity}`` (read case-insensitively; HubSpot's own values need no entry).
+    """
 
     requirements: list[Condition] = Field(default_factory=list)
     exclusions: list[Condition] = Field(default_factory=list)
     hand_raise: list[HandRaise] = Field(default_factory=list)
     stage_column: str = "lifecyclestage"
     status_column: str = "hs_lead_status"
+    stages: dict[str, str] = Field(
+        default_factory=dict, description="the CRM's value of stage_column → lifecycle stage"
+    )
+
+    @model_validator(mode="after")
+    def _known_stages(self) -> Requirements:
+        for value, stage in self.stages.items():
+            if not value.strip():
+                raise ValueError("stages: a CRM value to map must not be empty")
+            if _hubspot_stage(stage) is None:
+                raise ValueError(
+                    f"stages: {value!r} maps to {stage!r}, which is not a lifecycle stage "
+                    f"({', '.join((*STAGES, OTHER))})"
+                )
+        keys = [_stage_key(value) for value in self.stages]
+        if len(set(keys)) != len(keys):
+            raise ValueError("stages: a CRM value is listed twice (values are read ignoring case)")
+        return self
+
+    @property
+    def stage_map(self) -> dict[str, str]:
+        """`stages` by normalised CRM value (see `normalise_stage`)."""
+        return {_stage_key(k): str(_hubspot_stage(v)) for k, v in self.stages.items()}
 
     @property
     def columns(self) -> list[str]:
@@ -208,6 +247,9 @@ class Policy(_Strict):
     thresholds: Thresholds
     requirements: Requirements = Field(default_factory=Requirements)
     notes: list[str] = Field(default_factory=list, description="what fitting had to give up")
+    numbers: NumberFormat = Field(
+        default=DEFAULT_NUMBERS, description="how the export writes numbers (the spec's csv)"
+    )
 
     def decide(
         self,
@@ -238,8 +280,10 @@ class Policy(_Strict):
             current = np.full(n, "lead", dtype=object)
             status: np.ndarray = np.full(n, None, dtype=object)
         else:
+            stage_map = req.stage_map
             current = read_each(
-                column(req.stage_column), lambda v: normalise_stage(v, req.stage_column, missing)
+                column(req.stage_column),
+                lambda v: normalise_stage(v, req.stage_column, missing, stage_map),
             )
             status = read_each(
                 column(req.status_column),
@@ -268,13 +312,13 @@ class Policy(_Strict):
         settle(kept, None, "already_at_or_past_stage", kept_detail)
         for condition in req.exclusions:
             settle(
-                condition.holds(column(condition.column), missing),
+                condition.holds(column(condition.column), missing, self.numbers),
                 OTHER,
                 "excluded",
                 f"excluded by {condition.name!r}",
             )
         for condition in req.requirements:
-            passes = condition.holds(column(condition.column), missing)
+            passes = condition.holds(column(condition.column), missing, self.numbers)
             if condition.allow_missing:
                 passes |= read_each(
                     column(condition.column), lambda v: is_missing(v, missing)
@@ -331,16 +375,35 @@ def _rank(stages: np.ndarray) -> np.ndarray:
     return np.fromiter((_ORDER.get(s, -1) for s in stages), dtype=np.intp, count=len(stages))
 
 
-def normalise_stage(value: Any, column: str, missing: frozenset[str]) -> str:
-    """A HubSpot lifecycle stage, case-insensitively; missing means `lead`."""
+def _stage_key(value: Any) -> str:
+    return " ".join(str(value).strip().lower().split())
+
+
+def _hubspot_stage(value: Any) -> str | None:
+    """A HubSpot lifecycle stage by its internal value or label, case-insensitively."""
+    key = _stage_key(str(value).replace("_", " "))
+    return _STAGE_ALIASES.get(key) or _STAGE_ALIASES.get(key.replace(" ", ""))
+
+
+def normalise_stage(
+    value: Any, column: str, missing: frozenset[str], stages: Mapping[str, str] | None = None
+) -> str:
+    """A lifecycle stage: the CRM's own value mapped by `stages` (normalised keys, see
+    `Requirements.stage_map`), else a HubSpot stage, case-insensitively; missing means
+    `lead`."""
     if is_missing(value, missing):
         return "lead"
-    key = " ".join(str(value).strip().lower().replace("_", " ").split())
-    stage = _STAGE_ALIASES.get(key) or _STAGE_ALIASES.get(key.replace(" ", ""))
+    stage = (stages or {}).get(_stage_key(value)) or _hubspot_stage(value)
     if stage is None:
-        raise CoercionError(
-            column, value, f"a HubSpot lifecycle stage ({', '.join((*STAGES, OTHER))})"
-        )
+        expected = f"a HubSpot lifecycle stage ({', '.join((*STAGES, OTHER))})"
+        if stages:
+            expected = (
+                f"a lifecycle stage: one of decision.catalogue.stages "
+                f"({', '.join(map(repr, stages))}) or {expected.removeprefix('a ')}"
+            )
+        else:
+            expected += "; map the CRM's own values in decision.catalogue.stages"
+        raise CoercionError(column, value, expected)
     return stage
 
 

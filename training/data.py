@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import logging
 from collections.abc import Collection, Iterator
@@ -15,7 +16,7 @@ from features.build import check_columns, read_categories
 from features.coerce import CoercionError, is_missing
 from features.errors import LeadscoreError, first_line
 from features.events import EventLog, event_columns, read_event_log
-from features.spec import DatasetSpec
+from features.spec import DELIMITERS, CsvSpec, DatasetSpec
 from features.timestamps import NS_PER_DAY, iso, now, read_timestamps
 from training.config import ExamplesConfig, SplitConfig
 
@@ -36,8 +37,72 @@ def data_format(path: Path) -> str:
     )
 
 
-def load_leads(path: str | Path, what: str = "data file") -> pd.DataFrame:
-    """Read a CSV (every value as text, as a CRM sends it) or Parquet file of leads."""
+# Bytes of a CSV file's start read to detect its delimiter.
+_SNIFF_BYTES = 1 << 16
+_SNIFF_ROWS = 50
+
+
+def sniff_delimiter(path: Path) -> str:
+    """The delimiter of a CSV file (comma, semicolon, tab or pipe), from its first lines.
+
+    The one that splits the header into the most columns while giving every line read
+    as many fields as the header wins; a comma when none splits the header at all.
+    """
+    import csv
+    import io
+
+    import pyarrow as pa
+
+    with pa.input_stream(str(path), compression="detect") as raw:
+        head = raw.read(_SNIFF_BYTES)
+        whole = len(head) < _SNIFF_BYTES
+    text = head.decode("utf-8-sig", errors="replace")
+    best, best_score = ",", (0.0, 1)
+    for delimiter in DELIMITERS:
+        try:
+            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        except csv.Error:
+            continue
+        rows = [row for row in rows if row][: _SNIFF_ROWS + 1]
+        if not whole and len(rows) > 1:
+            rows = rows[:-1]  # the last line read may be cut off
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        score = (sum(len(row) == width for row in rows) / len(rows), width)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def csv_delimiter(path: Path, dialect: CsvSpec | None) -> str:
+    """The spec's delimiter, else the file's own (`sniff_delimiter`)."""
+    if dialect is not None and dialect.delimiter is not None:
+        return dialect.delimiter
+    return sniff_delimiter(path)
+
+
+def check_header(header: list[str], delimiter: str, path: Path, what: str) -> None:
+    """A header read as one column that holds another delimiter: the wrong delimiter."""
+    if len(header) != 1:
+        return
+    likely = next((d for d in DELIMITERS if d != delimiter and d in header[0]), None)
+    if likely is not None:
+        raise LeadscoreError(
+            f"{what} {path}: its header reads as the single column {header[0]!r} with "
+            f"delimiter {delimiter!r}; it looks like a {likely!r}-separated file: set "
+            f"`csv: {{delimiter: {likely!r}}}` in the spec, or leave the delimiter out to "
+            "have it detected"
+        )
+
+
+def load_leads(
+    path: str | Path, what: str = "data file", dialect: CsvSpec | None = None
+) -> pd.DataFrame:
+    """Read a CSV (every value as text, as a CRM sends it) or Parquet file of leads.
+
+    A CSV file's delimiter is the spec's (`dialect`, its `csv` section) or detected.
+    """
     path = Path(path)
     if not path.is_file():
         raise LeadscoreError(f"{what} not found: {path}")
@@ -46,11 +111,17 @@ def load_leads(path: str | Path, what: str = "data file") -> pd.DataFrame:
         raise LeadscoreError(f"{what} {path} is empty")
     try:
         if kind == "csv":
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+            delimiter = csv_delimiter(path, dialect)
+            frame = pd.read_csv(
+                path, sep=delimiter, dtype=str, keep_default_na=False, encoding="utf-8-sig"
+            )
+            check_header([str(c) for c in frame.columns], delimiter, path, what)
         else:
             frame = pd.read_parquet(path)
     except UnicodeDecodeError as error:
         raise LeadscoreError(f"{what} {path} is not UTF-8 text: {error.reason}") from None
+    except LeadscoreError:
+        raise
     except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as error:
         raise LeadscoreError(f"could not read {kind} file {path}: {first_line(error)}") from None
     if frame.empty:
@@ -60,7 +131,11 @@ def load_leads(path: str | Path, what: str = "data file") -> pd.DataFrame:
 
 
 def load_events(path: str | Path, spec: DatasetSpec) -> EventLog:
-    """Read an event log (CSV or Parquet) with the columns the spec's `events:` names."""
+    """Read an event log (CSV or Parquet) with the columns the spec's `events:` names.
+
+    A CSV log's delimiter is detected: the spec's `csv.delimiter` describes the
+    contacts export, which may come from another system than the log.
+    """
     if spec.events is None:
         raise LeadscoreError(
             f"spec {spec.name!r} has no events section: it cannot read an event log "
@@ -71,15 +146,20 @@ def load_events(path: str | Path, spec: DatasetSpec) -> EventLog:
 
 
 def read_chunks(
-    path: Path, kind: str, size: int, columns: Collection[str] | None = None
+    path: Path,
+    kind: str,
+    size: int,
+    columns: Collection[str] | None = None,
+    dialect: CsvSpec | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Stream a file in DataFrames of at most `size` rows (never the whole file at once).
 
     `columns`: read only those of them the file has (a CRM export may hold hundreds of
-    properties a model never reads); the caller names the ones it lacks.
+    properties a model never reads); the caller names the ones it lacks. `dialect`: the
+    spec's `csv` section (a CSV file's delimiter is otherwise detected).
     """
     if kind == "csv":
-        yield from read_csv_chunks(path, size, columns)
+        yield from read_csv_chunks(path, size, columns, dialect)
     else:
         import pyarrow.parquet as pq
 
@@ -94,10 +174,11 @@ def read_chunks(
 
 
 def read_csv_chunks(
-    path: Path, size: int, columns: Collection[str] | None = None
+    path: Path, size: int, columns: Collection[str] | None = None, dialect: CsvSpec | None = None
 ) -> Iterator[pd.DataFrame]:
     """A CSV file as text columns ("" for empty cells, as `load_leads` reads it), in
-    DataFrames of `size` rows; only the `columns` the file has, when given. Arrow's
+    DataFrames of `size` rows; only the `columns` the file has, when given; delimited as
+    `dialect` says or as detected (`sniff_delimiter`). Arrow's
     streaming reader parses it in C, about 6× faster than pandas' chunked reader. It
     reads some 30 blocks ahead: 1 MiB blocks keep that near 40 MiB (4 MiB blocks made
     the peak grow with the file up to ~150 MiB).
@@ -109,15 +190,19 @@ def read_csv_chunks(
     import pyarrow.csv as pcsv
 
     try:
+        delimiter = csv_delimiter(path, dialect)
         # Arrow decompresses a .csv.gz by its name; the header is read the same way.
         with pa.input_stream(str(path), compression="detect") as raw:
-            header = next(csv.reader(io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")), None)
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            header = next(csv.reader(text, delimiter=delimiter), None)
         if not header:
             return
+        check_header(header, delimiter, path, "data file")
         kept = header if columns is None else [name for name in header if name in columns]
         reader = pcsv.open_csv(
             path,
             read_options=pcsv.ReadOptions(block_size=1 << 20),
+            parse_options=pcsv.ParseOptions(delimiter=delimiter),
             convert_options=pcsv.ConvertOptions(
                 include_columns=kept,
                 column_types={name: pa.string() for name in kept},
@@ -196,7 +281,11 @@ def to_datetime(values: pd.Series, column: str, allow_missing: bool = False) -> 
     return pd.Series(stamps, index=values.index).dt.tz_localize("UTC")
 
 
-_LABEL_VALUES = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "true": 1, "false": 0}
+# A 0/1 label as exports write it (read trimmed and case-insensitively).
+_LABEL_VALUES = {
+    **{"1": 1, "1.0": 1, "true": 1, "yes": 1},
+    **{"0": 0, "0.0": 0, "false": 0, "no": 0},
+}
 
 
 def derive_labels(
@@ -217,8 +306,8 @@ def derive_labels(
         if bad.any():
             examples = sorted({str(v) for v in raw[bad].head(50)})[:5]
             raise LeadscoreError(
-                f"label column {label.column!r} must hold 0 or 1; found {int(bad.sum())} "
-                f"other value(s), e.g. {', '.join(map(repr, examples))}"
+                f"label column {label.column!r} must hold 0 or 1 (or true/false, yes/no); "
+                f"found {int(bad.sum())} other value(s), e.g. {', '.join(map(repr, examples))}"
             )
         return y.astype("int64"), pd.Series(True, index=frame.index)
     assert label.from_date is not None and label.within_days is not None
@@ -277,7 +366,8 @@ class PreparedData:
 def prepare(frame: pd.DataFrame, spec: DatasetSpec, min_positives: int = 50) -> PreparedData:
     """Check the columns, derive labels and time, drop rows without a known outcome, sort."""
     source = frame.attrs.get("source")
-    check_columns(frame, spec.required_columns, f"data file {source}" if source else "data")
+    check_columns(frame, spec.required_columns, f"data file {source}" if source else "data", spec)
+    warn_absent_leaky(frame, spec)
     times = parse_times(frame[spec.time.column], spec.time.column, spec.time.kind)
     y, known = derive_labels(frame, spec, times)
     dropped = int((~known).sum())
@@ -295,6 +385,26 @@ def prepare(frame: pd.DataFrame, spec: DatasetSpec, min_positives: int = 50) -> 
     moment = snapshot_moment(kept, spec, times) if spec.time.kind == "datetime" else None
     as_of = None if moment is None else np.full(len(labels), moment, dtype=np.int64)
     return PreparedData(kept, labels, times[known].to_numpy()[order], dropped, as_of)
+
+
+def warn_absent_leaky(frame: pd.DataFrame, spec: DatasetSpec) -> None:
+    """Log the spec's `leaky_columns` the file does not have: a typo there would let the
+    very column it means into the features unnoticed (e.g. in another spec's copy)."""
+    absent = [c for c in spec.leaky_columns if c not in frame.columns]
+    if not absent:
+        return
+    columns = [str(c) for c in frame.columns]
+    named = []
+    for column in absent:
+        close = difflib.get_close_matches(column, columns, n=1, cutoff=0.8)
+        named.append(f"{column!r} (did you mean {close[0]!r}?)" if close else repr(column))
+    log.warning(
+        "leaky_columns of spec %r that are not columns of %s: %s; a misspelt name keeps no "
+        "leak out of the features",
+        spec.name,
+        frame.attrs.get("source") or "the data",
+        ", ".join(named),
+    )
 
 
 def check_labels(y: np.ndarray, what: str, min_positives: int, rows: str) -> None:
@@ -318,10 +428,16 @@ def snapshot_moment(frame: pd.DataFrame, spec: DatasetSpec, times: pd.Series) ->
     latest = [int(times.max())]
     for column in [*spec.label.columns, *spec.timestamp_columns]:
         if column in frame.columns and column != spec.label.column:
-            stamps = read_timestamps(frame[column], column, spec.missing_tokens)
+            stamps = read_timestamps(frame[column], column, missing_of_column(spec, column))
             if (~np.isnat(stamps)).any():
                 latest.append(int(stamps[~np.isnat(stamps)].astype(np.int64).max()))
     return max(latest)
+
+
+def missing_of_column(spec: DatasetSpec, column: str) -> frozenset[str]:
+    """The missing markers of a raw column: the spec's, and those of features reading it."""
+    own = (m for f in spec.features if f.source == column for m in f.missing)
+    return spec.missing_tokens | frozenset(own)
 
 
 @dataclass(frozen=True)
@@ -419,7 +535,9 @@ def prepare_point_in_time(
         contacts,
         [spec.id, spec.time.column, label.from_date, *spec.contact_columns(True)],
         f"data file {source}",
+        spec,
     )
+    warn_absent_leaky(contacts, spec)
     ids = read_categories(contacts[spec.id], spec.id, spec.missing_tokens)
     if any(i is None for i in ids):
         raise LeadscoreError(f"data file {source}: id column {spec.id!r} is empty in some rows")

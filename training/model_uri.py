@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
 BUNDLE_MANIFEST = "bundle.json"
 NOT_FOUND_HINT = "train one with `leadscore train`"
+# MLflow 3.17's UI shows an experiment in the view of its sidebar switch ("GenAI": traces
+# and token usage, unless this browser stored "Model training"), whatever the
+# experiment's kind tag says; this query parameter opens the machine-learning view.
+MACHINE_LEARNING_VIEW = "workflowType=machine_learning"
 
 
 def tracking_uri() -> str:
@@ -41,6 +45,17 @@ def configure(uri: str | None = None) -> str:
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri
+
+
+def experiment_url(
+    ui: str, experiment_id: str, run_id: str | None = None, artifact: str | None = None
+) -> str:
+    """The MLflow UI page (at `ui`, e.g. http://127.0.0.1:5000) of an experiment's runs,
+    of one run, or of one of its artifacts, in the machine-learning view."""
+    page = f"#/experiments/{experiment_id}"
+    if run_id:
+        page += f"/runs/{run_id}" + (f"/artifacts/{artifact}" if artifact else "")
+    return f"{ui.rstrip('/')}/{page}?{MACHINE_LEARNING_VIEW}"
 
 
 def bundle_folder(reference: str) -> Path | None:

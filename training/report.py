@@ -462,11 +462,22 @@ def _time_section(result: Mapping[str, Any]) -> str:
             f"<td>{'yes' if leak.get('allowed') else 'no'}</td></tr>"
             for leak in leaks
         )
+        # `--events` only works for a spec that reads an event log (data.events; a
+        # result without it is from before that was recorded: keep the advice)
+        if _mapping(result.get("data")).get("events") is False:
+            remedy = (
+                "this spec reads no event log to take features as of each moment: leave "
+                "these counts out of the spec"
+            )
+        else:
+            remedy = (
+                "train with the event log (<code>--events</code>) to take features as of "
+                "each moment"
+            )
         parts.append(
             '<p class="warn">Snapshot leak: these activity timestamps lie after the label '
             "date for the share of converted leads shown, so the counts they date include "
-            "behaviour after conversion. The model may have learned the future; train with "
-            "the event log (<code>--events</code>) to take features as of each moment.</p>"
+            f"behaviour after conversion. The model may have learned the future; {remedy}.</p>"
             "<table><thead><tr><th>timestamp column</th><th>converted leads after "
             "conversion</th><th>leads</th><th>counts it dates</th><th>features</th>"
             f"<th>allowed</th></tr></thead><tbody>{rows}</tbody></table>"
@@ -552,7 +563,7 @@ def _backtest_section(result: Mapping[str, Any]) -> str:
     backtest = result.get("backtest")
     folds = [f for f in _sequence(_mapping(backtest).get("folds")) if isinstance(f, Mapping)]
     if not folds:
-        return _absent("No backtest in this result (run `leadscore evaluate --backtest`).")
+        return _absent(_no_backtest(result))
     body = "".join(
         f"<tr><td>{_e(f.get('test_month', MISSING))}</td>"
         f'<td class="text">{_e(f.get("train_until", MISSING))}</td>'
@@ -591,6 +602,40 @@ def _backtest_section(result: Mapping[str, Any]) -> str:
             f"<tbody>{rows}</tbody></table>"
         )
     return "".join(parts)
+
+
+def _no_backtest(result: Mapping[str, Any]) -> str:
+    """Why there is no backtest, suggesting `--backtest` only where it would run: a
+    backtest tests on calendar months, so it needs a datetime time column (the data's
+    `time_kind`; a result without it has a `stability` list only for one) and at least
+    two complete months (`backtest_months`, the most it takes, when known)."""
+    data = _mapping(result.get("data"))
+    kind = data.get("time_kind")
+    if kind is None and "stability" in result:
+        kind = "datetime" if isinstance(result["stability"], list | tuple) else "ordinal"
+    if kind == "ordinal":
+        return (
+            "No backtest in this result: a backtest tests on calendar months, and this "
+            "data's time column is ordinal."
+        )
+    if kind != "datetime":
+        return "No backtest in this result."
+    most = _float(data.get("backtest_months"))
+    if most is None:
+        return (
+            "No backtest in this result (run `leadscore evaluate --backtest N` to test on "
+            "the last N complete months)."
+        )
+    if most < 1:
+        return (
+            "No backtest in this result: the data has too few complete calendar months "
+            "(a backtest trains on at least one and tests on the next)."
+        )
+    months = min(3, int(most))
+    return (
+        f"No backtest in this result (run `leadscore evaluate --backtest {months}`; this "
+        f"data allows up to {int(most)} month(s))."
+    )
 
 
 def _notes_section(result: Mapping[str, Any]) -> str:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from features.coerce import DEFAULT_NUMBERS, NumberFormat
 from models.policy import GRADES, MQL, SQL, Policy, Requirements, Thresholds
 
 log = logging.getLogger(__name__)
@@ -106,12 +107,14 @@ def fit_policy(
     missing: frozenset[str],
     config: DecisionConfig,
     weeks: float | None,
+    numbers: NumberFormat = DEFAULT_NUMBERS,
 ) -> Policy:
     """Choose grade cuts and MQL / SQL thresholds on the validation slice.
 
     `scores` are out-of-sample validation probabilities (0–1) and fit / interest
     scores (0–100); `weeks` is the time the validation slice spans (None when the
-    time column is only an order, which rules out a weekly capacity).
+    time column is only an order, which rules out a weekly capacity); `numbers`: how
+    the export writes numbers (the spec's), kept in the policy for the catalogue.
     """
     notes: list[str] = []
     p = np.asarray(scores["probability"], dtype=np.float64)
@@ -136,6 +139,7 @@ def fit_policy(
             mql_min_interest=0.0,
         ),
         requirements=config.catalogue,
+        numbers=numbers,
     ).decide(columns, scores, missing, fresh=True)
     hand_raised = gate["rule"] == "hand_raise"
     open_to_score = gate["rule"] == "below_thresholds"
@@ -230,6 +234,7 @@ def fit_policy(
         ),
         requirements=config.catalogue,
         notes=notes,
+        numbers=numbers,
     )
 
 

@@ -36,10 +36,18 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 # where a training run keeps the evaluation report of its own test slice
 EVALUATION_ARTIFACTS = "evaluation"
+# MLflow 3's experiment kinds (the UI's ExperimentKind): ours trains models, no GenAI
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
 
 
 def artifact_root(uri: str) -> str | None:
-    """For a SQLite store, artifacts live beside the database file, not in ./mlruns."""
+    """For a SQLite store, artifacts live beside the database file, not in ./mlruns.
+
+    None for anything else: a tracking server (`http(s)://`) keeps a new experiment's
+    artifacts where it was told (`--artifacts-destination`, proxied as
+    `mlflow-artifacts:/`), so nothing is written on this machine.
+    """
     if uri.startswith("sqlite:///"):
         db = Path(uri.removeprefix("sqlite:///"))
         return (db.parent / "mlartifacts").resolve().as_uri()
@@ -47,12 +55,39 @@ def artifact_root(uri: str) -> str | None:
 
 
 def ensure_experiment(name: str, uri: str) -> str:
+    """The id of experiment `name`, created when missing (artifacts beside a SQLite store,
+    else where the server keeps them), and marked as a machine-learning experiment.
+
+    MLflow 3's UI tells "GenAI apps & agents" (traces, token usage) from "machine
+    learning" (runs, models) by the experiment tag `mlflow.experimentKind`, as MLflow's
+    own demo sets it. An existing experiment gets the tag only when it has none: a kind
+    someone chose in the UI stays. (MLflow 3.17's UI follows its sidebar switch instead;
+    `training.model_uri.experiment_url` links to the runs in either version.)
+    """
     experiment = mlflow.get_experiment_by_name(name)
-    if experiment is not None:
-        return str(experiment.experiment_id)
-    root = artifact_root(uri)
-    location = f"{root}/{name}" if root else None
-    return str(mlflow.create_experiment(name, artifact_location=location))
+    if experiment is None:
+        root = artifact_root(uri)
+        try:
+            return str(
+                mlflow.create_experiment(
+                    name,
+                    artifact_location=f"{root}/{name}" if root else None,
+                    tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND},
+                )
+            )
+        except MlflowException as error:
+            # another process (a parallel training) created it first: use theirs
+            if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            experiment = mlflow.get_experiment_by_name(name)
+            if experiment is None:
+                raise
+    # (a deleted experiment takes no tags: starting a run in it fails with MLflow's message)
+    if EXPERIMENT_KIND_TAG not in experiment.tags and experiment.lifecycle_stage == "active":
+        MlflowClient().set_experiment_tag(
+            experiment.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND
+        )
+    return str(experiment.experiment_id)
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,7 @@ def check_leakage(
     }
     limit = config.leakage.max_single_column_auc
     allowed = set(config.leakage.allow)
+    warn_unknown_allowed(spec, allowed, "leakage.allow")
     suspicious = [
         f"{f.source!r} (AUC {aucs[f.name]:.3f})"
         for f in spec.features
@@ -114,6 +115,20 @@ def check_leakage(
             "the moment of scoring, list it under leakage.allow in the training config"
         )
     return aucs
+
+
+def warn_unknown_allowed(spec: DatasetSpec, allowed: set[str], key: str) -> None:
+    """Log names in an `allow` list of the training config that no feature has (name or
+    column): a typo there allows nothing, and the check it meant to pass still stops."""
+    known = {name for f in spec.features for name in (f.name, f.source)}
+    unknown = sorted(allowed - known)
+    if unknown:
+        log.warning(
+            "%s names %s, which no feature of spec %r has as its name or column",
+            key,
+            ", ".join(map(repr, unknown)),
+            spec.name,
+        )
 
 
 def booster_params(config: BoosterConfig, features: list[FeatureSpec], seed: int) -> dict[str, Any]:
@@ -232,6 +247,7 @@ def fit_submodel(
 
 
 def feature_groups(spec: DatasetSpec) -> dict[str, list[FeatureSpec]]:
+    """The features of each sub-model: `context` features are the full model's only."""
     return {"full": spec.features, "fit": list(spec.fit), "interest": list(spec.interest)}
 
 
@@ -358,6 +374,7 @@ def train_scorer(
         missing,
         config.decision,
         weeks["validation"],
+        spec.numbers,
     )
     thresholds: dict[str, Any] = {
         "policy": policy.model_dump(mode="json", by_alias=True),

@@ -52,6 +52,12 @@ def tiny_spec() -> DatasetSpec:
 
 
 @pytest.fixture
+def tiny_dict_spec(tiny_spec: DatasetSpec) -> dict[str, Any]:
+    """An editable copy of the tiny spec."""
+    return tiny_spec.model_dump(mode="json", exclude_defaults=True)
+
+
+@pytest.fixture
 def tiny_frame() -> pd.DataFrame:
     """Retail three times, Logistics twice, Maritime once; every value as CRM text."""
     return pd.DataFrame(
@@ -349,6 +355,171 @@ def test_number_text_is_read_as_to_number_reads_it(dtype: str) -> None:
     assert np.signbit(read[1]) and not np.signbit(read[2])
     with pytest.raises(LeadscoreError, match=r"'revenue'.*'lots'"):
         read_column(feature, pd.Series([*NUMBER_TEXTS * 5, "lots"], dtype=dtype), missing)
+
+
+GROUPED_TEXTS = {
+    ".": [
+        *("13,000", "1,234,567.89", "-1,234", "999,999,999,999.5", "1,234,567,890,123.5"),
+        *("1,000-5,000", "1,000+", "12,34", "1,0000", "1,5", "+1,000", " 1,000 ", "9,990"),
+    ],
+    ",": [
+        *("1.234,56", "0,5", "-0,25", "1.234", "1.234.567", "1234", "999.999.999.999,5"),
+        *("1,5-2,5", "1.000+", "7", "-0", "1.2345", "9.990", "1.234.567.890.123,5"),
+    ],
+}
+
+
+@pytest.mark.parametrize("dtype", ["string[pyarrow]", "object"])
+@pytest.mark.parametrize("decimal", [".", ","])
+def test_grouped_number_text_is_read_as_to_number_reads_it(decimal: str, dtype: str) -> None:
+    """Thousands separators and decimal commas: Arrow's fast path (over 64 values of a
+    text column) and the scalar reader agree, value for value, refusals included."""
+    from features.build import read_column
+    from features.coerce import NumberFormat, to_number
+    from features.spec import FeatureSpec
+
+    numbers = NumberFormat(decimal, "," if decimal == "." else ".")
+    feature = FeatureSpec(name="revenue", type=FeatureType.numeric)
+    missing = {"", "N/A", "-1"}
+    texts = [*GROUPED_TEXTS[decimal], "", "N/A", "-1", None]
+
+    def scalar(value: Any) -> float:
+        try:
+            return to_number(value, "revenue", missing, numbers)
+        except LeadscoreError:
+            return -123.0
+
+    readable = [t for t in texts if scalar(t) != -123.0]
+    assert len(readable) < len(texts)  # some are refused: they must be refused in a batch too
+    values = pd.Series(readable * 10, dtype=dtype)
+    read = read_column(feature, values, missing, numbers).to_numpy()
+    np.testing.assert_array_equal(read, [scalar(v) for v in values.tolist()])
+    refused = next(t for t in texts if scalar(t) == -123.0)
+    with pytest.raises(LeadscoreError, match=f"'revenue'.*{refused!r}"):
+        read_column(feature, pd.Series([*readable * 10, refused], dtype=dtype), missing, numbers)
+
+
+@pytest.fixture(scope="module")
+def foreign_spec() -> DatasetSpec:
+    """A German export: decimal commas, a sentinel 999, a context feature."""
+    return parse_spec(
+        {
+            "name": "foreign",
+            "id": "client_id",
+            "time": {"column": "contacted"},
+            "label": {"column": "y"},
+            "csv": {"delimiter": ";", "decimal": ","},
+            "missing_values": ["unknown"],
+            "fit": [
+                {"name": "age", "type": "numeric"},
+                {"name": "job", "type": "categorical"},
+            ],
+            "interest": [
+                {"name": "pdays", "type": "numeric", "missing": ["999"]},
+                {"name": "poutcome", "type": "categorical", "missing": ["nonexistent"]},
+                {"name": "cellular", "type": "boolean", "missing": ["-1"]},
+            ],
+            "context": [{"name": "euribor3m", "type": "numeric"}],
+        }
+    )
+
+
+def test_feature_missing_values_and_decimal_commas_in_both_paths(
+    foreign_spec: DatasetSpec,
+) -> None:
+    frame = pd.DataFrame(
+        {
+            "age": ["41", "1.041", "unknown", "35", "58"],
+            "job": ["admin.", "admin.", "unknown", "student", "admin."],
+            "pdays": ["999", "6", "3", "999,0", "1.000"],
+            "poutcome": ["nonexistent", "success", "failure", "success", "nonexistent"],
+            "cellular": ["yes", "no", "-1", "", "yes"],
+            "euribor3m": ["4,857", "1,313", "0,634", "4,857", "5"],
+        }
+    )
+    encoder = FeatureEncoder(foreign_spec, min_category_count=1).fit(frame)
+    assert encoder.feature_names_ == ["age", "job", "pdays", "poutcome", "cellular", "euribor3m"]
+    success, failure = (
+        float(encoder.categories_["poutcome"].index(c)) for c in ("success", "failure")
+    )
+    expected = np.array(
+        [
+            [41.0, 0.0, NAN, NAN, 1.0, 4.857],
+            [1041.0, 0.0, 6.0, success, 0.0, 1.313],
+            [NAN, NAN, 3.0, failure, NAN, 0.634],
+            [35.0, 1.0, NAN, success, NAN, 4.857],
+            [58.0, 0.0, 1000.0, NAN, 1.0, 5.0],
+        ]
+    )
+    np.testing.assert_array_equal(encoder.transform(frame), expected)
+    np.testing.assert_array_equal(encoder.transform_records(records(frame)), expected)
+    # the sentinel sent as a number (JSON, a typed column) is missing too
+    typed = frame.assign(pdays=[999, 6, 3, 999, 1000])
+    np.testing.assert_array_equal(encoder.transform(typed), expected)
+    sent = [999, 6, 3, 999.0, 1000]
+    as_json = [{**r, "pdays": v} for r, v in zip(records(frame), sent, strict=True)]
+    np.testing.assert_array_equal(encoder.transform_records(as_json), expected)
+    # a long column goes through Arrow's fast path: the same reading
+    long = pd.concat([frame] * 30, ignore_index=True).astype("string[pyarrow]")
+    np.testing.assert_array_equal(encoder.transform(long), np.tile(expected, (30, 1)))
+
+
+def test_sentinels_belong_to_their_feature_only(foreign_spec: DatasetSpec) -> None:
+    """`missing: ["999"]` on pdays leaves 999 in another column a number."""
+    frame = pd.DataFrame(
+        {
+            "age": ["999"],
+            "job": ["admin."],
+            "pdays": ["999"],
+            "poutcome": ["success"],
+            "cellular": ["yes"],
+            "euribor3m": ["999"],
+        }
+    )
+    x = FeatureEncoder(foreign_spec, min_category_count=1).fit(frame).transform(frame)
+    assert x[0, 0] == 999.0 and math.isnan(x[0, 2]) and x[0, 5] == 999.0
+
+
+def test_a_decimal_point_in_a_decimal_comma_export_is_refused(foreign_spec: DatasetSpec) -> None:
+    frame = pd.DataFrame(
+        {
+            "age": ["41"],
+            "job": ["admin."],
+            "pdays": ["6"],
+            "poutcome": ["success"],
+            "cellular": ["yes"],
+            "euribor3m": ["4.85"],  # ("4.857" is 4857 in a German export)
+        }
+    )
+    encoder = FeatureEncoder(foreign_spec, min_category_count=1)
+    with pytest.raises(LeadscoreError, match=r"'euribor3m': cannot read '4\.85'.*decimal ','"):
+        encoder.fit(frame).transform(frame)
+
+
+def test_a_file_read_with_the_wrong_delimiter_is_named(tiny_spec: DatasetSpec) -> None:
+    frame = pd.DataFrame({"lead_id;employees;industry;title;demo": ["a;1;Retail;CEO;yes"]})
+    with pytest.raises(LeadscoreError) as caught:
+        FeatureEncoder(tiny_spec).fit(frame)
+    assert "it looks like a ';'-separated file" in str(caught.value)
+
+
+def test_a_feature_reading_another_feature_is_named(tiny_dict_spec: dict[str, Any]) -> None:
+    """`column: seniority` names the derived feature, not a column of the file."""
+    tiny_dict_spec["interest"].append(
+        {"name": "x", "column": "seniority", "derive": "seniority", "type": "categorical"}
+    )
+    spec = parse_spec(tiny_dict_spec)
+    frame = pd.DataFrame(
+        {"employees": ["1"], "industry": ["Retail"], "title": ["CEO"], "demo": ["yes"]}
+    )
+    with pytest.raises(LeadscoreError) as caught:
+        FeatureEncoder(spec).fit(frame)
+    assert str(caught.value) == (
+        "data is missing column(s) the spec needs: 'seniority'. 'seniority' is not a column "
+        "of the file but the name of feature 'seniority', derived (seniority) from column "
+        "'title'; feature(s) 'x' must name a raw column of the export (e.g. column: title), "
+        "not another feature"
+    )
 
 
 # -- time: days since a timestamp, as of a moment -------------------------------------------

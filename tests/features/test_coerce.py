@@ -14,9 +14,11 @@ from hypothesis import strategies as st
 from features.coerce import (
     DERIVATIONS,
     CoercionError,
+    NumberFormat,
     email_domain_type,
     event_name,
     is_missing,
+    number_reader,
     seniority,
     to_boolean,
     to_category,
@@ -101,7 +103,7 @@ def test_placeholder_is_missing_only_when_listed() -> None:
     ("value", "expected"),
     [
         ("abc", "a number"),
-        ("1,000", "a number"),
+        ("1,000,0", "a number"),
         ("$500", "a number"),
         ("-5-10", "a number"),
         ("12 visits", "a number"),
@@ -124,6 +126,111 @@ def test_to_number_refuses(value: Any, expected: str) -> None:
         expected,
     )
     assert str(error) == f"column 'hs_analytics_num_visits': cannot read {value!r} as {expected}"
+
+
+# -- numbers as CRMs export them: thousands separators, decimal commas ---------------------
+
+GERMAN = NumberFormat(decimal=",", thousands=".")
+COMMA_HINT = (
+    "a number (a comma is read only between thousands: if it is a decimal comma here, "
+    'set `csv: {decimal: ","}` in the spec)'
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("13,000", 13000.0),
+        ("1,234,567.89", 1234567.89),
+        (" -1,234 ", -1234.0),
+        ("+1,000", 1000.0),
+        ("999", 999.0),
+        ("1,000-5,000", 3000.0),  # a range of grouped numbers
+        ("1,000+", 1000.0),
+        ("100-500", 300.0),  # HubSpot's ranges as before
+        ("0.5-1.5", 1.0),
+    ],
+)
+def test_to_number_reads_thousands_separators(value: str, expected: float) -> None:
+    assert to_number(value, "annualrevenue", MISSING) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1,5", COMMA_HINT),  # a decimal comma, perhaps: never silently 15
+        ("12,34", COMMA_HINT),
+        ("1,2345", COMMA_HINT),
+        ("1,000,0", "a number"),
+        (",000", "a number"),
+        ("1,,000", "a number"),
+        ("1,000.5.5", "a number"),
+    ],
+)
+def test_to_number_refuses_commas_outside_thousands(value: str, expected: str) -> None:
+    with pytest.raises(CoercionError) as caught:
+        to_number(value, "annualrevenue", MISSING)
+    assert caught.value.expected == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1.234,56", 1234.56),
+        ("0,5", 0.5),
+        ("-0,25", -0.25),
+        ("1.234", 1234.0),  # a German thousands point
+        ("1.234.567", 1234567.0),
+        ("1234", 1234.0),
+        ("1,5-2,5", 2.0),
+        ("100-500", 300.0),
+        ("1.000+", 1000.0),
+        (2.5, 2.5),  # a number sent as a number is what it is
+    ],
+)
+def test_to_number_reads_decimal_commas(value: Any, expected: float) -> None:
+    assert to_number(value, "euribor3m", MISSING, GERMAN) == expected
+    assert number_reader(GERMAN)(value, "euribor3m", MISSING) == expected
+
+
+@pytest.mark.parametrize("value", ["1.5", "12.34", "1e3", "1,234.5"])
+def test_decimal_comma_refuses_a_decimal_point(value: str) -> None:
+    with pytest.raises(CoercionError) as caught:
+        to_number(value, "euribor3m", MISSING, GERMAN)
+    assert "decimal ','" in caught.value.expected
+
+
+def test_other_thousands_separators() -> None:
+    swiss = NumberFormat(decimal=".", thousands="'")
+    assert to_number("1'234'567.5", "revenue", MISSING, swiss) == 1234567.5
+    french = NumberFormat(decimal=",", thousands="\u202f")
+    assert to_number("1\u202f234,5", "revenue", MISSING, french) == 1234.5
+    with pytest.raises(CoercionError):  # the default reads no apostrophes
+        to_number("1'234", "revenue", MISSING)
+
+
+@pytest.mark.parametrize(("decimal", "thousands"), [(",", ","), (".", "."), (";", "."), (".", "x")])
+def test_number_format_refuses_nonsense(decimal: str, thousands: str) -> None:
+    with pytest.raises(ValueError):
+        NumberFormat(decimal=decimal, thousands=thousands)
+
+
+def test_a_sentinel_number_is_missing_however_it_comes() -> None:
+    read = number_reader(missing_numbers={999.0})
+    for value in ("999", " 999 ", "999.0", 999, 999.0, np.int64(999)):
+        assert math.isnan(read(value, "pdays", MISSING)), value
+    assert read("998", "pdays", MISSING) == 998.0
+    assert read("9,990", "pdays", MISSING) == 9990.0
+
+
+def test_a_number_matches_its_text_marker_as_a_category_or_boolean() -> None:
+    """A marker "999" or "-1" also means missing when the value is sent as a number."""
+    missing = MISSING | {"999", "-1"}
+    assert to_category(999, "poutcome", missing) is None
+    assert to_category(999.0, "poutcome", missing) is None
+    assert to_category(998, "poutcome", missing) == "998"
+    assert math.isnan(to_boolean(-1, "optout", missing))
+    assert to_boolean(1, "optout", missing) == 1.0
 
 
 @given(st.floats(allow_nan=False, allow_infinity=False))

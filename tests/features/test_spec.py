@@ -10,13 +10,17 @@ from typing import Any
 import pytest
 import yaml
 
+from features.coerce import NumberFormat
 from features.errors import LeadscoreError
 from features.spec import (
+    CsvSpec,
     DatasetSpec,
     Derivation,
     EventsSpec,
     FeatureType,
+    Group,
     builtin_spec_path,
+    builtin_specs,
     load_spec,
     parse_spec,
     resolve_spec,
@@ -171,7 +175,7 @@ def _delete(key: str) -> Edit:
 
 
 def _add_feature(group: str, feature: dict[str, Any]) -> Edit:
-    return lambda spec: spec[group].append(feature)
+    return lambda spec: spec.setdefault(group, []).append(feature)
 
 
 # (edit, the key the error line starts with, what that line must say)
@@ -430,6 +434,46 @@ def _add_feature(group: str, feature: dict[str, Any]) -> Edit:
             "events.properties rebuilds 'createdate'",
             id="rollup-into-the-time-column",
         ),
+        pytest.param(
+            _set("csv", {"delimiter": ";;"}),
+            "csv.delimiter",
+            "a delimiter is one character",
+            id="csv-long-delimiter",
+        ),
+        pytest.param(
+            _set("csv", {"decimal": ";"}), "csv.decimal", "'.' or ','", id="csv-bad-decimal"
+        ),
+        pytest.param(
+            _set("csv", {"thousands": "x"}),
+            "csv.thousands",
+            "thousands must be one of",
+            id="csv-bad-thousands",
+        ),
+        pytest.param(
+            _set("csv", {"decimal": ",", "thousands": ","}),
+            "csv",
+            "decimal and thousands are both ','",
+            id="csv-same-marks",
+        ),
+        pytest.param(
+            _set("fit.0.missing", "999"),
+            "fit.0.missing",
+            "valid list",
+            id="feature-missing-not-a-list",
+        ),
+        pytest.param(
+            _add_feature("context", {"name": "lifecyclestage", "type": "categorical"}),
+            "(top level)",
+            "context feature 'lifecyclestage' uses column 'lifecyclestage', which the spec "
+            "lists in leaky_columns",
+            id="leaky-context-feature",
+        ),
+        pytest.param(
+            _add_feature("context", {"name": "industry", "type": "categorical"}),
+            "(top level)",
+            "feature name 'industry' is used twice",
+            id="context-feature-named-twice",
+        ),
     ],
 )
 def test_spec_mistakes_name_the_key(
@@ -477,8 +521,75 @@ def test_spec_file_not_found(tmp_path: Path) -> None:
 
 
 def test_unknown_builtin_spec() -> None:
-    with pytest.raises(LeadscoreError, match="no built-in spec named 'salesforce'"):
+    with pytest.raises(LeadscoreError) as caught:
         resolve_spec("salesforce")
+    assert str(caught.value) == (
+        "no built-in spec named 'salesforce'; built in: hubspot, hubspot-custom, "
+        "hubspot-events, salesforce-leads, x-education (or give the path of a spec file)"
+    )
+    assert builtin_specs() == [
+        "hubspot",
+        "hubspot-custom",
+        "hubspot-events",
+        "salesforce-leads",
+        "x-education",
+    ]
+
+
+def test_csv_section_defaults_to_plain_english_numbers(hubspot_spec: DatasetSpec) -> None:
+    assert hubspot_spec.csv == CsvSpec()
+    assert hubspot_spec.csv.delimiter is None  # detected from the file
+    assert hubspot_spec.numbers == NumberFormat(".", ",")
+    assert CsvSpec(decimal=",").numbers == NumberFormat(",", ".")
+    assert CsvSpec(decimal=",", thousands=" ").numbers == NumberFormat(",", " ")
+    assert CsvSpec(delimiter="\t", thousands="'").numbers == NumberFormat(".", "'")
+
+
+def test_context_features_belong_to_the_full_model_only(hubspot_dict: dict[str, Any]) -> None:
+    hubspot_dict["context"] = [
+        {"name": "euribor3m", "type": "numeric", "label": "Euribor 3 months"},
+        {"name": "month", "type": "categorical"},
+    ]
+    spec = parse_spec(hubspot_dict)
+    assert [f.name for f in spec.features][-3:] == ["hs_analytics_source", "euribor3m", "month"]
+    assert "euribor3m" not in {f.name for f in [*spec.fit, *spec.interest]}
+    assert spec.feature_columns[-2:] == ["euribor3m", "month"]
+    assert spec.group_of("euribor3m") is Group.context
+    assert spec.group_of("industry") is Group.fit
+    assert spec.group_of("hs_email_open") is Group.interest
+    with pytest.raises(LeadscoreError, match="has no feature named 'nope'"):
+        spec.group_of("nope")
+    # a spec without context features reads as before
+    assert parse_spec(_HUBSPOT).context == []
+
+
+def test_per_feature_missing_values(hubspot_dict: dict[str, Any]) -> None:
+    hubspot_dict["fit"][0]["missing"] = ["999", "n/a"]
+    spec = parse_spec(hubspot_dict)
+    employees, revenue = spec.fit[0], spec.fit[1]
+    assert spec.missing_for(employees) == spec.missing_tokens | {"999", "n/a"}
+    assert spec.missing_for(revenue) == spec.missing_tokens
+
+
+def test_salesforce_leads_spec_loads() -> None:
+    spec = resolve_spec("salesforce-leads")
+    assert (spec.id, spec.time.column, spec.label.from_date) == (
+        "Id",
+        "CreatedDate",
+        "ConvertedDate",
+    )
+    assert {"Status", "IsConverted", "ConvertedOpportunityId"} <= set(spec.leaky_columns)
+    assert spec.feature_columns == [
+        "Title",
+        "Email",
+        "Industry",
+        "NumberOfEmployees",
+        "AnnualRevenue",
+        "Country",
+        "LeadSource",
+        "HasOptedOutOfEmail",
+    ]
+    assert "--None--" in spec.missing_tokens
 
 
 @pytest.mark.parametrize(

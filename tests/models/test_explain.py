@@ -34,7 +34,7 @@ from models.explain import (
     sentence,
 )
 from models.scorer import MIN_EFFECT, SUBMODELS, LeadScorer, SubModel
-from tests.conftest import DEMO_AS_OF, X_EDUCATION, demo_examples
+from tests.conftest import DEMO_AS_OF, X_EDUCATION, demo_examples, needs_x_education
 from training.config import TrainConfig
 from training.train import train_scorer
 
@@ -799,7 +799,7 @@ def test_x_education_reasons_add_up_and_read_well(xed_scorer: LeadScorer) -> Non
 
 
 @pytest.mark.realdata
-@pytest.mark.skipif(not X_EDUCATION.is_file(), reason="../shared/data/x-education absent")
+@needs_x_education
 def test_real_x_education_leads_read_cleanly(xed_scorer: LeadScorer) -> None:
     """The small model is synthetic, but the values are the real export's, typos included."""
     frame = pd.read_csv(X_EDUCATION, nrows=2000)

@@ -236,3 +236,119 @@ def test_a_large_batch_decides_each_lead_as_alone(batch: list[dict[str, Any]]) -
         alone = decide([batch[i]])
         for key, values in together.items():
             assert values[i] == alone[key][0], (key, batch[i])
+
+
+# -- a CRM's own stages (a Salesforce Lead `Status`), numbers as the export writes them ------
+
+SALESFORCE_STAGES = {
+    "Open - Not Contacted": "lead",
+    "Working - Contacted": "salesqualifiedlead",
+    "Closed - Converted": "opportunity",
+    "Closed - Not Converted": "other",
+}
+SALESFORCE = Policy(
+    thresholds=THRESHOLDS,
+    requirements=Requirements(
+        requirements=[Condition(name="10+ employees", column="NumberOfEmployees", min=10)],
+        stage_column="Status",
+        status_column="hs_lead_status",
+        stages=SALESFORCE_STAGES,
+    ),
+)
+
+
+def decide_salesforce(
+    statuses: list[str], employees: list[str], probability: float, policy: Policy = SALESFORCE
+) -> dict[str, Any]:
+    n = len(statuses)
+    scores = {
+        "probability": np.full(n, probability),
+        "fit": np.full(n, 80.0),
+        "interest": np.full(n, 80.0),
+    }
+    return policy.decide({"Status": statuses, "NumberOfEmployees": employees}, scores, MISSING)
+
+
+def test_a_crm_status_is_mapped_to_a_lifecycle_stage() -> None:
+    statuses = [
+        "Open - Not Contacted",
+        " open - not contacted ",
+        "Working - Contacted",
+        "Closed - Converted",
+        "Closed - Not Converted",
+        "",
+        "customer",  # HubSpot's own values still read
+    ]
+    decided = decide_salesforce(statuses, ["13,000"] * len(statuses), probability=0.9)
+    assert decided["lifecyclestage"].tolist() == [
+        SQL,
+        SQL,
+        SQL,
+        "opportunity",
+        "other",
+        SQL,
+        "customer",
+    ]
+    assert decided["rule"].tolist() == [
+        "score_sql",
+        "score_sql",
+        "already_at_or_past_stage",  # "Working - Contacted" is already an SQL
+        "already_at_or_past_stage",
+        "already_at_or_past_stage",
+        "score_sql",
+        "already_at_or_past_stage",
+    ]
+    assert decided["changed"].tolist() == [True, True, False, False, False, True, False]
+
+
+def test_an_unmapped_crm_status_names_the_mapping() -> None:
+    with pytest.raises(CoercionError) as caught:
+        decide_salesforce(["Nurturing"], ["50"], probability=0.9)
+    message = str(caught.value)
+    assert message.startswith("column 'Status': cannot read 'Nurturing' as a lifecycle stage")
+    assert "decision.catalogue.stages ('open - not contacted'," in message
+    with pytest.raises(CoercionError, match=r"map the CRM's own values in decision\.catalogue"):
+        normalise_stage("Nurturing", "Status", MISSING)
+
+
+@pytest.mark.parametrize(
+    ("stages", "says"),
+    [
+        ({"Open": "prospect"}, "'Open' maps to 'prospect', which is not a lifecycle stage"),
+        ({" ": "lead"}, "must not be empty"),
+        ({"Open": "lead", "OPEN ": "lead"}, "listed twice"),
+    ],
+)
+def test_a_stage_mapping_must_name_lifecycle_stages(stages: dict[str, str], says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        Requirements(stage_column="Status", stages=stages)
+
+
+def test_stage_mapping_accepts_hubspot_labels() -> None:
+    catalogue = Requirements(stages={"Working": "Sales Qualified Lead", "Nurture": "MQL"})
+    assert catalogue.stage_map == {"working": SQL, "nurture": MQL}
+
+
+def test_requirements_read_numbers_as_the_export_writes_them() -> None:
+    """10+ employees: "13,000" passes by default; a German export's "1.500" is 1500 with
+    the spec's number format (kept in the policy), and "9,5" is 9.5."""
+    from features.coerce import NumberFormat
+
+    decided = decide_salesforce(["", ""], ["13,000", "9"], probability=0.9)
+    assert decided["rule"].tolist() == ["score_sql", "requirement_failed"]
+    german = SALESFORCE.model_copy(update={"numbers": NumberFormat(",", ".")})
+    decided = decide_salesforce(["", ""], ["1.500", "9,5"], probability=0.9, policy=german)
+    assert decided["rule"].tolist() == ["score_sql", "requirement_failed"]
+    # the format travels with the policy (the scorer bundle's JSON)
+    again = Policy.model_validate(german.model_dump(mode="json", by_alias=True))
+    assert again.numbers == NumberFormat(",", ".")
+    assert (
+        Policy.model_validate(
+            {
+                k: v
+                for k, v in POLICY.model_dump(mode="json", by_alias=True).items()
+                if k != "numbers"
+            }
+        ).numbers
+        == NumberFormat()
+    )

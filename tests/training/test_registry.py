@@ -19,7 +19,11 @@ from tests.conftest import DEMO_AS_OF
 from training.cli import app
 from training.config import RegistryConfig, TrainConfig
 from training.data import prepare
+from training.model_uri import experiment_url
 from training.tracking import (
+    EXPERIMENT_KIND,
+    EXPERIMENT_KIND_TAG,
+    artifact_root,
     configure,
     decide_alias,
     ensure_experiment,
@@ -103,6 +107,10 @@ def test_artifacts_live_beside_the_sqlite_file(
     train_cli(small_leads_csv, fast_config_file)
     assert (tmp_path / "mlartifacts").is_dir()
     assert not (tmp_path / "mlruns").exists()
+    # and MLflow 3's UI shows its runs, not an empty GenAI overview
+    experiment = MlflowClient(os.environ["MLFLOW_TRACKING_URI"]).get_experiment_by_name("leadscore")
+    assert experiment is not None
+    assert experiment.tags[EXPERIMENT_KIND_TAG] == "custom_model_development"
 
 
 def test_a_worse_model_stays_challenger_and_a_forced_one_becomes_champion(
@@ -178,3 +186,53 @@ def test_a_champion_that_cannot_score_the_new_data_is_not_replaced_silently() ->
     )
     assert alias == "challenger"
     assert "--promote always" in reason
+
+
+# -- the experiment, as MLflow 3's UI reads it --------------------------------------------------
+def test_a_new_experiment_is_a_machine_learning_one_with_artifacts_beside_the_database(
+    tmp_path: Path,
+) -> None:
+    uri = configure()
+    experiment = mlflow.get_experiment(ensure_experiment("leadscore", uri))
+    assert experiment.tags[EXPERIMENT_KIND_TAG] == EXPERIMENT_KIND == "custom_model_development"
+    assert experiment.artifact_location == (tmp_path / "mlartifacts" / "leadscore").as_uri()
+    assert ensure_experiment("leadscore", uri) == experiment.experiment_id
+
+
+def test_an_existing_experiment_without_a_kind_gets_one_and_a_chosen_kind_stays() -> None:
+    uri = configure()
+    client = MlflowClient()
+    old = client.create_experiment("made-by-an-older-leadscore")
+    assert EXPERIMENT_KIND_TAG not in client.get_experiment(old).tags
+    assert ensure_experiment("made-by-an-older-leadscore", uri) == old
+    assert client.get_experiment(old).tags[EXPERIMENT_KIND_TAG] == "custom_model_development"
+
+    chosen = client.create_experiment("chosen-in-the-ui", tags={EXPERIMENT_KIND_TAG: "finetuning"})
+    assert ensure_experiment("chosen-in-the-ui", uri) == chosen
+    assert client.get_experiment(chosen).tags[EXPERIMENT_KIND_TAG] == "finetuning"
+
+
+@pytest.mark.parametrize(
+    ("uri", "root"),
+    [
+        ("sqlite:////data/mlflow/mlflow.db", "file:///data/mlflow/mlartifacts"),
+        ("http://127.0.0.1:5000", None),
+        ("https://mlflow.example.com", None),
+        ("databricks", None),
+    ],
+)
+def test_artifacts_go_beside_a_sqlite_file_and_wherever_a_server_keeps_them(
+    uri: str, root: str | None
+) -> None:
+    assert artifact_root(uri) == root
+
+
+def test_experiment_urls_open_the_machine_learning_view() -> None:
+    assert (
+        experiment_url("http://127.0.0.1:5000/", "3")
+        == "http://127.0.0.1:5000/#/experiments/3?workflowType=machine_learning"
+    )
+    assert experiment_url("http://h:1", "3", "abc", "evaluation/report.html") == (
+        "http://h:1/#/experiments/3/runs/abc/artifacts/evaluation/report.html"
+        "?workflowType=machine_learning"
+    )

@@ -718,3 +718,68 @@ def test_the_time_section_names_snapshot_leaks_and_the_learned_decay() -> None:
     assert "Snapshot leak" not in section
     assert "Learned decay" in section and "pricing_view" in section and "(60 %)" in section
     assert "25 % of the points every 30 days" in section
+
+
+# -- what the report suggests ------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("data", "stability", "sentence"),
+    [
+        # the data says what it allows (`leadscore evaluate` records it)
+        (
+            {"time_kind": "datetime", "backtest_months": 5},
+            "keep",
+            "run `leadscore evaluate --backtest 3`; this data allows up to 5 month(s)",
+        ),
+        (
+            {"time_kind": "datetime", "backtest_months": 2},
+            "keep",
+            "run `leadscore evaluate --backtest 2`; this data allows up to 2 month(s)",
+        ),
+        ({"time_kind": "datetime", "backtest_months": 0}, "keep", "too few complete calendar"),
+        (
+            {"time_kind": "datetime", "backtest_months": None},
+            "keep",
+            "run `leadscore evaluate --backtest N` to test on the last N complete months",
+        ),
+        ({"time_kind": "ordinal", "backtest_months": 0}, None, "time column is ordinal"),
+        # an older result: months of stability only for a datetime time column
+        ({}, "keep", "run `leadscore evaluate --backtest N`"),
+        ({}, [], "run `leadscore evaluate --backtest N`"),
+        ({}, None, "time column is ordinal"),
+        ({}, "drop", "No backtest in this result.</p>"),
+    ],
+)
+def test_a_backtest_is_suggested_only_where_it_would_run(
+    data: dict[str, Any], stability: Any, sentence: str
+) -> None:
+    result = example_result(n=800)
+    result["backtest"] = None
+    result["data"].update(data)
+    if stability == "drop":
+        del result["stability"]
+    elif stability != "keep":
+        result["stability"] = stability
+    section = section_text(render_html(result), "backtest")
+    assert sentence in section
+    assert section.startswith('<h2>Backtest</h2><p class="muted absent">No backtest in this result')
+    suggests = "leadscore evaluate --backtest" in section
+    assert suggests == ("run `" in sentence)
+
+
+@pytest.mark.parametrize(
+    ("events", "advice"), [(True, "--events"), (None, "--events"), (False, "")]
+)
+def test_a_snapshot_leak_suggests_the_event_log_only_for_a_spec_that_reads_one(
+    events: bool | None, advice: str
+) -> None:
+    result = example_result(n=800)
+    if events is not None:
+        result["data"]["events"] = events
+    result["time"] = {
+        "examples": {"point_in_time": False},
+        "snapshot_leaks": [{"column": "hs_analytics_last_visit_timestamp", "share": 0.9}],
+    }
+    section = section_text(render_html(result), "time")
+    assert "Snapshot leak" in section
+    assert ("<code>--events</code>" in section) == bool(advice)
+    assert ("reads no event log" in section) == (not advice)
