@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 import logging
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -91,8 +92,8 @@ def check_header(header: list[str], delimiter: str, path: Path, what: str) -> No
         raise LeadscoreError(
             f"{what} {path}: its header reads as the single column {header[0]!r} with "
             f"delimiter {delimiter!r}; it looks like a {likely!r}-separated file: set "
-            f"`csv: {{delimiter: {likely!r}}}` in the spec, or leave the delimiter out to "
-            "have it detected"
+            f"`csv: {{delimiter: {json.dumps(likely)}}}` in the spec, or leave the delimiter "
+            "out to have it detected"
         )
 
 
