@@ -287,7 +287,7 @@ HubSpotPayload = Annotated[
 class FeatureInfo(_Out):
     name: str
     column: str = Field(description="the CRM property it is read from")
-    group: Literal["fit", "interest"]
+    group: Literal["fit", "interest", "context"]
     type: str
     label: str
 

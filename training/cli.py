@@ -27,6 +27,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from features.errors import LeadscoreError
+from features.spec import builtin_specs
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,6 +44,7 @@ err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_MODEL_NAME = "lead-scorer"
+BUILT_IN_SPECS = ", ".join(builtin_specs())
 # The moment of scoring and the event log, as `score` and `explain` take them.
 EventsOption = Annotated[
     Path | None,
@@ -283,7 +285,7 @@ def write_frame(frame: pd.DataFrame, path: Path, kind: str) -> None:
 def train(
     data: Annotated[Path, typer.Option(help="CRM export, .csv or .parquet")],
     spec: Annotated[
-        str, typer.Option(help="dataset spec YAML, or a built-in name: hubspot, x-education")
+        str, typer.Option(help=f"dataset spec YAML, or a built-in name: {BUILT_IN_SPECS}")
     ] = "hubspot",
     events: Annotated[
         Path | None,
@@ -328,7 +330,7 @@ def train(
 
     with Stages("leadscore train") as stages:
         stages.stage("reading data")
-        frame = load_leads(data)
+        frame = load_leads(data, dialect=dataset_spec.csv)
         if events is not None:
             log = load_events(events, dataset_spec)
             stages.stage("building point-in-time examples")
@@ -588,7 +590,7 @@ def score(
     log = load_events(events, spec) if events is not None else None
     # Read the first rows once to fail early on a file that does not match the spec.
     columns = scorer.input_columns  # a CRM export's other properties are not read
-    head = next(read_chunks(data, in_kind, min(chunk_size, 1000), columns), None)
+    head = next(read_chunks(data, in_kind, min(chunk_size, 1000), columns, spec.csv), None)
     if head is None or head.empty:
         raise LeadscoreError(f"data file {data} is empty (a header but no rows)")
     check_columns(head, spec.contact_columns(log is not None), f"data file {data}")
@@ -615,7 +617,7 @@ def score(
         RowProgress("leadscore score", f"scoring {data.name}", total) as progress,
         ChunkWriter(tmp_out, out_kind) as writer,
     ):
-        chunks = seen.mark(read_chunks(data, in_kind, chunk_size, columns))
+        chunks = seen.mark(read_chunks(data, in_kind, chunk_size, columns, spec.csv))
         for scored in scorer.score_chunks(chunks, reasons=reasons, k=k, as_of=moment, events=log):
             scored["model_version"] = version
             writer.write(scored)
@@ -694,8 +696,8 @@ def explain(
     from training.model_uri import load_model
 
     moment = moment_of(as_of)
-    frame = load_leads(data)
     scorer, version = load_model(model)
+    frame = load_leads(data, dialect=scorer.spec.csv)
     id_column = scorer.spec.id
     if id_column not in frame.columns:
         raise LeadscoreError(f"data file {data} has no id column {id_column!r}")

@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from features.errors import LeadscoreError
+from features.spec import builtin_specs
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,6 +30,7 @@ console = Console()
 
 EXPERIMENT = "leadscore-evaluation"
 DEFAULT_MODEL = "models:/lead-scorer@champion"
+BUILT_IN_SPECS = ", ".join(builtin_specs())
 
 
 def evaluate(
@@ -36,8 +38,8 @@ def evaluate(
     spec: Annotated[
         str,
         typer.Option(
-            help="dataset spec YAML, or a built-in name: hubspot, "
-            "x-education (how to read labels and time)"
+            help=f"dataset spec YAML, or a built-in name: {BUILT_IN_SPECS} (how to read "
+            "labels and time)"
         ),
     ] = "hubspot",
     model: Annotated[
@@ -121,7 +123,7 @@ def evaluate(
     stages = Stages("leadscore evaluate")
     with stages:
         stages.stage("reading data")
-        frame = load_leads(data)
+        frame = load_leads(data, dialect=dataset_spec.csv)
         if rules is not None:
             rules.check(frame, f"points rules {points}")
         if events is not None:

@@ -19,7 +19,7 @@ import numpy as np
 from features.spec import DatasetSpec
 from features.timestamps import read_timestamps
 from training.config import SnapshotConfig
-from training.data import PreparedData, to_datetime
+from training.data import PreparedData, missing_of_column, to_datetime
 
 # A column whose share is below this is not reported (a few late back-fills are noise).
 REPORT_SHARE = 0.05
@@ -61,7 +61,8 @@ def snapshot_leaks(
     for column, counts in activity_timestamps(spec).items():
         if column not in frame.columns:
             continue
-        stamps = read_timestamps(frame[column], column, spec.missing_tokens)[converted]
+        stamps = read_timestamps(frame[column], column, missing_of_column(spec, column))
+        stamps = stamps[converted]
         after = int((~np.isnat(stamps) & (stamps > reached_ns)).sum())
         share = after / total
         if share < REPORT_SHARE:

@@ -275,8 +275,15 @@ def design_matrix(data: PreparedData, spec: DatasetSpec, config: TrainConfig) ->
             "snapshot leak: "
             + "; ".join(leak_text(leak, label_date) for leak in refused)
             + f". Above {config.snapshot.max_share:.0%} (snapshot.max_share) the model would "
-            "learn the future: train with the event log (--events FILE), or list the "
-            "column under snapshot.allow in the training config to train anyway"
+            "learn the future: "
+            + (
+                "train with the event log (--events FILE)"
+                if spec.events is not None
+                else f"add an events: section to spec {spec.name!r} and train with the event "
+                "log (--events FILE)"
+            )
+            + ", or list the column under snapshot.allow in the training config to train "
+            "anyway"
         )
     split = split_by_time(len(data.y), config.split, data.groups)
     check_split(data.y, split)
