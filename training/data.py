@@ -389,23 +389,32 @@ def prepare(frame: pd.DataFrame, spec: DatasetSpec, min_positives: int = 50) -> 
 
 
 def warn_absent_leaky(frame: pd.DataFrame, spec: DatasetSpec) -> None:
-    """Log the spec's `leaky_columns` the file does not have: a typo there would let the
-    very column it means into the features unnoticed (e.g. in another spec's copy)."""
+    """Name the spec's `leaky_columns` the file does not have. One close to a column the
+    file has is likely a typo that lets the very column it means into the features: a
+    warning. The others are logged at INFO: a spec lists what any export of its CRM may
+    hold (the HubSpot spec lists 19 sales-side properties; an export has a few)."""
     absent = [c for c in spec.leaky_columns if c not in frame.columns]
     if not absent:
         return
     columns = [str(c) for c in frame.columns]
-    named = []
+    typos, others = [], []
     for column in absent:
         close = difflib.get_close_matches(column, columns, n=1, cutoff=0.8)
-        named.append(f"{column!r} (did you mean {close[0]!r}?)" if close else repr(column))
-    log.warning(
-        "leaky_columns of spec %r that are not columns of %s: %s; a misspelt name keeps no "
-        "leak out of the features",
-        spec.name,
-        frame.attrs.get("source") or "the data",
-        ", ".join(named),
-    )
+        if close:
+            typos.append(f"{column!r} (did you mean {close[0]!r}?)")
+        else:
+            others.append(repr(column))
+    source = frame.attrs.get("source") or "the data"
+    if typos:
+        log.warning(
+            "leaky_columns of spec %r that are not columns of %s: %s; a misspelt name keeps "
+            "no leak out of the features",
+            spec.name,
+            source,
+            ", ".join(typos),
+        )
+    if others:
+        log.info("leaky_columns of spec %r not in %s: %s", spec.name, source, ", ".join(others))
 
 
 def check_labels(y: np.ndarray, what: str, min_positives: int, rows: str) -> None:
