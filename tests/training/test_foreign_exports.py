@@ -22,7 +22,8 @@ from features.errors import LeadscoreError
 from features.spec import CsvSpec, DatasetSpec, parse_spec, resolve_spec
 from features.timestamps import AsOf
 from models.scorer import LeadScorer
-from training.config import TrainConfig
+from tests.conftest import REPO
+from training.config import TrainConfig, load_config
 from training.data import (
     derive_labels,
     load_events,
@@ -407,20 +408,13 @@ def test_a_german_bank_export_scores(bank_trained: tuple[pd.DataFrame, TrainResu
 
 # -- a Salesforce Lead export ----------------------------------------------------------------------
 
+# The repository's example config for this spec (configs/salesforce-leads.yaml: Status
+# mapped to stages, served countries, 10+ employees), with quick boosters.
 SALESFORCE_CONFIG: dict[str, Any] = {
+    **load_config(REPO / "configs" / "salesforce-leads.yaml").model_dump(
+        mode="json", by_alias=True
+    ),
     **FAST,
-    "decision": {
-        "catalogue": {
-            "stage_column": "Status",
-            "stages": {
-                "Open - Not Contacted": "lead",
-                "Working - Contacted": "salesqualifiedlead",
-                "Closed - Converted": "opportunity",
-                "Closed - Not Converted": "other",
-            },
-            "requirements": [{"name": "10+ employees", "column": "NumberOfEmployees", "min": 10}],
-        }
-    },
 }
 EXPORTED = "2025-03-01T00:00:00Z"
 
