@@ -76,7 +76,8 @@ bench-large: install ## the 1M-lead benchmarks: training (~11 min) and streaming
 	$(BIN)/python benchmarks/bench_batch_scoring.py --million
 
 ui: install ## open the MLflow UI on the local registry (http://127.0.0.1:5000)
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --port 5000
+	@echo "MLflow 3.17 opens on its GenAI view: open the link 'leadscore train' printed, or click 'Model training' in the sidebar once (the browser keeps it)"
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --port 5000
 
 test: install ## run the test suite (slow acceptance tests excluded)
 	$(BIN)/pytest -q

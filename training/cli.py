@@ -425,7 +425,11 @@ def train(
         highlight=False,
         soft_wrap=True,
     )
-    console.print(f"open the MLflow UI:  {ui_command(uri)}", highlight=False, soft_wrap=True)
+    console.print(
+        f"open the MLflow UI:  {ui_command(uri, experiment_id, run_id)}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def data_line(prints: dict[str, Any], at_days: list[float]) -> str:
@@ -453,16 +457,25 @@ def data_line(prints: dict[str, Any], at_days: list[float]) -> str:
     )
 
 
-def ui_command(uri: str) -> str:
+def ui_command(uri: str, experiment_id: str | None = None, run_id: str | None = None) -> str:
     """How to open the MLflow UI on the tracking store `uri`: a tracking server's own
     address, or a command to paste as printed (the venv's `mlflow` by its full path when
-    the shell would not find it)."""
+    the shell would not find it). With an experiment (and run), the link opens its runs
+    (the run's evaluation report): MLflow 3.17 otherwise opens on its empty GenAI view."""
+    from training.model_uri import experiment_url
+
+    def page(ui: str) -> str:
+        if experiment_id is None:
+            return ui
+        report = "evaluation/report.html" if run_id else None
+        return experiment_url(ui, experiment_id, run_id, report)
+
     if uri.startswith(("http://", "https://")):
-        return f"{uri} in a browser"
+        return f"{page(uri)} in a browser"
     if uri.startswith("databricks"):
         return "the experiment in your Databricks workspace"
     command = f"{console_script('mlflow')} ui --backend-store-uri {shlex.quote(uri)} --port 5000"
-    return f"{command}  → http://127.0.0.1:5000"
+    return f"{command}  → {page('http://127.0.0.1:5000')}"
 
 
 def metrics_table(metrics: dict[str, float], report: dict[str, Any]) -> Table:

@@ -186,7 +186,10 @@ def test_train_names_its_stages_and_prints_a_ui_command_that_runs(
 
     line = next(x for x in result.stdout.splitlines() if x.startswith("open the MLflow UI:"))
     command, arrow = line.removeprefix("open the MLflow UI:").split("→")
-    assert arrow.strip() == "http://127.0.0.1:5000"
+    # the run's evaluation report, in MLflow's machine-learning view (not its GenAI one)
+    link = arrow.strip()
+    assert link.startswith("http://127.0.0.1:5000/#/experiments/") and "/runs/" in link
+    assert link.endswith("/artifacts/evaluation/report.html?workflowType=machine_learning")
     argv = shlex.split(command)
     assert Path(argv[0]).is_absolute() and os.access(argv[0], os.X_OK), argv
     assert argv[1:] == [
