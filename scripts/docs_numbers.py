@@ -118,7 +118,17 @@ def x_education_blocks(folder: Path, leads: Path) -> dict[str, str]:
              "lead-scorer-x-education"], folder),
         folder,
     )  # fmt: skip
-    return {"x-education-train": between(trained, "data:", "registered")}
+    evaluated = clean(
+        run(["evaluate", "--data", str(leads), "--spec", "x-education", "--model",
+             "models:/lead-scorer-x-education@champion", "--points",
+             str(REPO / "configs" / "points-x-education.yaml"), "--out",
+             str(folder / "reports-x")], folder),
+        folder,
+    )  # fmt: skip
+    return {
+        "x-education-train": between(trained, "data:", "registered"),
+        "x-education-evaluate": between(evaluated, "the newest", "note:"),
+    }
 
 
 def refresh(readme: str, blocks: dict[str, str]) -> tuple[str, list[str]]:
