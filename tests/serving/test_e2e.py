@@ -3,111 +3,23 @@ exercised over HTTP (scoring, HubSpot payloads, model info, auth), then stopped 
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pandas as pd
 import pytest
 
 from features.generate import Demo
 from features.timestamps import AsOf
+from tests.serving.servers import TOKEN, Server, running_server
 from tests.serving.support import AS_OF, Registry, crm_fixture, events_by_lead
-
-TOKEN = "e2e-token-4f9c2b7a"
-READY_TIMEOUT = 120.0
-
-
-@dataclass
-class Server:
-    url: str
-    log: Path
-    process: subprocess.Popen[bytes]
-
-    def client(self, token: str | None = TOKEN) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30.0)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the server's process group (arbiter and workers), SIGKILL if it lingers."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def server(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("server")
-    port = free_port()
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": registry.tracking_uri,
-        "LEADSCORE_API_TOKEN": TOKEN,
-        "BENTOML_DO_NOT_TRACK": "true",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "BENTOML_HOME": str(folder / "bentoml"),
-        "OMP_NUM_THREADS": "1",
-    }
-    env.pop("LEADSCORE_MODEL_URI", None)
-    log = folder / "server.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bentoml",
-                "serve",
-                "serving.service:LeadScoring",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=folder,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"server exited ({process.returncode}):\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"server not ready in {READY_TIMEOUT:.0f} s:\n{log.read_text()[-3000:]}"
-                )
-            time.sleep(0.3)
-        yield Server(url, log, process)
-    finally:
-        stop(process)
+    with running_server(registry.tracking_uri, tmp_path_factory.mktemp("server")) as started:
+        yield started
 
 
 def test_score_over_http_equals_the_batch_scorer(
