@@ -233,6 +233,14 @@ _B_FIT_INTEREST = 0.5
 # the average lead gets a little worse.
 _DRIFT = 0.1
 
+# `--drift`: the world moves over the span. The intercept climbs by 2 * _PLANTED_DRIFT logits
+# from the oldest lead to the newest (the base rate grows several-fold), and a new source
+# takes over the leads (its share grows from 0 to 95 % with the calendar): a column that
+# tracks time, not the lead (conversion does not depend on it).
+_PLANTED_DRIFT = 1.2
+_NEW_SOURCE = "AI_REFERRALS"
+_NEW_SOURCE_SHARE = (2.5, -0.25)  # share = clip(a * elapsed + b, 0, 0.95)
+
 # --- behaviour (rates per day; times in days from the contact's creation) -------------------
 _VISIT_RATE = (-2.1, 0.8)  # log sessions per day at sign-up: a + b * interest
 _VISIT_FADE_DAYS = 30.0  # sessions fade after sign-up with this time constant
@@ -346,16 +354,20 @@ class Demo:
     export_end: pd.Timestamp
 
 
-def generate_leads(rows: int, seed: int = 0, end: str = "2026-06-30") -> pd.DataFrame:
+def generate_leads(
+    rows: int, seed: int = 0, end: str = "2026-06-30", drift: bool = False
+) -> pd.DataFrame:
     """The contacts of `generate_demo` (the export at the end of `end`, a UTC date)."""
-    return generate_demo(rows, seed, end).contacts
+    return generate_demo(rows, seed, end, drift).contacts
 
 
-def generate_demo(rows: int, seed: int = 0, end: str = "2026-06-30") -> Demo:
+def generate_demo(rows: int, seed: int = 0, end: str = "2026-06-30", drift: bool = False) -> Demo:
     """Generate `rows` contacts created over ~18 months up to `end`, and their events.
 
-    The same (rows, seed, end) always gives the same frames. Missing values are None /
-    NaN; timestamps ISO 8601 in UTC, as HubSpot's v3 API writes them.
+    The same (rows, seed, end, drift) always gives the same frames. Missing values are
+    None / NaN; timestamps ISO 8601 in UTC, as HubSpot's v3 API writes them. `drift`
+    plants a moving world: a base rate that climbs several-fold over the span and a
+    source column that tracks the calendar (`_PLANTED_DRIFT`, `_NEW_SOURCE`).
     """
     if isinstance(rows, bool) or not isinstance(rows, int | np.integer) or rows < 0:
         raise LeadscoreError(f"rows must be a count of leads (0 or more), got {rows!r}")
@@ -383,6 +395,7 @@ def generate_demo(rows: int, seed: int = 0, end: str = "2026-06-30") -> Demo:
         + _B_INTEREST * interest
         + _B_FIT_INTEREST * fit * interest
         + _B_HAND_RAISE * raised
+        + (_PLANTED_DRIFT * (2.0 * elapsed - 1.0) if drift else 0.0)
     )
     probability = 1.0 / (1.0 + np.exp(-logit))
     converted = (rng.random(rows) < probability).astype(np.int64)
@@ -400,6 +413,10 @@ def generate_demo(rows: int, seed: int = 0, end: str = "2026-06-30") -> Demo:
 
     source = _row_choice(rng, _softmax(_SOURCE_BASE + np.outer(interest, _SOURCE_INTEREST)))
     source[imported] = _SOURCES.index("OFFLINE")
+    sources = np.array(_SOURCES, dtype=object)[source]
+    if drift:
+        a, b = _NEW_SOURCE_SHARE
+        sources[rng.random(rows) < np.clip(a * elapsed + b, 0.0, 0.95)] = _NEW_SOURCE
     ids = (np.arange(rows) + FIRST_ID).astype(str).astype(object)
     events = _events(
         rng, ids, created, export_end, interest, fit, converted, lag_days, known, raised, imported
@@ -416,7 +433,7 @@ def generate_demo(rows: int, seed: int = 0, end: str = "2026-06-30") -> Demo:
             "hs_object_id": ids,
             "createdate": _iso(created),
             **fit_cols,
-            "hs_analytics_source": np.array(_SOURCES, dtype=object)[source],
+            "hs_analytics_source": sources,
             **activity,
             "lifecyclestage": stage,
             "hs_lead_status": status,

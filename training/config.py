@@ -86,6 +86,39 @@ class ExamplesConfig(_Strict):
         return self
 
 
+class DriftConfig(_Strict):
+    """What training does when the data says the world moved (see training/drift.py).
+
+    `drift: drop` in a config is short for `drift: {time_proxies: drop}`."""
+
+    time_proxies: Literal["warn", "drop"] = Field(
+        "warn", description="warn: name time proxies; drop: leave them out of the model"
+    )
+    time_proxy_auc: float = Field(
+        0.8, gt=0.5, le=1.0, description="single-feature old-vs-new AUC that makes a time proxy"
+    )
+    alpha: float = Field(
+        0.001, gt=0, lt=0.5, description="significance level of the base-rate shift tests"
+    )
+
+
+class RecencyConfig(_Strict):
+    """How much the newest labelled leads count in the final fit (`refit` only).
+
+    `calibrate_on: recent` fits the probability calibration on the newest
+    `calibration_window` share of the labelled rows only (out-of-fold margins), so a base
+    rate that moved is reflected in the probabilities; `all` uses every labelled row;
+    `auto` (the default) is `recent` when the drift report finds the validation slice's
+    base rate shifted from train's, else `all` (measured: on the demo's 3-month backtest
+    mean ECE 0.0106 all vs 0.0113 recent; with a planted drift 0.049 vs 0.037).
+    `half_life_days` weights the final boosters' rows by age (a row that old counts half
+    as much as the newest); null: every row counts the same."""
+
+    calibrate_on: Literal["auto", "all", "recent"] = "auto"
+    calibration_window: float = Field(0.3, gt=0.05, le=1.0)
+    half_life_days: float | None = Field(None, gt=0)
+
+
 class RegistryConfig(_Strict):
     model_name: str = Field("lead-scorer", min_length=1)
     experiment: str = Field("leadscore", min_length=1)
@@ -106,11 +139,20 @@ class TrainConfig(_Strict):
     snapshot: SnapshotConfig = Field(default_factory=SnapshotConfig)
     examples: ExamplesConfig = Field(default_factory=ExamplesConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    recency: RecencyConfig = Field(default_factory=RecencyConfig)
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
     min_positives: int = Field(50, ge=1)
     min_category_count: int = Field(10, ge=1)
     ece_bins: int = Field(10, ge=2)
     shap_sample: int = Field(2000, ge=100, description="rows drawn for the SHAP summary")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drift_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("drift"), str):
+            return {**data, "drift": {"time_proxies": data["drift"]}}
+        return data
 
     def flat(self) -> dict[str, Any]:
         """Dotted key → value, for MLflow params."""

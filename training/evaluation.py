@@ -375,7 +375,10 @@ def slice_metrics(
     """The model by value of each column (its `top` most common values).
 
     A slice is flagged when the model's Brier score there is worse than predicting the
-    base rate (the same constant the comparison table uses) for every lead of the slice.
+    slice's own base rate for every lead of it (`brier_base_rate`): with drift the
+    overall base rate (`base_rate`, the comparison table's constant, older leads) is stale
+    and would hide a model that is worse than knowing the slice's rate. Its Brier score is
+    kept as `brier_overall_base_rate`.
     """
     y = np.asarray(y, dtype=np.float64)
     out: dict[str, list[dict[str, Any]]] = {}
@@ -389,15 +392,17 @@ def slice_metrics(
         for value, _ in ranked:
             mask = labels == value
             brier = float(np.mean((y[mask] - p[mask]) ** 2))
-            brier_base = float(np.mean((y[mask] - base_rate) ** 2))
+            own_rate = float(y[mask].mean())
+            brier_base = float(np.mean((y[mask] - own_rate) ** 2))
             entries.append(
                 {
                     "value": str(value),
                     "rows": int(mask.sum()),
-                    "base_rate": float(y[mask].mean()),
+                    "base_rate": own_rate,
                     "roc_auc": auc_or_none(y[mask], p[mask]),
                     "brier": brier,
                     "brier_base_rate": brier_base,
+                    "brier_overall_base_rate": float(np.mean((y[mask] - base_rate) ** 2)),
                     "worse_than_base_rate": bool(brier > brier_base),
                 }
             )
@@ -676,6 +681,7 @@ def report_of_test_slice(
                 "snapshot_leaks": result.report.get("snapshot_leaks", []),
                 "decay": result.report.get("decay"),
             },
+            "drift": result.report.get("drift"),
             "backtest": None,
             "notes": notes + sections["notes"],
         }
@@ -889,6 +895,15 @@ def backtest(
         x_history = scorer.encode(history_data.frame, AsOf(history_data.moments))
         p_lr = _logistic(scorer, x_history[learned], history_data.y[learned], x_test, config.seed)
         two = y.min() != y.max()
+        # The same model calibrated on every labelled row and on the recent window only
+        # (recency.calibrate_on): both ECEs, whichever the config chose.
+        other = result.other_calibrators.get("full")
+        chosen = config.recency.calibrate_on
+        by_choice = {chosen: p}
+        if other is not None:
+            by_choice["recent" if chosen == "all" else "all"] = other.predict(
+                scorer.models["full"].margin(x_test)
+            )
         folds.append(
             {
                 "train_until": time_text(data.times[history[-1]], spec),
@@ -901,12 +916,24 @@ def backtest(
                 "brier": float(brier_score_loss(y, p)),
                 "ece": expected_calibration_error(y, p, bins),
                 "logistic_roc_auc": auc_or_none(y, p_lr),
+                **{
+                    f"ece_calibrated_on_{choice}": expected_calibration_error(y, q, bins)
+                    for choice, q in by_choice.items()
+                },
             }
         )
         log.info("backtest %s: AUC %s on %d leads", month, folds[-1]["roc_auc"], len(y))
     summary = {}
-    for metric in ("roc_auc", "pr_auc", "brier", "ece", "logistic_roc_auc"):
-        values = np.array([f[metric] for f in folds if f[metric] is not None], dtype=np.float64)
+    for metric in (
+        "roc_auc",
+        "pr_auc",
+        "brier",
+        "ece",
+        "logistic_roc_auc",
+        "ece_calibrated_on_all",
+        "ece_calibrated_on_recent",
+    ):
+        values = np.array([f[metric] for f in folds if f.get(metric) is not None], dtype=np.float64)
         summary[metric] = {
             "mean": float(values.mean()) if len(values) else None,
             "std": float(values.std(ddof=1)) if len(values) > 1 else (0.0 if len(values) else None),

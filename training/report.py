@@ -134,6 +134,7 @@ def render_html(result: Mapping[str, Any]) -> str:
         ("thresholds", "Thresholds", _thresholds_section),
         ("stability", "Stability over time", _stability_section),
         ("time", "Time-true features", _time_section),
+        ("drift", "Drift", _drift_section),
         ("slices", "Slices", _slices_section),
         ("backtest", "Backtest", _backtest_section),
         ("notes", "Notes", _notes_section),
@@ -431,6 +432,74 @@ def _stability_section(result: Mapping[str, Any]) -> str:
         + "<table><thead><tr><th>month</th><th>leads</th><th>base rate</th>"
         f"<th>ROC AUC</th></tr></thead><tbody>{body}</tbody></table>{note}"
     )
+
+
+def _drift_section(result: Mapping[str, Any]) -> str:
+    """What training saw move: base rate by slice and month, old vs new, time proxies."""
+    drift = _mapping(result.get("drift"))
+    if not drift:
+        return _absent(
+            "No drift report: it is made at training time (this report is of another run)."
+        )
+    warnings = [w for w in _sequence(drift.get("warnings")) if isinstance(w, str)]
+    parts = [
+        "".join(f'<p class="warn">⚠ {_e(w)}</p>' for w in warnings)
+        or "<p>Nothing moved beyond sampling noise: base rates agree between slices and "
+        "months, and no feature alone tells old leads from new ones.</p>"
+    ]
+    rates = _mapping(drift.get("base_rate"))
+    rows = "".join(
+        f"<tr><td>{_e(name)}</td><td>{_int(r.get('rows'))}</td><td>{_int(r.get('units'))}</td>"
+        f"<td>{_pct(r.get('rate'))}</td><td>{_num(r.get('ratio_to_train'), 2)}</td>"
+        f"<td>{_num(r.get('p_value_vs_train'), 3)}</td></tr>"
+        for name in ("train", "validation", "test")
+        if (r := _mapping(rates.get(name)))
+    )
+    if rows:
+        parts.append(
+            "<h3>Base rate by slice</h3><p>Compared with train by a two-proportion z-test "
+            "on independent units (leads, for point-in-time examples).</p>"
+            "<table><thead><tr><th>slice</th><th>rows</th><th>units</th><th>base rate</th>"
+            f"<th>× train</th><th>p</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+    monthly = _mapping(drift.get("monthly"))
+    months = [m for m in _sequence(monthly.get("months")) if isinstance(m, Mapping)]
+    if months:
+        body = "".join(
+            f"<tr><td>{_e(m.get('month'))}</td><td>{_int(m.get('rows'))}</td>"
+            f"<td>{_pct(m.get('rate'))}</td></tr>"
+            for m in months
+        )
+        parts.append(
+            f"<h3>Base rate by month</h3><p>{_e(monthly.get('test'))}: p = "
+            f"{_num(monthly.get('p_value'), 3)}.</p><table><thead><tr><th>month</th>"
+            f"<th>rows</th><th>base rate</th></tr></thead><tbody>{body}</tbody></table>"
+        )
+    adversarial = _mapping(drift.get("adversarial"))
+    if adversarial.get("auc") is not None:
+        top = ", ".join(
+            f"{_e(t.get('feature'))} ({_pct(t.get('share_of_gain'), 0)})"
+            for t in _sequence(adversarial.get("top_features"))
+            if isinstance(t, Mapping)
+        )
+        parts.append(
+            "<h3>Old vs new</h3><p>A quick model told the oldest third of the train slice "
+            f"from its newest third with ROC AUC {_num(adversarial.get('auc'))} (0.5: they "
+            f"look alike). What it used most: {top or '–'}.</p>"
+        )
+    proxies = [p for p in _sequence(drift.get("time_proxies")) if isinstance(p, Mapping)]
+    if proxies:
+        body = "".join(
+            f"<tr><td>{_e(p.get('feature'))}</td><td>{_e(p.get('column'))}</td>"
+            f"<td>{_num(p.get('auc'))}</td></tr>"
+            for p in proxies
+        )
+        parts.append(
+            f"<h3>Time proxies ({_e(drift.get('time_proxy_action'))})</h3><table><thead><tr>"
+            "<th>feature</th><th>column</th><th>old-vs-new AUC</th></tr></thead>"
+            f"<tbody>{body}</tbody></table>"
+        )
+    return "".join(parts)
 
 
 def _time_section(result: Mapping[str, Any]) -> str:

@@ -21,13 +21,15 @@ from sklearn.model_selection import StratifiedKFold
 from features.build import FeatureEncoder, check_columns
 from features.errors import LeadscoreError
 from features.spec import DatasetSpec, Derivation, FeatureSpec, FeatureType
-from features.timestamps import NS_PER_DAY, AsOf, FutureTimestampError, iso
-from models.calibration import fit_best_calibrator
+from features.timestamps import NS_PER_DAY, AsOf, FutureTimestampError, iso, read_timestamps
+from models.calibration import Calibrator, fit_best_calibrator
 from models.scorer import SUBMODELS, LeadScorer, SubModel
 from training.config import BoosterConfig, TrainConfig
 from training.data import PreparedData, Split, check_split, split_by_time
 from training.decay import learned_decay
+from training.drift import drift_report, without_features
 from training.evaluate import classification_metrics, logistic_baseline
+from training.monitor import age_profiles, example_ages
 from training.snapshot import leak_text, snapshot_leaks
 from training.thresholds import NS_PER_WEEK, fit_policy, threshold_report
 
@@ -48,6 +50,8 @@ class TrainResult:
     test_scores: dict[str, np.ndarray] = field(default_factory=dict)
     validation_scores: dict[str, np.ndarray] = field(default_factory=dict)
     baseline_scores: dict[str, np.ndarray] = field(default_factory=dict)
+    # per sub-model, the calibrator of the other `recency.calibrate_on` choice (reports)
+    other_calibrators: dict[str, Calibrator | None] = field(default_factory=dict)
 
     @property
     def as_of(self) -> AsOf | None:
@@ -165,9 +169,12 @@ def _boost(
     rounds: int,
     valid: tuple[np.ndarray, np.ndarray] | None = None,
     early_stopping: int = 0,
+    weight: np.ndarray | None = None,
 ) -> lgb.Booster:
     names = [f"f{i}" for i in range(x.shape[1])]
-    train_set = lgb.Dataset(x, y, feature_name=names, categorical_feature=categorical)
+    train_set = lgb.Dataset(
+        x, y, weight=weight, feature_name=names, categorical_feature=categorical
+    )
     if valid is None:
         return lgb.train(params, train_set, num_boost_round=rounds)
     valid_set = lgb.Dataset(valid[0], valid[1], reference=train_set)
@@ -190,7 +197,8 @@ def fit_submodel(
     y: np.ndarray,
     split: Split,
     config: TrainConfig,
-) -> tuple[SubModel, np.ndarray, dict[str, Any]]:
+    moments: np.ndarray | None = None,
+) -> tuple[SubModel, np.ndarray, dict[str, Any], Calibrator | None]:
     """Train one calibrated booster on a feature group.
 
     The number of trees is chosen by early stopping on the validation slice. With
@@ -200,8 +208,15 @@ def fit_submodel(
     way, so calibration never sees a lead its booster was trained on. Without
     `refit`, the booster from the train slice is calibrated on the validation slice.
 
+    With `refit`, `recency` decides how much the newest rows count: the boosters' row
+    weights (`half_life_days`, by age from `moments`) and the rows the calibration is
+    fitted on (`calibrate_on`: all, or the newest `calibration_window` share). The other
+    calibration choice is fitted too and returned, so training can report both on the
+    test slice.
+
     Returns the sub-model, honest (out-of-sample) probabilities for the validation
-    rows, and what was chosen.
+    rows, what was chosen, and the calibrator of the other `calibrate_on` choice (None
+    without `refit`).
     """
     names = [f.name for f in spec.features]
     indices = [names.index(f.name) for f in features]
@@ -218,32 +233,107 @@ def fit_submodel(
         early_stopping=config.booster.early_stopping_rounds,
     )
     trees = stage_one.current_iteration()
+    recency = config.recency
+    alternative: Calibrator | None = None
     if config.refit:
         rows = np.concatenate([split.train, split.validation])
+        weight = age_weights(moments, rows, recency.half_life_days)
         margin = np.empty(len(rows), dtype=np.float64)
         folds = StratifiedKFold(config.calibration_folds, shuffle=True, random_state=config.seed)
         for fit_idx, held_idx in folds.split(rows, y[rows]):
             fold_booster = _boost(
-                params, x_sub[rows[fit_idx]], y[rows[fit_idx]], categorical, trees
+                params,
+                x_sub[rows[fit_idx]],
+                y[rows[fit_idx]],
+                categorical,
+                trees,
+                weight=None if weight is None else weight[fit_idx],
             )
             margin[held_idx] = fold_booster.predict(x_sub[rows[held_idx]], raw_score=True)
-        booster = _boost(params, x_sub[rows], y[rows], categorical, trees)
+        booster = _boost(params, x_sub[rows], y[rows], categorical, trees, weight=weight)
+        # Rows are in time order: the newest share (never less than the validation
+        # slice, whose honest probabilities are returned) is the recent window.
+        recent = max(round(len(rows) * recency.calibration_window), len(split.validation))
+        windows = {"all": len(rows), "recent": recent}
+        fitted = {
+            choice: fit_best_calibrator(
+                margin[-size:],
+                y[rows][-size:],
+                config.calibration,
+                folds=config.calibration_folds,
+                seed=config.seed,
+            )
+            for choice, size in windows.items()
+        }
+        calibrator, briers, honest = fitted[recency.calibrate_on]
+        alternative = fitted["recent" if recency.calibrate_on == "all" else "all"][0]
+        window = windows[recency.calibrate_on]
     else:
         rows = split.validation
         booster = stage_one
         margin = np.asarray(booster.predict(x_sub[rows], raw_score=True))
-    calibrator, briers, honest = fit_best_calibrator(
-        margin, y[rows], config.calibration, folds=config.calibration_folds, seed=config.seed
-    )
+        calibrator, briers, honest = fit_best_calibrator(
+            margin, y[rows], config.calibration, folds=config.calibration_folds, seed=config.seed
+        )
+        window = len(rows)
     model = SubModel(name, [f.name for f in features], indices, booster, calibrator)
     info = {
         "trees": trees,
         "refit": config.refit,
         "calibration": calibrator.method,
         "calibration_brier_by_method": briers,
+        "calibration_rows": window,
+        "calibrated_on": recency.calibrate_on if config.refit else "validation",
+        "half_life_days": recency.half_life_days if config.refit else None,
     }
     log.info("%s model: %d trees, %s calibration", name, trees, calibrator.method)
-    return model, honest[len(rows) - len(split.validation) :], info
+    return model, honest[len(honest) - len(split.validation) :], info, alternative
+
+
+def monitor_reference(
+    data: PreparedData,
+    split: Split,
+    x: np.ndarray,
+    probability: np.ndarray,
+    encoder: FeatureEncoder,
+) -> dict[str, Any]:
+    """The profile `leadscore monitor` compares production with: the rows the model
+    learned from and its test-slice probabilities (per example age, point-in-time)."""
+    learned = np.concatenate([split.train, split.validation])
+    ages = None
+    if data.point_in_time:
+        spec = encoder.spec
+        created = read_timestamps(data.frame[spec.time.column], spec.time.column)
+        ages = example_ages(data.moments, created.astype("datetime64[ns]").astype(np.int64))
+    return age_profiles(
+        x[learned],
+        None if ages is None else ages[learned],
+        probability,
+        None if ages is None else ages[split.test],
+        encoder.spec,
+        {name: int(encoder.other_code(name)) + 1 for name in encoder.categories_},
+    )
+
+
+def calibration_rows(config: TrainConfig, drift: dict[str, Any]) -> str:
+    """`recency.calibrate_on` resolved: `auto` is `recent` when the validation slice's base
+    rate moved away from train's (drift report; the test slice is not looked at)."""
+    chosen = config.recency.calibrate_on
+    if chosen != "auto":
+        return chosen
+    validation = drift.get("base_rate", {}).get("validation", {})
+    return "recent" if validation.get("shifted") else "all"
+
+
+def age_weights(
+    moments: np.ndarray | None, rows: np.ndarray, half_life_days: float | None
+) -> np.ndarray | None:
+    """Row weights halving every `half_life_days` of age before the newest row (None:
+    equal weights)."""
+    if half_life_days is None or moments is None:
+        return None
+    age_days = (moments[rows].max() - moments[rows]).astype(np.float64) / NS_PER_DAY
+    return np.asarray(0.5 ** (age_days / half_life_days))
 
 
 def feature_groups(spec: DatasetSpec) -> dict[str, list[FeatureSpec]]:
@@ -260,6 +350,8 @@ class Design:
     x: np.ndarray
     single_column_auc: dict[str, float]
     snapshot_leaks: list[dict[str, Any]] = field(default_factory=list)
+    spec: DatasetSpec | None = None
+    drift: dict[str, Any] = field(default_factory=dict)
 
 
 def design_matrix(data: PreparedData, spec: DatasetSpec, config: TrainConfig) -> Design:
@@ -287,6 +379,51 @@ def design_matrix(data: PreparedData, spec: DatasetSpec, config: TrainConfig) ->
         )
     split = split_by_time(len(data.y), config.split, data.groups)
     check_split(data.y, split)
+    encoder, x = encode(data, spec, config, split)
+    drift = data_drift(data, spec, config, split, x)
+    dropped = {proxy["feature"] for proxy in drift["time_proxies"]}
+    if config.drift.time_proxies == "drop" and dropped:
+        spec = without_features(spec, dropped)
+        encoder, x = encode(data, spec, config, split)
+    catalogue = config.decision.catalogue
+    check_columns(
+        data.frame,
+        [
+            c
+            for c in catalogue.columns
+            if c not in (catalogue.stage_column, catalogue.status_column)
+        ],
+        "data (for decision.catalogue in the training config)",
+    )
+    single_aucs = check_leakage(x[split.train], data.y[split.train], spec, config)
+    return Design(split, encoder, x, single_aucs, leaks, spec, drift)
+
+
+def data_drift(
+    data: PreparedData, spec: DatasetSpec, config: TrainConfig, split: Split, x: np.ndarray
+) -> dict[str, Any]:
+    """The drift report (training/drift.py) of the encoded data: base rates by slice and
+    month, adversarial validation of old vs new in the train slice, time proxies."""
+    # When a row was scored: an example's moment, or for a one-row-per-lead export the
+    # lead's time (every row of a snapshot shares the export's moment).
+    when = data.moments if data.point_in_time else data.times
+    return drift_report(
+        x,
+        data.y,
+        when,
+        {"train": split.train, "validation": split.validation, "test": split.test},
+        spec,
+        data.groups,
+        config.drift,
+        config.seed,
+        monthly=spec.time.kind == "datetime",
+    )
+
+
+def encode(
+    data: PreparedData, spec: DatasetSpec, config: TrainConfig, split: Split
+) -> tuple[FeatureEncoder, np.ndarray]:
+    """Fit the encoder on the train slice and encode every row as of its moment."""
     encoder = FeatureEncoder(spec, min_category_count=config.min_category_count)
     encoder.fit(data.frame.iloc[split.train])
     try:
@@ -303,18 +440,7 @@ def design_matrix(data: PreparedData, spec: DatasetSpec, config: TrainConfig) ->
             )
         ) from None
     check_all_missing(x, spec)
-    catalogue = config.decision.catalogue
-    check_columns(
-        data.frame,
-        [
-            c
-            for c in catalogue.columns
-            if c not in (catalogue.stage_column, catalogue.status_column)
-        ],
-        "data (for decision.catalogue in the training config)",
-    )
-    single_aucs = check_leakage(x[split.train], data.y[split.train], spec, config)
-    return Design(split, encoder, x, single_aucs, leaks)
+    return encoder, x
 
 
 def train_scorer(
@@ -323,13 +449,19 @@ def train_scorer(
     """Fit the three calibrated models on a design matrix; evaluate them and the baselines."""
     design = design or design_matrix(data, spec, config)
     split, encoder, x = design.split, design.encoder, design.x
+    spec = design.spec or spec  # without the time proxies drift.time_proxies: drop left out
     groups = feature_groups(spec)
+    calibrate_on = calibration_rows(config, design.drift)
+    config = config.model_copy(
+        update={"recency": config.recency.model_copy(update={"calibrate_on": calibrate_on})}
+    )
     models: dict[str, SubModel] = {}
     model_info: dict[str, Any] = {}
     validation_scores: dict[str, np.ndarray] = {}
+    alternatives: dict[str, Calibrator | None] = {}
     for name in SUBMODELS:
-        models[name], validation_scores[name], model_info[name] = fit_submodel(
-            name, spec, groups[name], x, data.y, split, config
+        models[name], validation_scores[name], model_info[name], alternatives[name] = fit_submodel(
+            name, spec, groups[name], x, data.y, split, config, data.moments
         )
 
     y_train, y_test = data.y[split.train], data.y[split.test]
@@ -340,8 +472,23 @@ def train_scorer(
     base = classification_metrics(y_test, np.full(len(y_test), base_rate), config.ece_bins)
     for key, value in base.items():
         metrics[f"test.base_rate.{key}"] = value
+    calibration_choices: dict[str, Any] = {}
     for name, model in models.items():
         test_scores[name] = model.probability(x[split.test])
+        other = alternatives[name]
+        if other is not None:
+            margin = model.margin(x[split.test])
+            chosen = config.recency.calibrate_on
+            calibration_choices[name] = {
+                "chosen": chosen,
+                **{
+                    choice: classification_metrics(y_test, p, config.ece_bins)
+                    for choice, p in (
+                        (chosen, test_scores[name]),
+                        ("recent" if chosen == "all" else "all", other.predict(margin)),
+                    )
+                },
+            }
         for slice_name, y_slice, p in (
             ("validation", data.y[split.validation], validation_scores[name]),
             ("test", y_test, test_scores[name]),
@@ -438,6 +585,8 @@ def train_scorer(
             else {"point_in_time": False}
         ),
         "snapshot_leaks": design.snapshot_leaks,
+        "drift": design.drift,
+        "calibration_window": calibration_choices,
         "base_rate": {"train": base_rate, "test": float(y_test.mean())},
         "refit": config.refit,
         "models": model_info,
@@ -454,6 +603,8 @@ def train_scorer(
         "models": model_info,
         "test_metrics": {k: v for k, v in metrics.items() if not k.startswith("validation.")},
         "threshold_report": thresholds["test"]["stages"],
+        # What `leadscore monitor` compares production with (training/monitor.py).
+        "monitor_reference": monitor_reference(data, split, x, test_scores["full"], encoder),
     }
     scorer = LeadScorer(spec, encoder, models, metadata, policy)
     report["decay"] = learned_decay(scorer, x[split.test])
@@ -468,6 +619,7 @@ def train_scorer(
         test_scores,
         validation_scores,
         baseline_scores,
+        alternatives,
     )
 
 

@@ -34,6 +34,7 @@ SECTIONS = [
     "thresholds",
     "stability",
     "time",
+    "drift",
     "slices",
     "backtest",
     "notes",
