@@ -244,6 +244,14 @@ def generate(
         Path | None,
         typer.Option(help="also write the event log the contacts were summarised from"),
     ] = None,
+    drift: Annotated[
+        bool,
+        typer.Option(
+            "--drift",
+            help="plant a moving world: a base rate that climbs several-fold over the data's "
+            "span and a lead source that tracks the calendar",
+        ),
+    ] = False,
 ) -> None:
     """Write HubSpot demo contacts (an export at the end of the data: default properties,
     timestamps as HubSpot's API writes them) with a known truth (`_true_*` columns), and
@@ -252,7 +260,7 @@ def generate(
     from training.data import data_format
 
     kinds = [data_format(out), *([data_format(events)] if events is not None else [])]
-    demo = generate_demo(rows, seed=seed)
+    demo = generate_demo(rows, seed=seed, drift=drift)
     for frame, path, kind in (
         (demo.contacts, out, kinds[0]),
         *([(demo.events, events, kinds[1])] if events is not None else []),
@@ -358,11 +366,15 @@ def train(
                 highlight=False,
                 soft_wrap=True,
             )
+        for warning in design.drift.get("warnings", []):
+            console.print("[yellow]drift:[/] " + escape(warning), highlight=False, soft_wrap=True)
 
         stages.stage("opening MLflow")
         import mlflow
+        from mlflow.tracking import MlflowClient
 
         from training.evaluation import report_of_test_slice
+        from training.registry import Heartbeat, check_registry, open_store, store_errors
         from training.tracking import (
             configure,
             ensure_experiment,
@@ -373,24 +385,40 @@ def train(
         from training.train import train_scorer
 
         uri = configure()
-        experiment_id = ensure_experiment(settings.registry.experiment, uri)
-        spec_path = Path(spec) if Path(spec).exists() else None
-        if spec_path is None:
-            from features.spec import builtin_spec_path
+        open_store(uri)  # the schema once, under a lock; a store we cannot write: one line
+        with store_errors(uri):
+            check = check_registry(
+                MlflowClient(), settings.registry.model_name, settings.registry.experiment
+            )
+            experiment_id = ensure_experiment(settings.registry.experiment, uri)
+            spec_path = Path(spec) if Path(spec).exists() else None
+            if spec_path is None:
+                from features.spec import builtin_spec_path
 
-            spec_path = builtin_spec_path(spec)
-        with mlflow.start_run(
-            experiment_id=experiment_id, run_name=f"{dataset_spec.name}-{prints['rows']}"
-        ):
+                spec_path = builtin_spec_path(spec)
+            active = mlflow.start_run(
+                experiment_id=experiment_id, run_name=f"{dataset_spec.name}-{prints['rows']}"
+            )
+        for line in check.lines():
+            stages.line(f"registry check: {line}")
+            if stages.live:
+                err_console.print(
+                    f"[yellow]registry check:[/] {escape(line)}", highlight=False, soft_wrap=True
+                )
+        # The run ends (FINISHED) only after its version exists and the decision is written.
+        with active, Heartbeat(active.info.run_id) as heartbeat:
             stages.stage("training fit/interest/full models")
+            heartbeat.phase("training")
             result = train_scorer(prepared, dataset_spec, settings, design)
             stages.stage("logging to MLflow")
+            heartbeat.phase("logging")
             run_id, model_uri = log_training_run(result, settings, prints, spec_path)
             stages.stage("evaluation report of the test slice")
+            heartbeat.phase("evaluation-report")
             report = report_of_test_slice(
                 result,
                 prepared,
-                dataset_spec,
+                design.spec or dataset_spec,
                 data_file=str(data),
                 model={
                     "uri": model_uri,
@@ -401,8 +429,9 @@ def train(
                 },
             )
             log_evaluation_report(report, run_id)
-        stages.stage("registering the model")
-        promotion = register_and_promote(model_uri, run_id, result, settings.registry)
+            stages.stage("registering the model")
+            heartbeat.phase("registering")
+            promotion = register_and_promote(model_uri, run_id, result, settings.registry)
 
     console.print(metrics_table(result.metrics, result.report))
     console.print(threshold_table(result.report["thresholds"]))
@@ -430,6 +459,52 @@ def train(
         highlight=False,
         soft_wrap=True,
     )
+
+
+registry_app = typer.Typer(
+    help="The model registry: find and mark what interrupted trainings left behind.",
+    no_args_is_help=True,
+)
+app.add_typer(registry_app, name="registry")
+
+
+@registry_app.command("check")
+@user_errors
+def registry_check(
+    model_name: Annotated[str, typer.Option(help="registered model name")] = DEFAULT_MODEL_NAME,
+    experiment: Annotated[str, typer.Option(help="experiment of the training runs")] = "leadscore",
+    fix: Annotated[
+        bool,
+        typer.Option(
+            help="mark what is found (runs FAILED, versions refused); --no-fix only reports"
+        ),
+    ] = True,
+    exit_code: Annotated[
+        bool, typer.Option("--exit-code", help="exit with 1 when anything was found")
+    ] = False,
+) -> None:
+    """Find versions without a promotion decision and runs left RUNNING by a dead process
+    (no heartbeat, or a process of this host that is gone); print one line for each, mark
+    them, and never move an alias. `leadscore train` runs the same check first."""
+    from training.model_uri import configure
+    from training.registry import check_registry, open_store, sqlite_database, store_errors
+
+    uri = configure()
+    database = sqlite_database(uri)
+    if database is not None and not database.is_file():
+        console.print(f"no MLflow database at {database}: nothing to check", highlight=False)
+        return
+    from mlflow.tracking import MlflowClient
+
+    if fix:
+        open_store(uri)
+    with store_errors(uri, "written" if fix else "read"):
+        report = check_registry(MlflowClient(), model_name, experiment, fix=fix)
+    for line in report.lines():
+        console.print(escape(line), highlight=False, soft_wrap=True)
+    console.print(report.summary(), highlight=False, soft_wrap=True)
+    if exit_code and report.damages:
+        raise typer.Exit(code=1)
 
 
 def data_line(prints: dict[str, Any], at_days: list[float]) -> str:
@@ -854,8 +929,10 @@ def _register_more() -> None:
     # `serving` never imports `training`; the CLI (here) may import `serving`.
     from serving.cli import serve
     from training.evaluate_cli import evaluate
+    from training.monitor_cli import monitor
 
     app.command("evaluate")(user_errors(evaluate))
+    app.command("monitor")(user_errors(monitor))
     app.command("serve")(user_errors(serve))
 
 

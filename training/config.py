@@ -124,6 +124,16 @@ class RegistryConfig(_Strict):
     experiment: str = Field("leadscore", min_length=1)
     promote: Literal["auto", "always", "never"] = "auto"
     brier_tolerance: float = Field(0.002, ge=0, description="how much worse Brier may be")
+    baseline_auc_margin: float = Field(
+        0.005,
+        ge=0,
+        description="how far below the logistic baseline's test AUC a champion's may be",
+    )
+    baseline_brier_margin: float = Field(
+        0.002,
+        ge=0,
+        description="how far above the logistic baseline's test Brier a champion's may be",
+    )
 
 
 class TrainConfig(_Strict):

@@ -78,9 +78,9 @@ def monitor(
     from training.model_uri import load_model
 
     moment = moment_of(as_of)
-    scored = load_leads(scores, "scores file")
     scorer, version = load_model(model)
     spec = scorer.spec
+    scored = read_scores(scores, spec.id)
     missing = [c for c in (spec.id, *NEEDED) if c not in scored.columns]
     if missing:
         raise LeadscoreError(
@@ -156,6 +156,36 @@ def monitor(
         log_run(report, out)
     if report["retrain_advised"]:
         raise typer.Exit(code=1)
+
+
+def read_scores(path: Path, id_column: str) -> pd.DataFrame:
+    """`leadscore score`'s output (.csv, .parquet), or the service's scoring log: a folder
+    `monitoring/leadscore_scores` (or one of its `data.*.log` files) of JSON lines that
+    BentoML's monitoring wrote (serving/monitoring.py)."""
+    import pandas as pd
+
+    from training.data import load_leads
+
+    if path.is_dir() or path.suffix == ".log":
+        files = sorted(path.rglob("data.*.log*")) if path.is_dir() else [path]
+        if not files:
+            raise LeadscoreError(
+                f"scores folder {path} holds no BentoML monitoring data (data.*.log files): "
+                "is LEADSCORE_SCORING_LOG=true set for the service?"
+            )
+        frames = []
+        for file in files:
+            try:
+                frames.append(pd.read_json(file, lines=True, dtype={id_column: str}))
+            except ValueError as error:
+                raise LeadscoreError(
+                    f"scores log {file} is not JSON lines: {str(error).splitlines()[0]}"
+                ) from None
+        frame = pd.concat(frames, ignore_index=True)
+        if id_column in frame.columns:
+            frame[id_column] = frame[id_column].astype(str)
+        return frame
+    return load_leads(path, "scores file")
 
 
 def check_version(scored: pd.DataFrame, version: str, scores: Path, model: str) -> None:

@@ -7,6 +7,7 @@ both names are re-exported here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import tempfile
@@ -20,7 +21,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from features.errors import LeadscoreError
+from features.errors import LeadscoreError, first_line
 from features.spec import FeatureType
 from models.pyfunc import load_scorer, log_scorer
 from models.scorer import LeadScorer
@@ -28,12 +29,22 @@ from training import plots
 from training.config import RegistryConfig, TrainConfig
 from training.model_uri import configure as configure
 from training.model_uri import tracking_uri as tracking_uri
+from training.registry import (
+    CHALLENGER,
+    CHAMPION,
+    DECISION_TAG,
+    INTENDED_TAG,
+    PENDING,
+    REFUSED,
+    kill_point,
+    promotion_lock,
+    record_decision,
+    sqlite_database,
+)
 from training.train import TrainResult, input_example
 
 log = logging.getLogger(__name__)
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
 # where a training run keeps the evaluation report of its own test slice
 EVALUATION_ARTIFACTS = "evaluation"
 # MLflow 3's experiment kinds (the UI's ExperimentKind): ours trains models, no GenAI
@@ -48,10 +59,8 @@ def artifact_root(uri: str) -> str | None:
     artifacts where it was told (`--artifacts-destination`, proxied as
     `mlflow-artifacts:/`), so nothing is written on this machine.
     """
-    if uri.startswith("sqlite:///"):
-        db = Path(uri.removeprefix("sqlite:///"))
-        return (db.parent / "mlartifacts").resolve().as_uri()
-    return None
+    db = sqlite_database(uri)
+    return None if db is None else (db.parent / "mlartifacts").resolve().as_uri()
 
 
 def ensure_experiment(name: str, uri: str) -> str:
@@ -119,6 +128,18 @@ def log_training_run(
     mlflow.log_metrics({k: float(v) for k, v in result.metrics.items() if np.isfinite(v)})
     for name, info in result.report["models"].items():
         mlflow.log_metric(f"trees.{name}", info["trees"])
+    drift = result.report.get("drift") or {}
+    drift_metrics = {
+        "drift.adversarial_auc": (drift.get("adversarial") or {}).get("auc"),
+        **{
+            f"drift.base_rate.{name}": rates.get("rate")
+            for name, rates in (drift.get("base_rate") or {}).items()
+        },
+        **{f"drift.time_proxy.{p['feature']}": p["auc"] for p in drift.get("time_proxies", [])},
+    }
+    mlflow.log_metrics(
+        {k: float(v) for k, v in drift_metrics.items() if v is not None and np.isfinite(v)}
+    )
     leaks = result.report.get("snapshot_leaks", [])
     for leak in leaks:
         mlflow.log_metric(f"snapshot_leak.{leak['column']}", leak["share"])
@@ -130,6 +151,9 @@ def log_training_run(
                 "point_in_time" if result.report["examples"]["point_in_time"] else "snapshot"
             ),
             "leadscore.snapshot_leaks": ", ".join(leak["column"] for leak in leaks) or "none",
+            "leadscore.drift_warnings": str(len(drift.get("warnings", []))),
+            "leadscore.time_proxies": ", ".join(p["feature"] for p in drift.get("time_proxies", []))
+            or "none",
         }
     )
 
@@ -173,6 +197,7 @@ def log_training_run(
             if result.scorer.spec.needs_events
             else input_example(result.scorer, result.test_frame, result.as_of)
         )
+        kill_point("logging-model")
         info = log_scorer(result.scorer, bundle_dir, example)
     return run.info.run_id, str(info.model_uri)
 
@@ -211,15 +236,49 @@ def champion_metrics(scorer: LeadScorer, result: TrainResult) -> dict[str, float
     }
 
 
+def baseline_shortfall(
+    new: dict[str, float], baseline: dict[str, float] | None, config: RegistryConfig
+) -> str | None:
+    """How the logistic baseline trained on the same rows beats the model on the test
+    slice beyond the configured margins, in one sentence (None: it does not)."""
+    if not baseline:
+        return None
+    auc_gap = baseline["roc_auc"] - new["roc_auc"]
+    brier_gap = new["brier"] - baseline["brier"]
+    beaten = []
+    if auc_gap > config.baseline_auc_margin:
+        beaten.append(
+            f"AUC by {auc_gap:.4f} ({baseline['roc_auc']:.4f} vs {new['roc_auc']:.4f}; "
+            f"margin {config.baseline_auc_margin:g})"
+        )
+    if brier_gap > config.baseline_brier_margin:
+        beaten.append(
+            f"Brier by {brier_gap:.4f} ({baseline['brier']:.4f} vs {new['brier']:.4f}; "
+            f"margin {config.baseline_brier_margin:g})"
+        )
+    if not beaten:
+        return None
+    return (
+        "the logistic baseline trained on the same rows beats it on the test slice in "
+        + " and in ".join(beaten)
+    )
+
+
 def decide_alias(
     new: dict[str, float],
     old: dict[str, float] | None,
     config: RegistryConfig,
     old_problem: str | None = None,
+    baseline: dict[str, float] | None = None,
 ) -> tuple[str, str]:
-    """Champion or challenger, and why, from the new and current champion's test metrics."""
+    """Champion or challenger, and why, from the new model's, the current champion's and
+    the logistic baseline's test metrics: champion only if the new model beats the
+    champion and is not worse than the baseline beyond the margins."""
+    shortfall = baseline_shortfall(new, baseline, config)
     if config.promote == "always":
-        return CHAMPION, "promoted because --promote always"
+        return CHAMPION, "promoted because --promote always" + (
+            f", although {shortfall}" if shortfall else ""
+        )
     if config.promote == "never":
         return CHALLENGER, "not promoted because --promote never"
     if old_problem is not None:
@@ -228,6 +287,8 @@ def decide_alias(
             f"({old_problem}); use --promote always to replace it"
         )
     if old is None:
+        if shortfall is not None:
+            return CHALLENGER, f"kept as challenger: {shortfall} (--promote always overrides)"
         return CHAMPION, "first model: no champion yet"
     auc_ok = new["roc_auc"] >= old["roc_auc"]
     brier_ok = new["brier"] <= old["brier"] + config.brier_tolerance
@@ -236,6 +297,11 @@ def decide_alias(
         f"Brier {new['brier']:.4f} vs {old['brier']:.4f}"
     )
     if auc_ok and brier_ok:
+        if shortfall is not None:
+            return CHALLENGER, (
+                f"kept as challenger: it beats the champion ({summary}), but {shortfall} "
+                "(--promote always overrides)"
+            )
         return CHAMPION, f"promoted: {summary}"
     why = "lower AUC" if not auc_ok else f"Brier worse by more than {config.brier_tolerance}"
     return CHALLENGER, f"kept as challenger ({why}): {summary}"
@@ -244,29 +310,67 @@ def decide_alias(
 def register_and_promote(
     model_uri: str, run_id: str, result: TrainResult, config: RegistryConfig
 ) -> Promotion:
-    """Register a new version, then move `champion` to it only if it passes the gate."""
+    """Register a new version and record the champion gate's decision, as one step.
+
+    Under the model's promotion lock (`training.registry.promotion_lock`): the current
+    champion is read and scored, the gate decides, the decision is written on the run
+    (`leadscore.decision.intended`), the version is created `pending`, the alias moves,
+    and the decision with its reason is written on the version and the run. A process
+    that dies in between leaves a version `pending` or a run RUNNING: `leadscore
+    registry check` (and the next `leadscore train`) finds and marks it.
+    """
     client = MlflowClient()
     name = config.model_name
-    old: dict[str, float] | None = None
-    problem: str | None = None
-    if config.promote == "auto":
-        try:
-            client.get_model_version_by_alias(name, CHAMPION)
-            has_champion = True
-        except MlflowException:
-            has_champion = False
-        if has_champion:
-            try:
-                old = champion_metrics(load_scorer(f"models:/{name}@{CHAMPION}"), result)
-            except LeadscoreError as error:
-                problem = str(error)
     new = {
         "roc_auc": result.metrics["test.full.roc_auc"],
         "brier": result.metrics["test.full.brier"],
     }
-    alias, reason = decide_alias(new, old, config, problem)
-    version = mlflow.register_model(model_uri, name, tags={"run_id": run_id}).version
-    client.set_registered_model_alias(name, alias, version)
-    client.set_model_version_tag(name, version, "leadscore.promotion", reason)
-    client.set_tag(run_id, "leadscore.promotion", f"v{version} → {alias}: {reason}")
-    return Promotion(str(version), alias, reason, old)
+    baseline = {
+        key: result.metrics[f"test.full_logistic.{key}"]
+        for key in ("roc_auc", "brier")
+        if f"test.full_logistic.{key}" in result.metrics
+    }
+    with promotion_lock(client, name, mlflow.get_tracking_uri()) as lock:
+        # read under the lock: a process that waited here must beat the newest champion
+        old, problem = current_champion(client, name, result, config)
+        alias, reason = decide_alias(new, old, config, problem, baseline or None)
+        client.set_tag(run_id, INTENDED_TAG, f"{alias}: {reason}")
+        version = str(
+            mlflow.register_model(
+                model_uri, name, tags={"run_id": run_id, DECISION_TAG: PENDING}
+            ).version
+        )
+        kill_point("after-register")
+        moved = False
+        try:
+            lock.confirm()
+            client.set_registered_model_alias(name, alias, version)
+            moved = True
+            kill_point("after-alias")
+            record_decision(client, name, version, run_id, alias, reason)
+        except (MlflowException, LeadscoreError) as error:
+            if not moved:  # say why it has no alias; a moved alias is left for the check
+                with contextlib.suppress(MlflowException):
+                    record_decision(
+                        client, name, version, run_id, REFUSED, f"refused: {first_line(error)}"
+                    )
+            raise
+    kill_point("after-decision")
+    return Promotion(version, alias, reason, old)
+
+
+def current_champion(
+    client: MlflowClient, name: str, result: TrainResult, config: RegistryConfig
+) -> tuple[dict[str, float] | None, str | None]:
+    """The champion's metrics on this test slice (None: no champion, or not asked), or
+    why it could not be scored."""
+    if config.promote != "auto":
+        return None, None
+    try:
+        client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None, None
+    try:
+        return champion_metrics(load_scorer(f"models:/{name}@{CHAMPION}"), result), None
+    except LeadscoreError as error:
+        return None, str(error)

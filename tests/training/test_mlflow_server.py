@@ -29,11 +29,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
+import yaml
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from features.generate import Demo
+from features.timestamps import AsOf
+from models.pyfunc import load_scorer
 from tests.conftest import DEMO_AS_OF
+from tests.training.test_registry_integrity import tiny_data as tiny_data
 from tests.training.test_report import (
     BLOCKED_PROBE,
     CHARTS,
@@ -233,6 +237,57 @@ def test_train_logs_to_the_server_and_score_loads_its_champion(
     assert set(scores["model_version"].astype(str)) == {"1"}
     assert scores["probability"].between(0, 1).all()
     assert scores["probability"].nunique() > 100
+
+
+def test_overlapping_and_killed_trainings_keep_the_server_registry_right(
+    remote: Server, tiny_data: tuple[Path, Path], small_leads: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Three trainings at once over HTTP, one killed after registering its version while
+    it holds the promotion lease (a registered-model tag): the other two wait for the
+    lease, take it over from the dead process, and promote one after the other; `registry
+    check` reports the undecided version and the dead run, and the champion scores."""
+    from tests.training.test_registry_integrity import child_env, leadscore
+    from training.registry import DECISION_TAG, LOCK_TAG
+
+    data, tiny = tiny_data
+    config = tmp_path / "overlap.yaml"
+    settings = yaml.safe_load(tiny.read_text())
+    settings["registry"] = {"model_name": "overlap", "experiment": "overlap"}
+    config.write_text(yaml.safe_dump(settings))
+    train = ("train", "--data", str(data), "--config", str(config), "--promote", "always")
+    killed = leadscore(*train, env=child_env(remote.url, LEADSCORE_TEST_KILL_AT="after-register"),
+                       cwd=tmp_path)  # fmt: skip
+    assert killed.wait(timeout=300) == -9, killed.communicate()[0]
+    children = [leadscore(*train, env=child_env(remote.url), cwd=tmp_path) for _ in range(2)]
+    outputs = [child.communicate(timeout=300)[0] for child in children]
+    errors = [line for output in outputs for line in output.splitlines() if "error" in line]
+    assert [child.returncode for child in children] == [0, 0], errors or outputs
+    said = " ".join(" ".join(outputs).split())
+    assert "Traceback" not in said
+    # the first of them to take the lease marked the killed one's version and run
+    assert "registry check: overlap version 1 (run" in said
+    assert "marked refused: no decision: the training process ended before promotion" in said
+    assert "left RUNNING by a dead process" in said
+    for version in ("2", "3"):  # the later one beat the newer champion it re-read
+        assert f"registered overlap version {version} as champion" in said
+
+    client = MlflowClient(remote.url, remote.url)
+    decisions = {
+        str(v.version): v.tags[DECISION_TAG]
+        for v in client.search_model_versions("name = 'overlap'")
+    }
+    assert decisions == {"1": "refused", "2": "champion", "3": "champion"}
+    assert str(client.get_model_version_by_alias("overlap", "champion").version) == "3"
+    assert LOCK_TAG not in client.get_registered_model("overlap").tags
+    checked = runner.invoke(
+        app, ["registry", "check", "--model-name", "overlap", "--experiment", "overlap",
+              "--exit-code"],
+    )  # fmt: skip
+    assert checked.exit_code == 0, checked.output
+    scored = load_scorer("models:/overlap@champion").score(
+        small_leads.head(20), as_of=AsOf.of(DEMO_AS_OF)
+    )
+    assert scored["probability"].between(0, 1).all()
 
 
 # -- its web UI, in headless Chromium -----------------------------------------------------------

@@ -9,6 +9,7 @@ import mlflow
 import pandas as pd
 import pytest
 import yaml
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
@@ -135,6 +136,21 @@ def test_a_worse_model_stays_challenger_and_a_forced_one_becomes_champion(
     assert "version 3 as champion" in third
     assert str(client.get_model_version_by_alias("lead-scorer", "champion").version) == "3"
 
+    # each version and its run carry the decision; each run finished after it was written
+    for number, decision in (("1", "champion"), ("2", "challenger"), ("3", "champion")):
+        version = client.get_model_version("lead-scorer", number)
+        assert version.tags["leadscore.decision"] == decision
+        assert version.tags["leadscore.promotion"]
+        run = client.get_run(str(version.run_id))
+        assert run.info.status == "FINISHED"
+        assert run.data.tags["leadscore.decision"] == decision
+        assert run.data.tags["leadscore.phase"] == "registering"
+        assert float(run.data.tags["leadscore.heartbeat"]) <= run.info.end_time / 1000 + 1
+    assert (
+        "because --promote always"
+        in client.get_model_version("lead-scorer", "3").tags["leadscore.promotion"]
+    )
+
 
 def test_batch_scoring_writes_ids_scores_and_the_version(
     small_leads_csv: Path, small_leads: pd.DataFrame, fast_config_file: Path, tmp_path: Path
@@ -236,3 +252,54 @@ def test_experiment_urls_open_the_machine_learning_view() -> None:
         "http://h:1/#/experiments/3/runs/abc/artifacts/evaluation/report.html"
         "?workflowType=machine_learning"
     )
+
+
+@pytest.mark.parametrize(
+    ("new", "old", "promote", "alias", "said"),
+    [
+        # first model, beaten by the baseline beyond the AUC margin: no champion at all
+        ({"roc_auc": 0.75, "brier": 0.10}, None, "auto", "challenger", "AUC by 0.0500"),
+        # beats the champion, but the baseline beats it in Brier beyond the margin
+        (
+            {"roc_auc": 0.82, "brier": 0.105},
+            {"roc_auc": 0.79, "brier": 0.11},
+            "auto",
+            "challenger",
+            "Brier by 0.0050",
+        ),
+        # within the margins: promoted as before
+        ({"roc_auc": 0.797, "brier": 0.1015}, None, "auto", "champion", "first model"),
+        # forced: champion, and the reason says what it overrode
+        ({"roc_auc": 0.70, "brier": 0.12}, None, "always", "champion", "although the logistic"),
+    ],
+)
+def test_a_model_the_logistic_baseline_beats_is_never_made_champion(
+    new: dict[str, float], old: dict[str, float] | None, promote: str, alias: str, said: str
+) -> None:
+    baseline = {"roc_auc": 0.80, "brier": 0.10}
+    config = RegistryConfig(promote=promote)  # type: ignore[arg-type]
+    got, reason = decide_alias(new, old, config, None, baseline)
+    assert got == alias
+    assert said in reason
+    if alias == "challenger":
+        assert "logistic baseline trained on the same rows beats it" in reason
+        assert "--promote always overrides" in reason
+
+
+def test_a_training_that_loses_to_its_baseline_registers_a_challenger(
+    small_leads: pd.DataFrame, hubspot_spec: DatasetSpec, fast_config: TrainConfig
+) -> None:
+    """Forced: the same training with its test AUC lowered below the logistic baseline's."""
+    uri = configure()
+    result = train_scorer(prepare(small_leads, hubspot_spec), hubspot_spec, fast_config)
+    result.metrics["test.full.roc_auc"] = result.metrics["test.full_logistic.roc_auc"] - 0.02
+    with mlflow.start_run(experiment_id=ensure_experiment("leadscore", uri)):
+        run_id, model_uri = log_training_run(result, fast_config, {"rows": 1}, None)
+    # the default gate (the fast config switches its baseline rule off)
+    promotion = register_and_promote(model_uri, run_id, result, RegistryConfig())
+    assert promotion.alias == "challenger"
+    assert "logistic baseline" in promotion.reason and "AUC by 0.0200" in promotion.reason
+    client = MlflowClient()
+    with pytest.raises(MlflowException):
+        client.get_model_version_by_alias("lead-scorer", "champion")
+    assert client.get_model_version("lead-scorer", "1").tags["leadscore.decision"] == "challenger"
