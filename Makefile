@@ -82,7 +82,7 @@ ui: install ## open the MLflow UI on the local registry (http://127.0.0.1:5000)
 test: install ## run the test suite (slow acceptance tests excluded)
 	$(BIN)/pytest -q
 
-test-all: install ## run every test, including the slow acceptance tests
+test-all: install ## run every test, including the slow acceptance and the stress tests
 	$(BIN)/pytest -q -m ""
 
 lint: install ## ruff lint and format check

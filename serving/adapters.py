@@ -24,15 +24,17 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from features.coerce import CoercionError, is_missing
+from features.coerce import CoercionError
+from features.errors import LeadscoreError
 from features.events import INLINE_EVENTS
-from serving.schemas import HubSpotBatch, HubSpotObject, LegacyContact
 from serving.settings import HubSpotProperties
 
 # Past this many characters HubSpot's single-line text is unwieldy in a record's sidebar.
 REASONS_MAX_CHARS = 500
 REASONS_PER_SIGN = 2
 _DIRECTION = re.compile(r"\s+[—-]\s+(raises|lowers)\s+\w+\s*$")
+# Most inputs one HubSpot CRM v3 batch call takes (`POST /crm/v3/objects/contacts/batch/update`).
+HUBSPOT_BATCH_LIMIT = 100
 
 # Salesforce Lead field → HubSpot contact property (the default spec's column names).
 SALESFORCE_LEAD_FIELDS: dict[str, str] = {
@@ -48,28 +50,140 @@ SALESFORCE_LEAD_FIELDS: dict[str, str] = {
 }
 
 
-def hubspot_records(payload: Any) -> list[tuple[str | None, dict[str, Any]]]:
-    """(object id, flat properties) for each object of a validated HubSpot payload."""
-    if isinstance(payload, HubSpotBatch):
-        objects: Sequence[Any] = payload.results
-    elif isinstance(payload, list):
-        objects = payload
+class PayloadError(LeadscoreError):
+    """A request body of the wrong shape, at a JSON path (`loc`) the client can find."""
+
+    def __init__(self, loc: Sequence[str | int], msg: str, kind: str = "invalid") -> None:
+        self.loc = list(loc)
+        self.msg = msg
+        self.kind = kind
+        super().__init__(f"{json_path(self.loc)}: {msg}")
+
+
+def json_path(loc: Sequence[str | int]) -> str:
+    """`["results", 3, "id"]` → `results[3].id` (`body` for the whole body)."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            name = part if _PLAIN_NAME.fullmatch(part) else repr(part[:60])
+            text += f".{name}" if text else name
+    return text or "body"
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,59}")
+_SHAPES = (
+    'a HubSpot object {"id", "properties"}, a list of them, a batch-read or search answer '
+    '{"results": [...]} or a legacy webhook contact {"vid", "properties"}'
+)
+
+
+def hubspot_records(body: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(object id, flat properties) for each object of a HubSpot body, as sent (parsed JSON).
+
+    Strict where a wrong guess would write to the wrong contact: an id is a non-empty
+    string or an integer (never a boolean, a float or null), every object has one (`id`,
+    `vid` or `properties.hs_object_id`), and no id comes twice. Raises `PayloadError`
+    naming the JSON path. An empty list or `{"results": []}` (a search without hits) is
+    no error: nothing to score.
+    """
+    if isinstance(body, list):
+        items: list[tuple[list[str | int], Any]] = [([i], item) for i, item in enumerate(body)]
+    elif isinstance(body, dict) and "results" in body:
+        results = body["results"]
+        if not isinstance(results, list):
+            raise PayloadError(["results"], "expected a list of HubSpot objects", "list_type")
+        items = [(["results", i], item) for i, item in enumerate(results)]
+    elif isinstance(body, dict) and {"properties", "vid", "id"} & body.keys():
+        items = [([], body)]
     else:
-        objects = [payload]
-    out: list[tuple[str | None, dict[str, Any]]] = []
-    for item in objects:
-        if isinstance(item, LegacyContact):
-            record: dict[str, Any] = {name: prop.value for name, prop in item.properties.items()}
-            object_id: Any = item.vid
-        elif isinstance(item, HubSpotObject):
-            record = dict(item.properties)
-            object_id = item.id if item.id is not None else (item.model_extra or {}).get("vid")
-        else:  # pragma: no cover - the request schema admits nothing else
-            raise TypeError(f"not a HubSpot object: {type(item).__name__}")
-        if object_id is None or object_id == "":
-            object_id = record.get("hs_object_id")
-        out.append((None if is_missing(object_id, ("",)) else str(object_id), record))
+        raise PayloadError([], f"expected {_SHAPES}", "hubspot_shape")
+    out: list[tuple[str, dict[str, Any]]] = []
+    seen: dict[str, list[str | int]] = {}
+    for loc, item in items:
+        object_id, record = hubspot_object(loc, item)
+        if object_id in seen:
+            raise PayloadError(
+                loc,
+                f"duplicate id {object_id!r} (also at {json_path(seen[object_id])}): "
+                "two updates of one contact would conflict",
+                "duplicate_id",
+            )
+        seen[object_id] = loc
+        out.append((object_id, record))
     return out
+
+
+def hubspot_object(loc: list[str | int], item: Any) -> tuple[str, dict[str, Any]]:
+    """One object's id and flat properties (v3 object or legacy webhook contact)."""
+    if not isinstance(item, dict):
+        raise PayloadError(loc, 'expected a HubSpot object {"id", "properties"}', "object_type")
+    properties = item.get("properties", {} if "vid" in item else None)
+    if not isinstance(properties, dict):
+        raise PayloadError(
+            [*loc, "properties"], "expected an object of property values", "object_type"
+        )
+    legacy = (
+        "vid" in item
+        and "id" not in item
+        and all(isinstance(value, dict) for value in properties.values())
+    )
+    record: dict[str, Any] = {}
+    for name, value in properties.items():
+        if legacy:
+            value = value.get("value")
+        if value is not None and not isinstance(value, str | int | float | bool):
+            where = [*loc, "properties", name, *(["value"] if legacy else [])]
+            raise PayloadError(where, "expected a string, number, boolean or null", "scalar_type")
+        record[name] = value
+    for key in ("id", "vid"):
+        if key in item:
+            return strict_id([*loc, key], item[key]), record
+    if "hs_object_id" in record:
+        where = [*loc, "properties", "hs_object_id", *(["value"] if legacy else [])]
+        return strict_id(where, record["hs_object_id"]), record
+    raise PayloadError(
+        loc,
+        "no id: send the object's `id` (or `vid`, or the property `hs_object_id`): "
+        "the update is written back to it",
+        "missing_id",
+    )
+
+
+def strict_id(loc: list[str | int], value: Any) -> str:
+    """A HubSpot object id as text: a non-empty string or a non-negative integer."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise PayloadError(
+            loc,
+            f"expected an id (a non-empty string or an integer), got {_kind(value)}",
+            "id_type",
+        )
+    if isinstance(value, int) and not 0 <= value < 2**63:
+        raise PayloadError(loc, "expected an id (an integer from 0 to 2^63 - 1)", "id_value")
+    text = str(value).strip()
+    if not text or not text.isprintable() or len(text) > 256:
+        raise PayloadError(
+            loc,
+            "expected an id (a non-empty, printable string of at most 256 characters)",
+            "id_value",
+        )
+    return text
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    return {float: "a decimal number", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def batch_update_bodies(updates: Sequence[Any], size: int = HUBSPOT_BATCH_LIMIT) -> list[list[Any]]:
+    """Updates in chunks of at most `size`: each one `inputs` of a batch-update call."""
+    return [list(updates[i : i + size]) for i in range(0, len(updates), size)]
 
 
 def salesforce_record(lead: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """`leadscore serve`: start the BentoML service on the local registry's champion.
 
 A typer-compatible function, registered on the main app with `app.command("serve")(serve)`.
-It checks that the model is registered first (one clear line and exit code 2 otherwise),
-then
+It checks the settings and that the model is registered first (one clear line and exit
+code 2 otherwise, within seconds also when the tracking server does not answer), then
 replaces itself with `bentoml serve serving.service:LeadScoring`, so Ctrl-C and process
-managers reach the server directly.
+managers reach the server directly. That server resolves the model URI once more, in its
+main process, and pins the version for every worker (`serving.loader.pin_served_model`).
 """
 
 from __future__ import annotations
@@ -41,20 +42,32 @@ def serve(
     ] = "127.0.0.1",
 ) -> None:
     """Serve scores, recommendations and reasons over HTTP (BentoML): POST /score,
-    POST /hubspot/score, GET /model; OpenAPI at /docs.json."""
+    POST /hubspot/score, GET /model, POST /admin/reload; OpenAPI at /docs.json."""
     from rich.console import Console
     from rich.markup import escape
 
-    from serving.loader import ModelNotFoundError, resolve_model
-    from serving.settings import ServingSettings
+    from serving.loader import (
+        ModelNotFoundError,
+        SettingsError,
+        bound_mlflow_timeouts,
+        read_settings,
+        resolve_model,
+    )
 
     err = Console(stderr=True)
     env = dict(os.environ)
     if model:
         env["LEADSCORE_MODEL_URI"] = model
+    # A tracking server that does not answer fails in seconds, here and in the server.
+    bound_mlflow_timeouts()
+    bound_mlflow_timeouts(env)
     # The tracking URI is resolved here, in the caller's folder, so the server (whose
     # working directory BentoML may change) reads the same registry.
-    settings = ServingSettings()
+    try:
+        settings = read_settings()
+    except SettingsError as error:
+        err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
     if model:
         settings = settings.model_copy(update={"model_uri": model})
     env.setdefault("MLFLOW_TRACKING_URI", settings.tracking_uri())

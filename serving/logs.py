@@ -1,4 +1,10 @@
-"""One WARNING line, no traceback, for a request the client got wrong.
+"""Log hygiene: one line per record whatever the client sent, and one WARNING line, no
+traceback, for a request the client got wrong.
+
+`EscapeFilter` escapes control characters (line breaks, ANSI escapes, …) in every string a
+record carries, on the loggers that write client-supplied text: BentoML's access log prints
+the decoded path (`GET /model%0A…` would start a new, forged line), and request errors name
+the client's property names. Values are never logged, only names and the kind of problem.
 
 BentoML logs every request that fails validation with `logger.error(..., exc_info=True)`:
 a full traceback at ERROR for what is the client's mistake, which buries real errors
@@ -10,20 +16,60 @@ the fields; server errors keep their traceback.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from pydantic import ValidationError
 
 # Where BentoML 1.4's `log_exception` writes (bentoml._internal.server.http_app).
 BENTOML_ERROR_LOGGER = "bentoml._internal.server.http_app"
+# Loggers that write client-supplied text (a logger's filters see only its own records, not
+# its children's, so each one is named): BentoML's access log, its request errors, ours.
+CLIENT_TEXT_LOGGERS = (
+    "bentoml.access",
+    BENTOML_ERROR_LOGGER,
+    "bentoml.serve",
+    "serving.requests",
+)
 MAX_LISTED = 5
 
 
+def escape(text: str) -> str:
+    """Text for one log line: control characters (and the line separators of Unicode) as
+    escapes such as `\\n`, `\\x1b`; printable text, accents included, unchanged."""
+    return text if text.isprintable() else repr(text)[1:-1]
+
+
+QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def redacted(message: str) -> str:
+    """A message for the log without what it quotes (`cannot read 'x@y.com' as a number` →
+    `cannot read '…' as a number`): messages quote values with `!r`."""
+    return escape(QUOTED.sub("'…'", message))
+
+
+class EscapeFilter(logging.Filter):
+    """Escape control characters in a record's message and string arguments."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and not record.msg.isprintable():
+            record.msg = escape(record.msg)
+        args = record.args
+        if isinstance(args, tuple) and args:
+            record.args = tuple(escape(a) if isinstance(a, str) else a for a in args)
+        elif isinstance(args, dict) and args:
+            record.args = {k: escape(v) if isinstance(v, str) else v for k, v in args.items()}
+        return True
+
+
 def describe_errors(error: ValidationError) -> str:
-    """`leads.0.numemployees: Input should be …; …` without echoing the input values."""
+    """`leads.0.numemployees: int_parsing; …`: where and what kind, never the input values
+    (pydantic's messages may quote them: "Input should be 'a' or 'b'" is fine, but a custom
+    validator's message is not known to be)."""
     items = error.errors(include_input=False, include_url=False, include_context=False)
     parts = [
-        f"{'.'.join(str(p) for p in item['loc']) or 'body'}: {item['msg']}"
+        f"{escape('.'.join(str(p) for p in item['loc'])) or 'body'}: {item['type']}"
         for item in items[:MAX_LISTED]
     ]
     if len(items) > MAX_LISTED:
@@ -51,7 +97,7 @@ class ClientErrorFilter(logging.Filter):
             return True
         args: Any = record.args if isinstance(record.args, tuple) else ()
         path, method = (*args, "?", "?")[:2]
-        what = describe_errors(exc) if isinstance(exc, ValidationError) else str(exc)
+        what = describe_errors(exc) if isinstance(exc, ValidationError) else type(exc).__name__
         record.msg = "%d %s %s: invalid request: %s"
         record.args = (status, method, path, what)
         record.levelno, record.levelname = logging.WARNING, "WARNING"
@@ -60,7 +106,12 @@ class ClientErrorFilter(logging.Filter):
 
 
 def install_client_error_filter() -> None:
-    """Attach the filter to BentoML's request-error logger (idempotent)."""
+    """Attach the filters (idempotent): `ClientErrorFilter` to BentoML's request-error logger,
+    then `EscapeFilter` to every logger that writes client-supplied text."""
     logger = logging.getLogger(BENTOML_ERROR_LOGGER)
     if not any(isinstance(f, ClientErrorFilter) for f in logger.filters):
         logger.addFilter(ClientErrorFilter())
+    for name in CLIENT_TEXT_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, EscapeFilter) for f in logger.filters):
+            logger.addFilter(EscapeFilter())

@@ -11,7 +11,6 @@ from pydantic import (
     Field,
     StrictFloat,
     StrictInt,
-    TypeAdapter,
     WithJsonSchema,
 )
 
@@ -199,86 +198,99 @@ class ScoreResponse(_Out):
 class HubSpotUpdate(_Out):
     """One contact update: the body of `PATCH /crm/v3/objects/contacts/{id}` plus its id."""
 
-    id: str | None = Field(description="HubSpot object id (`id`, `vid` or `hs_object_id`)")
+    id: str = Field(
+        min_length=1, description="HubSpot object id (`id`, `vid` or `hs_object_id`), as text"
+    )
     properties: dict[str, str] = Field(
         description="score properties, and `lifecyclestage` / `hs_lead_status` only when "
         "the recommendation changes them; every value a string"
     )
 
 
-class HubSpotResponse(_Out):
-    """Updates in input order; `{"inputs": results}` is a batch-update body
-    (`POST /crm/v3/objects/contacts/batch/update`)."""
+class HubSpotBatchUpdate(_Out):
+    """The body of one `POST /crm/v3/objects/contacts/batch/update` call."""
 
-    results: list[HubSpotUpdate]
+    inputs: list[HubSpotUpdate] = Field(
+        min_length=1, max_length=100, description="at most 100 updates: HubSpot's limit per call"
+    )
+
+
+class HubSpotResponse(_Out):
+    """Updates in input order, and the same updates as batch-update bodies of at most 100
+    (`POST /crm/v3/objects/contacts/batch/update`, one call per item of `batches`)."""
+
+    results: list[HubSpotUpdate] = Field(description="one per object, in the order sent")
+    batches: list[HubSpotBatchUpdate] = Field(
+        description="`results` split into batch-update bodies of at most 100 inputs"
+    )
     model: ModelRef
     scored_at: datetime
     as_of: datetime = Field(description=_AS_OF)
 
 
-# -- HubSpot request shapes (documentation only: the adapter reads them leniently) -----------
+# -- HubSpot request shapes (documentation: serving.adapters.hubspot_records reads them) ----
 
-
-class HubSpotObject(BaseModel):
-    """A CRM v3 object (`GET /crm/v3/objects/contacts/{id}`): every value a string."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: str | int | None = None
-    properties: dict[str, str | int | float | bool | None]
-
-
-class HubSpotBatch(BaseModel):
-    """A v3 batch read answer (`POST /crm/v3/objects/contacts/batch/read`)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    results: list[HubSpotObject]
-
-
-class LegacyPropertyValue(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    value: str | None = None
-
-
-class LegacyContact(BaseModel):
-    """The older workflow-webhook body: `vid` and `properties.NAME.value`."""
-
-    model_config = ConfigDict(extra="allow")
-
-    vid: int | str
-    properties: dict[str, LegacyPropertyValue] = Field(default_factory=dict)
-
-
-def inline_schema(tp: Any) -> dict[str, Any]:
-    """A JSON schema with every `$ref` replaced by its definition (BentoML's OpenAPI
-    generator resolves only one level of references in a request body)."""
-    schema = TypeAdapter(tp).json_schema()
-    defs = schema.pop("$defs", {})
-
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return resolve(defs[node["$ref"].rsplit("/", 1)[-1]])
-            return {key: resolve(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [resolve(item) for item in node]
-        return node
-
-    return resolve(schema)  # type: ignore[no-any-return]
-
-
-_PAYLOAD = HubSpotObject | list[HubSpotObject] | HubSpotBatch | LegacyContact
+_HUBSPOT_ID: dict[str, Any] = {
+    "oneOf": [
+        {"type": "string", "minLength": 1, "maxLength": 256},
+        {"type": "integer", "minimum": 0, "maximum": 9223372036854775807},
+    ],
+    "description": "the object id: a non-empty string or an integer (never a boolean or null)",
+}
+_HUBSPOT_VALUE: dict[str, Any] = {
+    "oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}],
+    "nullable": True,
+}
+_HUBSPOT_OBJECT: dict[str, Any] = {
+    "type": "object",
+    "title": "HubSpotObject",
+    "description": "A CRM v3 object (`GET /crm/v3/objects/contacts/{id}`): every value a string "
+    "as HubSpot sends it (numbers, booleans and null are read too).",
+    "properties": {
+        "id": _HUBSPOT_ID,
+        "properties": {"type": "object", "additionalProperties": _HUBSPOT_VALUE},
+    },
+    "required": ["id", "properties"],
+}
+_LEGACY_CONTACT: dict[str, Any] = {
+    "type": "object",
+    "title": "LegacyContact",
+    "description": "The older workflow-webhook body: `vid` and `properties.NAME.value`.",
+    "properties": {
+        "vid": _HUBSPOT_ID,
+        "properties": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "properties": {"value": _HUBSPOT_VALUE},
+            },
+        },
+    },
+    "required": ["vid"],
+}
+_HUBSPOT_LIST: dict[str, Any] = {
+    "type": "array",
+    "items": _HUBSPOT_OBJECT,
+    "description": "objects with distinct ids (an empty list: nothing to score)",
+}
+_HUBSPOT_BATCH: dict[str, Any] = {
+    "type": "object",
+    "title": "HubSpotBatch",
+    "description": "A v3 batch-read or search answer (`POST /crm/v3/objects/contacts/batch/read`"
+    ", `…/search`); `results` may be empty (a search without hits).",
+    "properties": {"results": _HUBSPOT_LIST},
+    "required": ["results"],
+}
 # `oneOf`, not pydantic's `anyOf`: BentoML keeps only the first branch of an `anyOf`.
+# The body is read by `hubspot_records` (strict ids, JSON paths in its errors), not pydantic.
 HubSpotPayload = Annotated[
-    _PAYLOAD,
+    Any,
     WithJsonSchema(
         {
-            "oneOf": inline_schema(_PAYLOAD)["anyOf"],
-            "description": "One HubSpot CRM v3 object, a list of them, a v3 batch-read answer "
-            "(`results`), or a legacy workflow-webhook contact (`vid`, "
-            "`properties.NAME.value`).",
+            "oneOf": [_HUBSPOT_OBJECT, _HUBSPOT_LIST, _HUBSPOT_BATCH, _LEGACY_CONTACT],
+            "description": "One HubSpot CRM v3 object, a list of them, a v3 batch-read or "
+            "search answer (`results`), or a legacy workflow-webhook contact (`vid`, "
+            "`properties.NAME.value`). Ids are strict and distinct.",
         }
     ),
 ]
@@ -353,13 +365,30 @@ class ModelInfo(_Out):
     )
 
 
+class ReloadResult(_Out):
+    """What `POST /admin/reload` did: the version served before and now, on every worker."""
+
+    changed: bool = Field(description="whether the alias named another version")
+    previous: ModelRef
+    model: ModelRef
+    alias: str | None = Field(description="the alias the version was resolved from")
+
+
 class ErrorItem(_Out):
+    """One problem: where (`loc`, a JSON path as a list) and what."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
     loc: list[str | int] = Field(description='where: e.g. ["leads", 3, "numemployees"]')
-    msg: str
-    type: str
-    expected: str | None = None
+    msg: str = Field(description="what is wrong there, in words")
+    type: str = Field(description="a short machine-readable kind, e.g. `missing`, `id_type`")
+    expected: str | None = Field(None, description="what a value there should be")
 
 
 class ErrorResponse(_Out):
-    error: str
-    detail: list[ErrorItem] = Field(default_factory=list)
+    """Every error the service answers (4xx and 5xx) has this body."""
+
+    error: str = Field(description="the problem in one line, naming the field by its JSON path")
+    detail: list[ErrorItem] = Field(
+        default_factory=list, description="one item per problem (empty when there is no field)"
+    )

@@ -9,14 +9,19 @@ Endpoints
 - `POST /salesforce/score`: Salesforce Lead objects (mapped to HubSpot property names).
 - `GET /model`: what is served (registry version, alias, training date, metrics,
   thresholds, features, inline events). `/livez`, `/readyz`, `/metrics`, OpenAPI at
-  `/docs.json`.
+  `/docs.json` (as the service answers: `serving.openapi`), a local docs page at `/`.
+- `POST /admin/reload` (token required): every worker moves to the version the alias names
+  now.
 
 Time-true: features are computed as of one moment per request, `as_of` (default: when the
 request arrived). A lead's timestamp, inline event or creation time after it is a 400
 naming the lead and the property, never a silent negative "days since".
 
-The model is loaded once in `__init__` (`/readyz` answers only after that); the
-service refuses to start, naming the URI, when there is no model there. Up to 16 leads
+One version per server: `pin_model` resolves the model URI once in the server's main
+process (BentoML's deployment hook, before workers start) and every worker loads that
+version in `__init__` (`/readyz` answers only after that), also after a crash; only
+`/admin/reload` moves them all. No model, an unreachable registry or a bad setting ends the
+server with one line and exit code 2 (no restart loop). Up to 16 leads
 (4 with reasons) are scored on the event loop through the bundle's no-pandas path;
 larger batches go to a worker thread so that probes stay responsive.
 
@@ -31,6 +36,8 @@ costs well under 0.1 ms. Override with `BENTOML_CONFIG_OPTIONS`, e.g.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
@@ -38,7 +45,7 @@ from typing import Annotated, Any, TypeVar
 import anyio
 import bentoml
 from fastapi import Depends, FastAPI
-from pydantic import Field, RootModel, model_validator
+from pydantic import Field, RootModel, StrictBool
 from starlette.responses import JSONResponse
 
 from features.coerce import CoercionError
@@ -48,31 +55,51 @@ from features.spec import DatasetSpec
 from features.timestamps import AsOf, FutureTimestampError, iso
 from serving.adapters import (
     SALESFORCE_LEAD_FIELDS,
+    PayloadError,
+    batch_update_bodies,
     check_number,
     check_numbers,
     hubspot_properties,
     hubspot_records,
     salesforce_record,
 )
-from serving.loader import LoadedModel, ModelNotFoundError, load_model
-from serving.logs import install_client_error_filter
+from serving.loader import (
+    LoadedModel,
+    ModelNotFoundError,
+    ModelState,
+    SettingsError,
+    load_model,
+    load_pinned,
+    pin_served_model,
+    read_settings,
+    record_worker_start,
+    record_worker_stop,
+    resolve_model,
+    state_path,
+)
+from serving.logs import install_client_error_filter, redacted
+from serving.metrics import TrafficMetrics
 from serving.middleware import RequestGuard
+from serving.monitoring import log_scores
+from serving.openapi import ApiFront, openapi_document
 from serving.schemas import (
     AsOfInput,
+    ErrorResponse,
     EventKindInfo,
     EventsInfo,
     FeatureInfo,
+    HubSpotBatchUpdate,
     HubSpotPayload,
     HubSpotResponse,
     HubSpotUpdate,
     Lead,
     ModelInfo,
     ModelRef,
+    ReloadResult,
     RollupInfo,
     ScoreResponse,
 )
 from serving.scoring import has_decision_layer, inline_events, lead_id, lead_result, score_leads
-from serving.settings import ServingSettings
 
 log = logging.getLogger("serving.requests")
 T = TypeVar("T")
@@ -85,7 +112,7 @@ INLINE_WORK = 16
 EVENTS_PER_LEAD = 50
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SALESFORCE_NAMES = {prop: field for field, prop in SALESFORCE_LEAD_FIELDS.items()}
-API_ROUTES = ("/score", "/hubspot/score", "/salesforce/score", "/model")
+API_ROUTES = ("/score", "/hubspot/score", "/salesforce/score", "/model", "/admin/reload")
 
 
 class ClientError(Exception):
@@ -100,7 +127,12 @@ class ClientError(Exception):
         self.detail = detail or []
 
     def response(self, method: str, path: str) -> JSONResponse:
-        log.warning("%d %s %s: %s", self.status, method, path, one_line(self.message))
+        # The log names where and what kind (`leads.0.numemployees coercion_error`), never the
+        # value the message quotes (personal data: an e-mail address in the wrong field).
+        where = "; ".join(
+            f"{'.'.join(str(p) for p in d.get('loc', ()))} {d.get('type', '')}" for d in self.detail
+        )
+        log.warning("%d %s %s: %s", self.status, method, path, where or redacted(self.message))
         return JSONResponse({"error": self.message, "detail": self.detail}, status_code=self.status)
 
 
@@ -137,6 +169,11 @@ def coercion_error(
         f"{root}[{index}].{column}: {text}",
         [{"loc": [root, index, column], "msg": text, "type": kind, "expected": error.expected}],
     )
+
+
+def payload_error(error: PayloadError) -> ClientError:
+    """A 400 for a body of the wrong shape, naming the JSON path."""
+    return ClientError(400, str(error), [{"loc": error.loc, "msg": error.msg, "type": error.kind}])
 
 
 def as_of_error(error: CoercionError) -> ClientError:
@@ -185,21 +222,8 @@ def moment(as_of: AsOf) -> datetime:
 
 
 class HubSpotRequest(RootModel[HubSpotPayload]):
-    """The HubSpot body as sent: one object, a list, a batch-read answer or a legacy contact."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _known_shape(cls, data: Any) -> Any:
-        # One clear message instead of one error per union branch for a body of another kind.
-        if isinstance(data, list) or (
-            isinstance(data, dict) and {"properties", "results", "vid"} & data.keys()
-        ):
-            return data
-        raise ValueError(
-            'expected a HubSpot object {"id", "properties"}, a list of them, a '
-            'batch-read answer {"results": [...]} or a legacy webhook contact '
-            '{"vid", "properties"}'
-        )
+    """The HubSpot body as sent (one object, a list, a batch-read or search answer or a legacy
+    contact): read by `hubspot_records`, which names the JSON path of what it refuses."""
 
 
 class SalesforceLead(RootModel[dict[str, Any]]):
@@ -214,6 +238,8 @@ model_app = FastAPI(title="leadscore model", docs_url=None, redoc_url=None, open
     workers=1,
     traffic={"timeout": 60},
     tracing={"excluded_urls": list(API_ROUTES)},
+    # BentoML labels its metrics by raw path (unbounded): serving.metrics counts instead.
+    metrics={"enabled": False},
 )
 @bentoml.asgi_app(model_app, path="/")
 class LeadScoring:
@@ -224,22 +250,145 @@ class LeadScoring:
         if logging.getLogger("serving").level == logging.NOTSET:
             # BentoML's server logging shows WARNING and up for loggers other than its own.
             logging.getLogger("serving").setLevel(logging.INFO)
-        self.settings = ServingSettings()
         try:
-            self.model: LoadedModel = load_model(self.settings)
-        except ModelNotFoundError as error:
+            self.settings = read_settings()
+        except SettingsError as error:
             log.critical("leadscore service cannot start: %s", error)
             raise
-        self.scorer = self.model.scorer
+        # Under `bentoml serve` the version was pinned for the whole server (`pin_model`);
+        # in-process (tests, `to_asgi()`) this instance resolves the URI itself.
+        self.state_file = state_path()
+        self.state_stamp = stamp(self.state_file)
+        self.worker = str(bentoml.server_context.worker_index or 0)
+        try:
+            if self.state_file is not None:
+                self.model: LoadedModel = load_pinned(ModelState.read(self.state_file))
+            else:
+                self.model = load_model(self.settings)
+        except ModelNotFoundError as error:
+            log.critical("leadscore service cannot start: %s", error)
+            self.stop_server()
+            raise
+        self.use(self.model)
+        self.limiter = anyio.CapacityLimiter(1)
+        self.reload_lock = anyio.Lock()
+        self.note_start()
+
+    def use(self, model: LoadedModel) -> None:
+        """Serve `model` from now on (at start, and on a reload)."""
+        self.model = model
+        self.scorer = model.scorer
         self.spec = self.scorer.spec
         self.missing = frozenset(self.spec.missing_tokens)
-        self.limiter = anyio.CapacityLimiter(1)
+
+    def note_start(self) -> None:
+        """Log this worker's start with its version, and a restart after a crash as an error
+        (circus restarts a dead worker without a word)."""
+        pid = os.getpid()
+        before = (
+            record_worker_start(self.state_file, self.worker, pid)
+            if self.state_file is not None
+            else None
+        )
+        if before is not None:
+            log.error(
+                "worker %s restarted: its previous process (pid %d) ended without shutting "
+                "down (a crash or a kill); now pid %d, serving %s version %s as before",
+                self.worker,
+                before,
+                pid,
+                self.model.name,
+                self.model.version,
+            )
         log.info(
-            "serving %s version %s (decision layer: %s)",
+            "worker %s started (pid %d): serving %s version %s (alias %s; decision layer: %s)",
+            self.worker,
+            pid,
             self.model.name,
             self.model.version,
+            self.model.alias or "none",
             "yes" if has_decision_layer(self.scorer) else "no",
         )
+
+    def stop_server(self) -> None:
+        """A worker that cannot load the pinned model stops the whole server (circus would
+        otherwise restart it forever): SIGTERM to the arbiter that pinned it."""
+        if self.state_file is None:
+            return
+        try:
+            arbiter = ModelState.read(self.state_file).arbiter_pid
+        except (OSError, ValueError, TypeError):
+            return
+        if arbiter == os.getppid():
+            os.kill(arbiter, signal.SIGTERM)
+
+    @bentoml.on_deployment
+    def pin_model() -> None:
+        """Once per server, in the main process before any worker starts: resolve the model
+        URI (an alias) to one version that every worker serves; no model, a registry that
+        does not answer or a bad setting ends `bentoml serve` with one line and exit code 2."""
+        try:
+            pin_served_model()
+        except (ModelNotFoundError, SettingsError) as error:
+            # One line (BentoML's server logging shows it), no traceback, exit code 2.
+            log.critical("leadscore service cannot start: %s", error)
+            raise SystemExit(2) from None
+
+    @bentoml.on_shutdown
+    def note_stop(self) -> None:
+        if self.state_file is not None:
+            record_worker_stop(self.state_file, self.worker, os.getpid())
+
+    async def follow(self) -> None:
+        """Serve the server's current version: a reload by any worker rewrites the state
+        file, and each worker notices here (one `stat` per request) and loads it too."""
+        if self.state_file is None or stamp(self.state_file) == self.state_stamp:
+            return
+        async with self.reload_lock:
+            current = stamp(self.state_file)
+            if current == self.state_stamp:
+                return
+            state = ModelState.read(self.state_file)
+            if state.load_uri != self.model.load_uri:
+                model = await anyio.to_thread.run_sync(load_pinned, state)
+                self.use(model)
+                log.info(
+                    "worker %s now serves %s version %s (reloaded by another worker)",
+                    self.worker,
+                    model.name,
+                    model.version,
+                )
+            self.state_stamp = current
+
+    async def reload(self) -> ReloadResult:
+        """Resolve the configured URI again and serve its version on every worker."""
+        async with self.reload_lock:
+            before = self.model
+            found = await anyio.to_thread.run_sync(resolve_model, self.settings)
+            changed = found.load_uri != before.load_uri
+            if changed:
+                state = ModelState.of(found, self.arbiter_pid())
+                self.use(await anyio.to_thread.run_sync(load_pinned, state))
+                if self.state_file is not None:
+                    state.write(self.state_file)
+                    self.state_stamp = stamp(self.state_file)
+                log.warning(
+                    "reloaded: %s now serves version %s (was %s) on every worker",
+                    found.uri,
+                    found.version,
+                    before.version,
+                )
+            return ReloadResult(
+                changed=changed,
+                previous=ModelRef(name=before.name, version=before.version),
+                model=self.model_ref,
+                alias=self.model.alias,
+            )
+
+    def arbiter_pid(self) -> int:
+        if self.state_file is None:
+            return os.getpid()
+        return ModelState.read(self.state_file).arbiter_pid
 
     def __is_ready__(self) -> bool:
         return self.scorer is not None
@@ -262,12 +411,15 @@ class LeadScoring:
                 ),
             ),
         ],
-        explain: Annotated[bool, Field(description="add the reasons for fit and interest")] = False,
+        explain: Annotated[
+            StrictBool, Field(description="add the reasons for fit and interest")
+        ] = False,
         as_of: AsOfInput = None,
     ) -> ScoreResponse:
         """Score leads as of a moment (`as_of`, default now): probability, fit and interest
         with grades, the recommended lifecycle stage and lead status with the rule that
         decided, and with `explain` the reasons."""
+        await self.follow()
         try:
             when = read_as_of(as_of)
             self.check_size(len(leads))
@@ -277,6 +429,7 @@ class LeadScoring:
             )
         except ClientError as error:
             return error.response("POST", "/score")  # type: ignore[return-value]
+        self.log_scores(ids, outs, when)
         return ScoreResponse(
             results=[lead_result(i, o) for i, o in zip(ids, outs, strict=True)],
             model=self.model_ref,
@@ -293,10 +446,15 @@ class LeadScoring:
         `LEADSCORE_HUBSPOT__*`), and `lifecyclestage` / `hs_lead_status` only when the
         recommendation changes them. Scored as of the request's time, or of the query
         parameter `?as_of=` (ISO 8601 or epoch milliseconds)."""
+        await self.follow()
         try:
             when = read_as_of(ctx.request.query_params.get("as_of"))
-            objects = hubspot_records(root)
-            self.check_size(len(objects))
+            try:
+                objects = hubspot_records(root)
+            except PayloadError as error:
+                raise payload_error(error) from None
+            if objects:
+                self.check_size(len(objects))
             records = [record for _, record in objects]
             explain = bool(self.settings.hubspot.reasons) and has_decision_layer(self.scorer)
             outs = await self.run(
@@ -311,6 +469,7 @@ class LeadScoring:
             # With a context parameter BentoML answers with the context's status.
             ctx.response.status_code = error.status
             return error.response("POST", "/hubspot/score")  # type: ignore[return-value]
+        self.log_scores([object_id for object_id, _ in objects], outs, when)
         now = datetime.now(UTC)
         names, version = self.settings.hubspot, self.model.version
         results = [
@@ -320,7 +479,11 @@ class LeadScoring:
             for (object_id, record), out in zip(objects, outs, strict=True)
         ]
         return HubSpotResponse(
-            results=results, model=self.model_ref, scored_at=now, as_of=moment(when)
+            results=results,
+            batches=[HubSpotBatchUpdate(inputs=chunk) for chunk in batch_update_bodies(results)],
+            model=self.model_ref,
+            scored_at=now,
+            as_of=moment(when),
         )
 
     @bentoml.api(route="/salesforce/score")
@@ -336,13 +499,16 @@ class LeadScoring:
                 ),
             ),
         ],
-        explain: bool = False,
+        explain: Annotated[
+            StrictBool, Field(description="add the reasons for fit and interest")
+        ] = False,
         as_of: AsOfInput = None,
     ) -> ScoreResponse:
         """Score Salesforce Leads with a model trained on the HubSpot spec (field mapping:
         Title→jobtitle, NumberOfEmployees→numemployees, Industry, AnnualRevenue, Country,
         Email→domain, LeadSource→hs_analytics_source, CreatedDate→createdate), as of
         `as_of` (default now). Ids are the Salesforce `Id`."""
+        await self.follow()
         try:
             when = read_as_of(as_of)
             self.check_size(len(leads))
@@ -359,6 +525,7 @@ class LeadScoring:
             )
         except ClientError as error:
             return error.response("POST", "/salesforce/score")  # type: ignore[return-value]
+        self.log_scores(ids, outs, when)
         return ScoreResponse(
             results=[lead_result(i, o) for i, o in zip(ids, outs, strict=True)],
             model=self.model_ref,
@@ -367,6 +534,13 @@ class LeadScoring:
         )
 
     # -- helpers -----------------------------------------------------------------------------
+    def log_scores(
+        self, ids: Sequence[str | None], outs: Sequence[Mapping[str, Any]], when: AsOf
+    ) -> None:
+        """The scoring log for `leadscore monitor` (LEADSCORE_SCORING_LOG; off by default)."""
+        if self.settings.scoring_log:
+            log_scores(ids, outs, self.spec.id, self.model.version, moment(when).isoformat())
+
     def check_size(self, count: int) -> None:
         limit = self.settings.max_batch_size
         if count > limit:
@@ -421,6 +595,17 @@ class LeadScoring:
         return await anyio.to_thread.run_sync(func, *args, limiter=self.limiter)
 
 
+def stamp(path: Any) -> tuple[int, int, int] | None:
+    """What changes when the state file is replaced: inode, size and modification time."""
+    if path is None:
+        return None
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
 def locate(records: Sequence[Mapping[str, Any]], error: CoercionError) -> int:
     """Index of the lead whose value failed: the one the error names (`record`: an inline
     event; `row`: a time after as_of), else the first record holding the value."""
@@ -435,13 +620,19 @@ def locate(records: Sequence[Mapping[str, Any]], error: CoercionError) -> int:
     return 0
 
 
+LeadScoring.add_asgi_middleware(TrafficMetrics, routes=API_ROUTES)  # type: ignore[attr-defined]
 LeadScoring.add_asgi_middleware(RequestGuard)  # type: ignore[attr-defined]  # a bentoml.Service
+LeadScoring.add_asgi_middleware(  # type: ignore[attr-defined]
+    ApiFront,
+    document=lambda: openapi_document(LeadScoring.openapi_spec.asdict()),  # type: ignore[attr-defined]
+)
 
 
 @model_app.get("/model", response_model=ModelInfo, tags=["Service APIs"])
 async def model_info(service: LeadScoring = Depends(bentoml.get_current_service)) -> ModelInfo:
     """The served model: registry name, version and alias, training date, test metrics,
     thresholds, the features it reads and what it reads from a lead's inline events."""
+    await service.follow()
     scorer, model = service.scorer, service.model
     meta: dict[str, Any] = scorer.metadata
     spec = scorer.spec
@@ -480,6 +671,41 @@ async def model_info(service: LeadScoring = Depends(bentoml.get_current_service)
         time_column=spec.time.column if spec.time.kind == "datetime" else None,
         events=events_info(spec),
     )
+
+
+@model_app.post(
+    "/admin/reload",
+    response_model=ReloadResult,
+    tags=["Service APIs"],
+    responses={
+        403: {"model": ErrorResponse, "description": "no LEADSCORE_API_TOKEN is configured"},
+        503: {
+            "model": ErrorResponse,
+            "description": "the registry has no model at the URI or did not answer: the "
+            "version served before is kept",
+        },
+    },
+)
+async def reload_model(
+    service: LeadScoring = Depends(bentoml.get_current_service),
+) -> ReloadResult | JSONResponse:
+    """Move every worker to the version the model URI's alias (e.g. `champion`) names now.
+
+    The server serves one version, resolved when it starts, until this is called (a worker
+    restarted after a crash keeps that version too). Needs the bearer token: refused (403)
+    on a server without `LEADSCORE_API_TOKEN`. The answer names the version before and now.
+    """
+    if not service.settings.auth_enabled:
+        return ClientError(
+            403,
+            "reloading the model needs LEADSCORE_API_TOKEN to be set: restart the server to "
+            "serve a new version",
+        ).response("POST", "/admin/reload")
+    try:
+        return await service.reload()
+    except ModelNotFoundError as error:
+        failed = ClientError(503, f"reload failed, still serving the version before: {error}")
+        return failed.response("POST", "/admin/reload")
 
 
 def events_info(spec: DatasetSpec) -> EventsInfo | None:

@@ -8,6 +8,16 @@
 - `LEADSCORE_MAX_BATCH_SIZE` (1000): most leads in one request (more: 413).
 - `LEADSCORE_MAX_BODY_BYTES` (16 MiB): largest request body (more: 413).
 - `LEADSCORE_REASONS_PER_GROUP` (3): reasons for and against, per score, with `explain`.
+- `LEADSCORE_SCORING_LOG` (false): write every scored lead's id, scores, recommended stage
+  and model version through BentoML's monitoring (serving/monitoring.py), for
+  `leadscore monitor`.
+- `LEADSCORE_HUBSPOT_CLIENT_SECRET` (unset): the HubSpot app's client secret; with it,
+  `/hubspot/score` also accepts requests signed by HubSpot (`X-HubSpot-Signature-v3`).
+- `LEADSCORE_PUBLIC_BASE_URL` (unset: the request's own scheme and Host): the URL HubSpot
+  calls, e.g. `https://leadscore.example.com`, when a proxy stands in front (the signature
+  covers the full URI).
+- `LEADSCORE_AUTH_FAILURES_PER_MINUTE` (20): failed authentications one client may make
+  in a minute; more: 429 with `Retry-After` until the minute is over.
 - `LEADSCORE_HUBSPOT__<FIELD>` (`leadscore_<field>`): HubSpot property names written back
   (`LEADSCORE_HUBSPOT__REASONS=` empty: not written).
 
@@ -17,12 +27,25 @@ Nothing here is read at import time: `ServingSettings()` reads the environment w
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL_URI = "models:/lead-scorer@champion"
+HUBSPOT_PROPERTY_NAME = re.compile(r"[a-z][a-z0-9_]{0,99}")
+# Properties the HubSpot answer writes besides the configured ones.
+WRITTEN_BACK = ("lifecyclestage", "hs_lead_status")
 
 
 class HubSpotProperties(BaseModel):
@@ -43,6 +66,35 @@ class HubSpotProperties(BaseModel):
     reasons: str = "leadscore_reasons"
     model_version: str = "leadscore_model_version"
     scored_at: str = "leadscore_scored_at"
+
+    @field_validator("*")
+    @classmethod
+    def _hubspot_name(cls, value: str, info: ValidationInfo) -> str:
+        # HubSpot's internal property names: a lower-case letter, then lower-case letters,
+        # digits and underscores, at most 100 characters (serving/README.md cites it).
+        if value and not HUBSPOT_PROPERTY_NAME.fullmatch(value):
+            raise ValueError(
+                f"LEADSCORE_HUBSPOT__{(info.field_name or '').upper()}={value!r} is not a "
+                "HubSpot property name: lower-case letters, digits and underscores, starting "
+                "with a letter, at most 100 characters (empty: leave it out)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_output_per_name(self) -> HubSpotProperties:
+        # Two outputs on one name would silently overwrite each other's value.
+        owners: dict[str, list[str]] = {name: ["(the recommendation)"] for name in WRITTEN_BACK}
+        for field_name, value in self:
+            if value:
+                owners.setdefault(value, []).append(f"LEADSCORE_HUBSPOT__{field_name.upper()}")
+        clashes = {name: who for name, who in owners.items() if len(who) > 1}
+        if clashes:
+            name, who = next(iter(clashes.items()))
+            raise ValueError(
+                f"HubSpot property {name!r} is set for {' and '.join(who)}: each output "
+                "needs a property of its own"
+            )
+        return self
 
 
 class ServingSettings(BaseSettings):
@@ -67,9 +119,13 @@ class ServingSettings(BaseSettings):
     max_batch_size: int = Field(1000, ge=1, le=100_000)
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
     reasons_per_group: int = Field(3, ge=1, le=20)
+    scoring_log: bool = False
+    hubspot_client_secret: SecretStr | None = None
+    public_base_url: str | None = Field(None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
+    auth_failures_per_minute: int = Field(20, ge=1, le=100_000)
     hubspot: HubSpotProperties = Field(default_factory=HubSpotProperties)
 
-    @field_validator("api_token", mode="before")
+    @field_validator("api_token", "hubspot_client_secret", "public_base_url", mode="before")
     @classmethod
     def _empty_token_is_none(cls, value: object) -> object:
         # `LEADSCORE_API_TOKEN=` (set but empty) must not mean "the empty token".

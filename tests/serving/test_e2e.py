@@ -18,7 +18,11 @@ from tests.serving.support import AS_OF, Registry, crm_fixture, events_by_lead
 
 @pytest.fixture(scope="module")
 def server(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(registry.tracking_uri, tmp_path_factory.mktemp("server")) as started:
+    with running_server(
+        registry.tracking_uri,
+        tmp_path_factory.mktemp("server"),
+        {"LEADSCORE_SCORING_LOG": "true"},
+    ) as started:
         yield started
 
 
@@ -130,3 +134,32 @@ def test_bad_input_over_http_is_a_400_and_one_warning_line(server: Server) -> No
     assert "[ERROR]" not in log
     assert "[WARNING]" in log and "numemployees" in log
     assert TOKEN not in log and "wrong-token" not in log
+
+
+def test_the_scoring_log_is_bentoml_monitoring_data_without_properties(
+    server: Server, small_leads: pd.DataFrame
+) -> None:
+    """With LEADSCORE_SCORING_LOG, each scored lead is one JSON line of BentoML's monitoring
+    data (ids, scores, stage, version; no property values) that `leadscore monitor` reads."""
+    from training.monitor_cli import read_scores
+
+    leads = small_leads.head(3).to_dict(orient="records")
+    body = {"leads": leads, "as_of": AS_OF}
+    with server.client() as client:
+        assert client.post("/score", json=body).status_code == 200
+    folder = server.log.parent / "monitoring" / "leadscore_scores"
+    deadline = time.monotonic() + 10
+    while not list(folder.rglob("data.*.log")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    logged = read_scores(folder, "hs_object_id")
+    sent = {str(lead["hs_object_id"]) for lead in leads}
+    assert sent <= set(logged["hs_object_id"])
+    # (other tests of this module scored the same leads as of other moments)
+    ours = logged[
+        logged["hs_object_id"].isin(sent) & logged["as_of"].str.startswith("2026-07-01T00:00:00")
+    ]
+    assert len(ours) >= len(sent)
+    row = ours.iloc[0]
+    assert 0 <= row["probability"] <= 1 and str(row["model_version"]) == "1"
+    text = "".join(p.read_text() for p in folder.rglob("data.*.log"))
+    assert str(leads[0]["jobtitle"]) not in text and "numemployees" not in text

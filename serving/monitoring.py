@@ -1,0 +1,44 @@
+"""The service's scoring log, for `leadscore monitor`: BentoML's own monitoring facility.
+
+With `LEADSCORE_SCORING_LOG=true` every scored lead is written through
+`bentoml.monitor("leadscore_scores")`: with BentoML's default monitoring settings one JSON
+object a line in `monitoring/leadscore_scores/data/data.<worker>.log` under the server's
+working directory (rotated daily), or to an OTLP collector when BentoML's `monitoring`
+configuration says so. A line holds the lead's CRM id, the moment it was scored as of,
+the probability, fit and interest, the recommended stage and the model version: no
+property values (personal data stays in the CRM). `leadscore monitor --scores
+monitoring/leadscore_scores` reads those files as it reads `leadscore score`'s output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+MONITOR_NAME = "leadscore_scores"
+
+
+def log_scores(
+    ids: Sequence[str | None],
+    outs: Sequence[Mapping[str, Any]],
+    id_column: str,
+    version: str | None,
+    as_of: str,
+) -> None:
+    """One monitoring record per scored lead (ids, scores, decision; never properties)."""
+    import bentoml
+
+    for lead, out in zip(ids, outs, strict=True):
+        recommendation = out.get("recommendation") or {}
+        with bentoml.monitor(MONITOR_NAME) as mon:
+            mon.log(lead, name=id_column, role="feature", data_type="categorical")
+            mon.log(as_of, name="as_of", role="feature", data_type="categorical")
+            for score in ("probability", "fit", "interest"):
+                mon.log(float(out[score]), name=score, role="prediction", data_type="numerical")
+            mon.log(
+                recommendation.get("lifecyclestage"),
+                name="recommended_stage",
+                role="prediction",
+                data_type="categorical",
+            )
+            mon.log(version, name="model_version", role="feature", data_type="categorical")
