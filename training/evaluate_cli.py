@@ -361,7 +361,10 @@ def backtest_table(backtest: dict[str, Any]) -> Table:
     table = Table(
         title="rolling-origin backtest: a new model per month, trained on the leads before it"
     )
-    for column in ("month", "rows", "conv.", "ROC AUC", "PR AUC", "Brier", "ECE", "LR AUC"):
+    # the last two: the same models' ECE calibrated on every labelled row and on the
+    # recent window only (recency.calibrate_on)
+    columns = ("month", "rows", "conv.", "ROC AUC", "PR AUC", "Brier", "ECE", "LR AUC")
+    for column in (*columns, "ECE all", "ECE recent"):
         table.add_column(column, justify="left" if column == "month" else "right")
     for fold in backtest["folds"]:
         table.add_row(
@@ -373,6 +376,8 @@ def backtest_table(backtest: dict[str, Any]) -> Table:
             _cell(fold["brier"]),
             _cell(fold["ece"]),
             _cell(fold["logistic_roc_auc"]),
+            _cell(fold.get("ece_calibrated_on_all")),
+            _cell(fold.get("ece_calibrated_on_recent")),
         )
     summary = backtest["summary"]
     for stat in ("mean", "std"):
@@ -381,8 +386,16 @@ def backtest_table(backtest: dict[str, Any]) -> Table:
             "",
             "",
             *(
-                _cell(summary[m][stat])
-                for m in ("roc_auc", "pr_auc", "brier", "ece", "logistic_roc_auc")
+                _cell((summary.get(m) or {}).get(stat))
+                for m in (
+                    "roc_auc",
+                    "pr_auc",
+                    "brier",
+                    "ece",
+                    "logistic_roc_auc",
+                    "ece_calibrated_on_all",
+                    "ece_calibrated_on_recent",
+                )
             ),
         )
     return table

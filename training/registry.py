@@ -34,8 +34,9 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
@@ -459,6 +460,23 @@ class CheckReport:
         )
 
 
+def race_tolerant(write: Callable[[], object], attempts: int = 3) -> None:
+    """Run a tag write that another process may be doing at the same moment (two trainings
+    starting together both mark the same dead run): MLflow's SQL store inserts a new tag
+    after reading it absent, so the slower writer meets a UNIQUE constraint; tried again,
+    the write updates the row the other one made."""
+    from mlflow.exceptions import MlflowException
+
+    for attempt in range(attempts):
+        try:
+            write()
+            return
+        except MlflowException as error:
+            if "UNIQUE constraint" not in str(error) or attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+
+
 def check_registry(
     client: MlflowClient,
     model_name: str,
@@ -540,7 +558,9 @@ def check_registry(
             )
         if fix:
             run_id = version.run_id if source is not None else None
-            record_decision(client, model_name, number, run_id, decision, reason)
+            race_tolerant(
+                partial(record_decision, client, model_name, number, run_id, decision, reason)
+            )
         report.damages.append(
             Damage(
                 "version",
@@ -555,7 +575,7 @@ def check_registry(
         whole = run.data.tags.get(DECISION_TAG, PENDING) != PENDING
         status = "FINISHED" if whole else "FAILED"
         if fix:
-            client.set_tag(run_id, ENDED_TAG, f"{DEAD_RUN} ({why})")
+            race_tolerant(partial(client.set_tag, run_id, ENDED_TAG, f"{DEAD_RUN} ({why})"))
             client.set_terminated(run_id, status)
         phase = run.data.tags.get(PHASE_TAG)
         report.damages.append(

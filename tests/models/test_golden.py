@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +119,8 @@ def test_the_pyfunc_model_gives_the_batch_answers(
     from models.pyfunc import log_scorer
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    with mlflow.start_run():
+    with mlflow.start_run(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "no input example": none is needed
         info = log_scorer(scorer, GOLDEN / "bundle", None)
     model = mlflow.pyfunc.load_model(info.model_uri)
     scored = model.predict(leads, params={"explain": True, "k": 3, "as_of": AS_OF})
