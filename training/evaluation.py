@@ -898,7 +898,7 @@ def backtest(
         # The same model calibrated on every labelled row and on the recent window only
         # (recency.calibrate_on): both ECEs, whichever the config chose.
         other = result.other_calibrators.get("full")
-        chosen = config.recency.calibrate_on
+        chosen = result.report["models"]["full"].get("calibrated_on", "all")  # auto resolved
         by_choice = {chosen: p}
         if other is not None:
             by_choice["recent" if chosen == "all" else "all"] = other.predict(
@@ -924,15 +924,7 @@ def backtest(
         )
         log.info("backtest %s: AUC %s on %d leads", month, folds[-1]["roc_auc"], len(y))
     summary = {}
-    for metric in (
-        "roc_auc",
-        "pr_auc",
-        "brier",
-        "ece",
-        "logistic_roc_auc",
-        "ece_calibrated_on_all",
-        "ece_calibrated_on_recent",
-    ):
+    for metric in BACKTEST_METRICS:
         values = np.array([f[metric] for f in folds if f.get(metric) is not None], dtype=np.float64)
         summary[metric] = {
             "mean": float(values.mean()) if len(values) else None,
@@ -941,6 +933,19 @@ def backtest(
             "max": float(values.max()) if len(values) else None,
         }
     return {"folds": folds, "summary": summary}
+
+
+# What each backtest fold measures (and the summary gives mean, std, min, max of): the last
+# two are the same model calibrated on every labelled row and on the recent window only.
+BACKTEST_METRICS = (
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "ece",
+    "logistic_roc_auc",
+    "ece_calibrated_on_all",
+    "ece_calibrated_on_recent",
+)
 
 
 def backtest_note(config: TrainConfig, months: int) -> str:

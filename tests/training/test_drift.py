@@ -3,6 +3,8 @@ against their own base rate, and calibration on the recent window."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -30,8 +32,8 @@ def drifted(hubspot_spec: DatasetSpec) -> PreparedData:
 
 @pytest.fixture(scope="module")
 def kept(drifted: PreparedData, hubspot_spec: DatasetSpec) -> TrainResult:
-    """The drifted data trained with the defaults (time proxies warned about, kept)."""
-    return train_scorer(drifted, hubspot_spec, config())
+    """The drifted data trained with time proxies warned about (kept), calibrated `auto`."""
+    return train_scorer(drifted, hubspot_spec, config(recency={"calibrate_on": "auto"}))
 
 
 def config(**extra: object) -> TrainConfig:
@@ -67,7 +69,9 @@ def test_an_unmoved_world_raises_no_warning(
 def test_drop_leaves_the_time_proxy_out_and_costs_no_auc(
     drifted: PreparedData, hubspot_spec: DatasetSpec, kept: TrainResult
 ) -> None:
-    dropped = train_scorer(drifted, hubspot_spec, config(drift="drop"))
+    dropped = train_scorer(
+        drifted, hubspot_spec, config(drift="drop", recency={"calibrate_on": "auto"})
+    )
     names = [f.name for f in dropped.scorer.spec.features]
     assert "hs_analytics_source" not in names
     assert "hs_analytics_source" in [f.name for f in kept.scorer.spec.features]
@@ -115,9 +119,10 @@ def test_auto_calibrates_on_the_recent_window_only_when_the_base_rate_moved(
 ) -> None:
     moved = {"base_rate": {"validation": {"shifted": True}}}
     still = {"base_rate": {"validation": {"shifted": False}}}
-    assert calibration_rows(config(), moved) == "recent"
-    assert calibration_rows(config(), still) == "all"
-    assert calibration_rows(config(recency={"calibrate_on": "all"}), moved) == "all"
+    auto = config(recency={"calibrate_on": "auto"})
+    assert calibration_rows(auto, moved) == "recent"
+    assert calibration_rows(auto, still) == "all"
+    assert calibration_rows(config(), moved) == "all"  # the default: every labelled row
 
     result = kept
     info = result.report["models"]["full"]
@@ -140,3 +145,29 @@ def test_half_life_weights_halve_with_age() -> None:
     assert weights is not None
     np.testing.assert_allclose(weights, [0.25, 0.5, 1.0])
     assert age_weights(moments, np.arange(3), None) is None
+
+
+def test_train_prints_the_planted_drift(tmp_path: Path, fast_config_file: Path) -> None:
+    """`leadscore generate --drift` then `leadscore train`: the output names the base-rate
+    shift and the time proxy (the default `drift: warn` keeps it)."""
+    from typer.testing import CliRunner
+
+    from training.cli import app
+
+    runner = CliRunner()
+    leads, events = tmp_path / "leads.csv", tmp_path / "events.parquet"
+    generated = runner.invoke(
+        app,
+        ["generate", "--rows", "4000", "--seed", "5", "--drift", "--out", str(leads),
+         "--events", str(events)],
+    )  # fmt: skip
+    assert generated.exit_code == 0, generated.output
+    trained = runner.invoke(
+        app,
+        ["train", "--data", str(leads), "--events", str(events), "--config",
+         str(fast_config_file)],
+    )  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    text = " ".join(trained.output.split())
+    assert "drift: the base rate moved" in text
+    assert "drift: time proxies: 'hs_analytics_source'" in text and "kept" in text

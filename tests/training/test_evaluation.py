@@ -399,6 +399,9 @@ def test_backtest_trains_on_earlier_months_and_tests_on_the_next(
         assert fold["rows"] == int(in_month.sum())
         assert fold["positives"] == int(prepared.y[in_month].sum())
         assert 0 < fold["train_rows"] < np.flatnonzero(in_month)[0]
+        # the default calibration (every labelled row) and the recent window, both measured
+        assert fold["ece_calibrated_on_all"] == fold["ece"]
+        assert 0 <= fold["ece_calibrated_on_recent"] < 0.2
     first, second = result["folds"]
     assert first["train_rows"] < second["train_rows"]
     summary = result["summary"]["roc_auc"]
