@@ -4,9 +4,9 @@ The fixtures in tests/models/golden/ were written by scripts/make_golden.py: a b
 (JSON + LightGBM text), 200 generated leads as HubSpot text, and the answers as of
 2026-07-01 of the batch path (DataFrame columns) and the records path (the service's
 dicts), reasons included. A refactor of the scoring code must give exactly these
-answers on every path (the service's path over HTTP is checked in
-tests/serving/test_golden_http.py when it exists); the pyfunc wrapper must give the batch
-path's. Rewrite the fixtures only for an intended change of behaviour.
+answers on every path (the service's, over HTTP, in tests/serving/test_golden_http.py);
+the pyfunc wrapper must give the batch path's. Rewrite the fixtures only for an intended
+change of behaviour.
 """
 
 from __future__ import annotations
