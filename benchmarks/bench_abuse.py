@@ -33,8 +33,6 @@ import http.client
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from timing import DEMO_AS_OF, percentile_ms, train_demo
+from timing import DEMO_AS_OF, free_port, percentile_ms, stop_group, train_demo
 
 REPO = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -64,22 +62,10 @@ class Server:
     home: Path
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        stop_group(self.process)
 
     def connect(self, timeout: float = 60.0) -> http.client.HTTPConnection:
         return http.client.HTTPConnection(HOST, self.port, timeout=timeout)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def train(rows: int, folder: Path) -> tuple[str, list[dict[str, Any]]]:
@@ -108,7 +94,7 @@ def train(rows: int, folder: Path) -> tuple[str, list[dict[str, Any]]]:
 
 
 def start(name: str, repo: Path, uri: str, folder: Path) -> Server:
-    port = free_port()
+    port = free_port(HOST)
     home = folder / f"bentoml-{name}"
     log = folder / f"{name}.log"
     env = {

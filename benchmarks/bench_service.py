@@ -33,8 +33,6 @@ import http.client
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from timing import DEMO_AS_OF, percentile_ms, timings, train_demo
+from timing import DEMO_AS_OF, free_port, percentile_ms, stop_group, timings, train_demo
 
 REPO = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -60,23 +58,11 @@ class Server:
     log: Path
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+        stop_group(self.process)
 
 
 def start(name: str, command: list[str], env: dict[str, str], folder: Path) -> Server:
-    port = free_port()
+    port = free_port(HOST)
     log = folder / f"{name}.log"
     command = [c.replace("{port}", str(port)) for c in command]
     with open(log, "wb") as out:

@@ -3,7 +3,11 @@ the demo model they measure, trained point-in-time as `leadscore train --events`
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,3 +100,21 @@ def train_demo(leads: int, seed: int = 7) -> DemoModel:
     data = prepare_point_in_time(contacts, log, spec, config.examples, config.min_positives)
     result = train_scorer(data, spec, config)
     return DemoModel(contacts, data, result, time.perf_counter() - started)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now, for a server the benchmark starts."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to a server's process group (arbiter and workers), SIGKILL if it lingers."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)

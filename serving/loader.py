@@ -144,11 +144,16 @@ def resolve_model(settings: ServingSettings) -> LoadedModel:
 
 def load_model(settings: ServingSettings) -> LoadedModel:
     """Resolve and load the configured model; `ModelNotFoundError` (naming it) if absent."""
+    return load_resolved(resolve_model(settings))
+
+
+def load_resolved(found: LoadedModel) -> LoadedModel:
+    """Load the scorer of the version `found.load_uri` pins (MLflow pointed at its
+    tracking URI); `ModelNotFoundError`, naming it, when it cannot be loaded."""
     from mlflow.exceptions import MlflowException
 
     from models.pyfunc import load_scorer
 
-    found = resolve_model(settings)
     try:
         found.scorer = load_scorer(found.load_uri)
     except (MlflowException, OSError, LeadscoreError) as error:
@@ -253,29 +258,21 @@ def pin_served_model(environ: MutableMapping[str, str] | None = None) -> ModelSt
 def load_pinned(state: ModelState) -> LoadedModel:
     """Load exactly the state's version (`ModelNotFoundError` if it cannot be loaded)."""
     import mlflow
-    from mlflow.exceptions import MlflowException
 
-    from models.pyfunc import load_scorer
-
-    found = LoadedModel(
-        scorer=None,
-        uri=state.uri,
-        name=state.name,
-        version=state.version,
-        alias=state.alias,
-        load_uri=state.load_uri,
-        tracking_uri=state.tracking_uri,
-        run_id=state.run_id,
-    )
     mlflow.set_tracking_uri(state.tracking_uri)
     mlflow.set_registry_uri(state.tracking_uri)
-    try:
-        found.scorer = load_scorer(state.load_uri)
-    except (MlflowException, OSError, LeadscoreError) as error:
-        raise not_found(found, first_line(error)) from None
-    found.loaded_at = datetime.now(UTC)
-    log.info("loaded %s (version %s) from %s", found.uri, found.version, found.tracking_uri)
-    return found
+    return load_resolved(
+        LoadedModel(
+            scorer=None,
+            uri=state.uri,
+            name=state.name,
+            version=state.version,
+            alias=state.alias,
+            load_uri=state.load_uri,
+            tracking_uri=state.tracking_uri,
+            run_id=state.run_id,
+        )
+    )
 
 
 @contextmanager

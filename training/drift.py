@@ -109,9 +109,13 @@ def monthly_rates(
     if len(counts) >= 2 and (counts.sum(axis=0) > 0).all():
         statistic, p, dof, _ = stats.chi2_contingency(counts, correction=False)
         result.update(
-            {"chi2": float(statistic), "dof": int(dof), "p_value": float(p), "shifted": p < alpha}
+            {
+                "chi2": float(statistic),
+                "dof": int(dof),
+                "p_value": float(p),
+                "shifted": bool(p < alpha),
+            }
         )
-        result["shifted"] = bool(result["shifted"])
     else:
         result.update({"p_value": None, "shifted": False})
     return result

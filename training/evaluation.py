@@ -886,7 +886,9 @@ def backtest(
         y = data.y[test]
         test_frame = data.frame.iloc[test].reset_index(drop=True)
         x_test = scorer.encode(test_frame, AsOf(data.moments[test]))
-        p = scorer.models["full"].probability(x_test)
+        full = scorer.models["full"]
+        margin = full.margin(x_test)
+        p = full.calibrator.predict(margin)  # = full.probability(x_test)
         learned = (
             np.concatenate([result.split.train, result.split.validation])
             if config.refit
@@ -901,9 +903,7 @@ def backtest(
         chosen = result.report["models"]["full"].get("calibrated_on", "all")  # auto resolved
         by_choice = {chosen: p}
         if other is not None:
-            by_choice["recent" if chosen == "all" else "all"] = other.predict(
-                scorer.models["full"].margin(x_test)
-            )
+            by_choice["recent" if chosen == "all" else "all"] = other.predict(margin)
         folds.append(
             {
                 "train_until": time_text(data.times[history[-1]], spec),

@@ -18,7 +18,6 @@ Retraining is advised (exit code 1) when a feature or the score shifts majorly (
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -248,7 +247,3 @@ def advice(report: dict[str, Any]) -> list[str]:
             f"(ECE {live['ece']:.3f} > {MAX_LIVE_ECE})"
         )
     return reasons
-
-
-def finite(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else value

@@ -23,6 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from features.errors import LeadscoreError
+from training.evaluate_cli import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 
 console = Console()
 EXPERIMENT = "leadscore-monitor"
-DEFAULT_MODEL = "models:/lead-scorer@champion"
 NEEDED = ("probability",)
 
 

@@ -474,10 +474,10 @@ def train_scorer(
         metrics[f"test.base_rate.{key}"] = value
     calibration_choices: dict[str, Any] = {}
     for name, model in models.items():
-        test_scores[name] = model.probability(x[split.test])
+        margin = model.margin(x[split.test])
+        test_scores[name] = model.calibrator.predict(margin)  # = model.probability
         other = alternatives[name]
         if other is not None:
-            margin = model.margin(x[split.test])
             chosen = config.recency.calibrate_on
             calibration_choices[name] = {
                 "chosen": chosen,

@@ -24,6 +24,25 @@ class Registry:
     version: str
 
 
+def asgi_channel(body: bytes, size: int) -> tuple[Any, Any, list[dict[str, Any]]]:
+    """An ASGI `receive` handing `body` over in parts of `size` bytes (then a disconnect),
+    a `send`, and the list it records the answer's messages in (middleware unit tests)."""
+    parts = [body[i : i + size] for i in range(0, len(body), size)] or [b""]
+    messages = [
+        {"type": "http.request", "body": p, "more_body": i < len(parts) - 1}
+        for i, p in enumerate(parts)
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    return receive, send, sent
+
+
 def crm_fixture(name: str) -> Any:
     """A payload from tests/serving/crm (hand-written in the CRMs' shapes)."""
     return json.loads((CRM_FIXTURES / name).read_text(encoding="utf-8"))

@@ -27,6 +27,7 @@ from serving.logs import EscapeFilter, describe_errors, redacted
 from serving.metrics import OTHER, route_label
 from serving.middleware import RequestGuard
 from serving.settings import ServingSettings
+from tests.serving.support import asgi_channel
 
 LEADS = frozenset({"leads"})
 
@@ -206,18 +207,7 @@ def guard(
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"{}"})
 
-    parts = [body[i : i + chunk] for i in range(0, len(body), chunk)] or [b""]
-    messages = [
-        {"type": "http.request", "body": p, "more_body": i < len(parts) - 1}
-        for i, p in enumerate(parts)
-    ]
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
+    receive, send, sent = asgi_channel(body, chunk)
 
     scope = {
         "type": "http",

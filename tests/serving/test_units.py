@@ -25,7 +25,7 @@ from serving.logs import ClientErrorFilter
 from serving.middleware import RequestGuard
 from serving.service import ClientError, coercion_error, moment, one_line, read_as_of, shown_key
 from serving.settings import HubSpotProperties, ServingSettings
-from tests.serving.support import crm_fixture
+from tests.serving.support import asgi_channel, crm_fixture
 
 # -- settings ------------------------------------------------------------------------------------
 
@@ -114,19 +114,7 @@ def run_guard(
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"{}"})
 
-    size = max(1, len(body) // chunks)
-    parts = [body[i : i + size] for i in range(0, len(body), size)] or [b""]
-    messages = [
-        {"type": "http.request", "body": p, "more_body": i < len(parts) - 1}
-        for i, p in enumerate(parts)
-    ]
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
+    receive, send, sent = asgi_channel(body, max(1, len(body) // chunks))
 
     scope = {
         "type": "http",
