@@ -85,15 +85,16 @@ test: install ## run the test suite (slow acceptance tests excluded)
 test-all: install ## run every test, including the slow acceptance and the stress tests
 	$(BIN)/pytest -q -m ""
 
-lint: install ## ruff lint and format check
+lint: install ## ruff lint and format check, and the packages' import direction (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: install ## ruff format and autofix
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-typecheck: install ## mypy on the four packages
+typecheck: install ## mypy on the five packages
 	$(BIN)/mypy
 
 clean: ## remove demo data, local MLflow files and caches (keeps .venv)

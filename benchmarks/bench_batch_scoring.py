@@ -136,7 +136,7 @@ def main() -> None:
     from features.generate import generate_leads
     from features.spec import Derivation
     from features.timestamps import AsOf, days_since, read_timestamps
-    from models.explain import GROUPS, reason_texts
+    from models.contract import GROUPS
     from models.pyfunc import log_scorer
     from models.scorer import MIN_EFFECT
     from training.tracking import configure, ensure_experiment
@@ -218,13 +218,13 @@ def main() -> None:
             for m in encoded
         ],
         "  of which reason lines (given the TreeSHAP values)": lambda: [
-            reason_texts(scorer, m, c, 3, min_effect=MIN_EFFECT, contributions=s)
+            scorer.explainer.lines(m, c, 3, min_effect=MIN_EFFECT, contributions=s)
             for c, m, s in zip(chunks, encoded, shap, strict=True)
         ],
     }
     for group in GROUPS:
         model = scorer.models[group]
-        patterns = sum(len(model._branch_patterns(model.columns(m))[0]) for m in encoded)
+        patterns = sum(len(model.shap.branch_patterns(model.columns(m))[0]) for m in encoded)
         print(
             f"{group}: {patterns:,} distinct branch patterns in {args.rows:,} rows "
             f"({patterns / args.rows:.0%}; TreeSHAP runs once per pattern of a chunk)"

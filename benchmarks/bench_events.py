@@ -184,7 +184,7 @@ def pairs(folder: Path, moments: str, export_end: int) -> tuple[np.ndarray, np.n
 def leadscore_steps(path: Path, spec: Any, ids: np.ndarray, moments: np.ndarray) -> Any:
     """leadscore's way, step by step: yields (step name, result)."""
     from features.events import event_columns, read_event_log
-    from training.data import load_leads
+    from features.files import load_leads
 
     frame = load_leads(path, "event log")
     yield "read file", frame

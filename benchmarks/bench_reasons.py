@@ -1,4 +1,4 @@
-"""Cost of reasons for sales reps: `models.explain` against the TreeSHAP it is built on.
+"""Cost of reasons for sales reps: `models.reasons` against the TreeSHAP it is built on.
 
 Run on demand (not part of the tests):
 
@@ -9,12 +9,13 @@ Trains a scorer point-in-time on generated leads and their events in memory (def
 training settings, as `leadscore train --events`), then times, for a batch of other
 generated leads (the export at the end of 2026-06-30, encoded and explained as of
 2026-07-01T00:00:00Z): the raw `booster.predict(pred_contrib=True)` of the fit and the
-interest model (the floor, on one thread and on all cores), the effect
-matrices (`models.explain.effects`), and the full reasons (`explain`, with and without
-the raw records to quote). Then one lead per call: p50 / p99 latency of the raw TreeSHAP
-floor, `explain` on an encoded row and `explain_records` on a raw dict. Cases take turns
-for `--rounds` rounds (best kept, the spread beside it). Prints ratios to the floor and
-the trees' count and depth, all measured in the same run.
+interest model (the floor, on one thread and on all cores), the effect matrices
+(`Explainer.effects`), and the full reasons (`Explainer.factors`, and `explain`: the
+factors as the records path's dicts, with and without the raw records to quote). Then
+one lead per call: p50 / p99 latency of the raw TreeSHAP floor, `explain` on an encoded
+row and `explain_records` on a raw dict. Cases take turns for `--rounds` rounds (best
+kept, the spread beside it). Prints ratios to the floor and the trees' count and depth,
+all measured in the same run.
 """
 
 from __future__ import annotations
@@ -88,10 +89,23 @@ def main() -> None:
 
     from features.generate import generate_leads
     from features.timestamps import AsOf
-    from models.explain import effects, explain, explain_records
+    from models.contract import GROUPS
 
     trained = train_demo(args.rows, seed=7)
     scorer = trained.scorer
+    explainer = scorer.explainer
+
+    def explain(matrix: Any, raw: Any = None, k: int = 3) -> list[dict[str, Any]]:
+        """The factors as the records path writes them (`LeadScore.record`'s reasons)."""
+        return [
+            {group: reasons.record() for group, reasons in lead.items()}
+            for lead in explainer.factors(matrix, raw, k)
+        ]
+
+    def explain_records(one: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        rows, matrix = scorer.encode_records(one, as_of)
+        return explain(matrix, rows)
+
     as_of = AsOf.of(DEMO_AS_OF)
 
     batch = as_crm_text(generate_leads(args.batch, seed=8))
@@ -109,12 +123,11 @@ def main() -> None:
     batch_cases: dict[str, Callable[[], object]] = {
         "pred_contrib fit+interest, 1 thread": floor(1),
         "pred_contrib fit+interest, all cores (floor)": floor(0),
-        "effects() fit+interest": lambda: [effects(scorer, g, matrix) for g in ("fit", "interest")],
-        "explain(matrix, raw, k=3)": lambda: explain(scorer, matrix, records, k=3),
-        "explain(matrix, k=3), no raw": lambda: explain(scorer, matrix, k=3),
-        "encode + explain (frame, raw)": lambda: explain(
-            scorer, scorer.encode(batch, as_of), records, k=3
-        ),
+        "effects() fit+interest": lambda: [explainer.effects(g, matrix) for g in GROUPS],
+        "factors(matrix, raw, k=3)": lambda: explainer.factors(matrix, records, k=3),
+        "explain(matrix, raw, k=3)": lambda: explain(matrix, records, k=3),
+        "explain(matrix, k=3), no raw": lambda: explain(matrix, k=3),
+        "encode + explain (frame, raw)": lambda: explain(scorer.encode(batch, as_of), records, k=3),
     }
     batch_results = interleaved(batch_cases, args.rounds)
 
@@ -128,8 +141,8 @@ def main() -> None:
 
     single_cases: dict[str, Callable[[], object]] = {
         "pred_contrib fit+interest (floor)": single_floor,
-        "explain(encoded row, raw)": lambda: explain(scorer, encoded, one),
-        "explain_records(one dict)": lambda: explain_records(scorer, one, as_of=as_of),
+        "explain(encoded row, raw)": lambda: explain(encoded, one),
+        "explain_records(one dict)": lambda: explain_records(one),
         "score_records(one dict), for scale": lambda: scorer.score_records(one, as_of=as_of),
     }
     single_results = rounds_of(single_cases, args.repeat, args.rounds)

@@ -73,7 +73,7 @@ def snapshot_config(prepared: Any, spec: Any) -> tuple[Any, list[str], dict[str,
 def logistic_as_trained(result: Any, design: Any, y: np.ndarray, config: Any, spec: Any) -> Any:
     """The full model's logistic baseline, fitted exactly as `train_scorer` fits it."""
     from features.spec import FeatureType
-    from training.evaluate import logistic_baseline
+    from training.metrics import logistic_baseline
 
     categorical = [j for j, f in enumerate(spec.features) if f.type is FeatureType.categorical]
     numeric = [j for j in range(len(spec.features)) if j not in categorical]
@@ -85,7 +85,7 @@ def logistic_as_trained(result: Any, design: Any, y: np.ndarray, config: Any, sp
 def metrics(y: np.ndarray, p: np.ndarray, bins: int) -> dict[str, float]:
     """`classification_metrics`, with the observed rate and the mean probability (a model
     that scores everyone near 0 has a Brier score and an ECE near the rate)."""
-    from training.evaluate import classification_metrics
+    from training.metrics import classification_metrics
 
     p = np.asarray(p, dtype=np.float64)
     return {

@@ -104,9 +104,10 @@ def child(contacts: Path, events: Path) -> None:
     """One size: load, prepare, design, train; prints one JSON line of measurements."""
     import numpy as np
 
+    from features.files import load_events, load_leads
     from features.spec import resolve_spec
     from training.config import TrainConfig
-    from training.data import load_events, load_leads, prepare_point_in_time
+    from training.data import prepare_point_in_time
     from training.train import design_matrix, train_scorer
 
     out: dict[str, Any] = {"rss_after_imports": peak_rss()}

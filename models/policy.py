@@ -21,7 +21,7 @@ same code path.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -61,7 +61,8 @@ _STAGE_ALIASES = {
     "sales qualified lead": SQL,
     "sql": SQL,
 }
-GRADES = ("A", "B", "C", "D")
+Grade = Literal["A", "B", "C", "D"]
+GRADES: tuple[Grade, ...] = get_args(Grade)
 
 Rule = Literal[
     "excluded",

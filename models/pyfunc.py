@@ -28,6 +28,7 @@ from mlflow.types.schema import (
 
 from features.errors import LeadscoreError
 from features.timestamps import AsOf
+from models.contract import DECISION_COLUMNS, GRADE_COLUMNS, REASON_COLUMNS, SCORE_COLUMNS
 from models.scorer import LeadScorer
 
 BUNDLE_ARTIFACT = "bundle"
@@ -55,30 +56,20 @@ class LeadScorerModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defi
 
 
 def signature_for(scorer: LeadScorer) -> ModelSignature:
+    """Inputs: the columns `score` reads, any type; outputs: the batch columns of
+    `models.contract`."""
     spec = scorer.spec
     inputs = [spec.id, spec.time.column, *spec.feature_columns]
     if scorer.policy is not None:
         inputs += [c for c in scorer.policy.requirements.columns if c not in inputs]
     columns: list[ColSpec | TensorSpec] = [ColSpec(AnyType(), c, required=False) for c in inputs]
+    columns_out = [*SCORE_COLUMNS]
+    if scorer.policy is not None:
+        columns_out += [*GRADE_COLUMNS, *DECISION_COLUMNS]
+    columns_out += REASON_COLUMNS.values()
     outputs: list[ColSpec | TensorSpec] = [
         ColSpec(DataType.string, spec.id, required=False),
-        ColSpec(DataType.double, "probability"),
-        ColSpec(DataType.double, "fit"),
-        ColSpec(DataType.double, "interest"),
-    ]
-    if scorer.policy is not None:
-        outputs += [
-            ColSpec(DataType.string, c)
-            for c in ("fit_grade", "interest_grade", "recommended_stage")
-        ]
-        outputs += [
-            ColSpec(DataType.string, "lead_status", required=False),
-            ColSpec(DataType.boolean, "changed"),
-            ColSpec(DataType.string, "rule"),
-            ColSpec(DataType.string, "rule_detail"),
-        ]
-    outputs += [
-        ColSpec(DataType.string, f"{g}_reasons", required=False) for g in ("fit", "interest")
+        *(ColSpec(DataType[c.dtype], c.name, required=c.required) for c in columns_out),
     ]
     params = ParamSchema(
         [

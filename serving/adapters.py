@@ -27,12 +27,12 @@ from typing import Any
 from features.coerce import CoercionError
 from features.errors import LeadscoreError
 from features.events import INLINE_EVENTS
+from models.contract import GROUPS, LeadScore
 from serving.settings import HubSpotProperties
 
 # Past this many characters HubSpot's single-line text is unwieldy in a record's sidebar.
 REASONS_MAX_CHARS = 500
 REASONS_PER_SIGN = 2
-_DIRECTION = re.compile(r"\s+[—-]\s+(raises|lowers)\s+\w+\s*$")
 # Most inputs one HubSpot CRM v3 batch call takes (`POST /crm/v3/objects/contacts/batch/update`).
 HUBSPOT_BATCH_LIMIT = 100
 
@@ -228,30 +228,26 @@ def _short(value: Any) -> Any:
     return value
 
 
-def format_reasons(result: Mapping[str, Any]) -> str:
-    """Reasons as one short line for a CRM text property: `Fit B: + …; − … | Interest A: …`."""
-    reasons = result.get("reasons")
-    if not reasons:
+def format_reasons(result: LeadScore) -> str:
+    """Reasons as one short line for a CRM text property: `Fit B: + …; − … | Interest A: …`,
+    each factor by its phrase (the sign says which way it moved the score)."""
+    if not result.reasons:
         return ""
     parts = []
-    for group, title in (("fit", "Fit"), ("interest", "Interest")):
-        factors = reasons.get(group) or {}
-        grade = result.get(f"{group}_grade")
-        items = [f"+ {_bare(f['text'])}" for f in factors.get("positive", [])[:REASONS_PER_SIGN]]
-        items += [f"− {_bare(f['text'])}" for f in factors.get("negative", [])[:REASONS_PER_SIGN]]
-        head = f"{title} {grade}" if grade else title
+    for group in GROUPS:
+        reasons = result.reasons.get(group)
+        positive = reasons.positive[:REASONS_PER_SIGN] if reasons else []
+        negative = reasons.negative[:REASONS_PER_SIGN] if reasons else []
+        items = [f"+ {f.phrase}" for f in positive] + [f"− {f.phrase}" for f in negative]
+        grade = result.grade(group)
+        head = f"{group.title()} {grade}" if grade else group.title()
         parts.append(f"{head}: {'; '.join(items) if items else 'no strong factor'}")
     text = " | ".join(parts)
     return text if len(text) <= REASONS_MAX_CHARS else text[: REASONS_MAX_CHARS - 1] + "…"
 
 
-def _bare(text: str) -> str:
-    """`Seniority: VP — raises fit` → `Seniority: VP` (the sign already says which way)."""
-    return _DIRECTION.sub("", text)
-
-
 def hubspot_properties(
-    result: Mapping[str, Any],
+    result: LeadScore,
     record: Mapping[str, Any],
     names: HubSpotProperties,
     model_version: str | None,
@@ -263,23 +259,23 @@ def hubspot_properties(
     name is empty is left out.
     """
     values: dict[str, str | None] = {
-        names.probability: f"{result['probability']:.4f}",
-        names.score: f"{100.0 * result['probability']:.1f}",
-        names.fit: f"{result['fit']:.1f}",
-        names.interest: f"{result['interest']:.1f}",
-        names.fit_grade: result.get("fit_grade"),
-        names.interest_grade: result.get("interest_grade"),
+        names.probability: f"{result.probability:.4f}",
+        names.score: f"{100.0 * result.probability:.1f}",
+        names.fit: f"{result.fit:.1f}",
+        names.interest: f"{result.interest:.1f}",
+        names.fit_grade: result.fit_grade,
+        names.interest_grade: result.interest_grade,
         names.reasons: format_reasons(result) or None,
         names.model_version: model_version,
         names.scored_at: scored_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
     }
     out = {name: value for name, value in values.items() if name and value is not None}
-    recommendation = result.get("recommendation")
-    if recommendation and recommendation.get("changed"):
-        stage = recommendation.get("lifecyclestage")
+    decision = result.decision
+    if decision is not None and decision.changed:
+        stage = decision.stage
         if stage and stage != _text(record.get("lifecyclestage")).lower():
             out["lifecyclestage"] = stage
-        status = recommendation.get("hs_lead_status")
+        status = decision.lead_status
         if status and status != _text(record.get("hs_lead_status")):
             out["hs_lead_status"] = status
     return out

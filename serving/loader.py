@@ -25,18 +25,22 @@ import shutil
 import tempfile
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from features.errors import LeadscoreError, first_line
+from features.errors import LeadscoreError
+from serving.resolve import LoadedModel, Resolved, load_version, resolve
 from serving.settings import ServingSettings
 
 log = logging.getLogger(__name__)
 
 # The environment variable naming the server's state file (set by `pin_served_model`).
 STATE_ENV = "LEADSCORE_MODEL_STATE"
+SERVE_HINT = (
+    "train and register one with `leadscore train`, or point LEADSCORE_MODEL_URI / "
+    "MLFLOW_TRACKING_URI at an existing one"
+)
 # MLflow's HTTP client defaults (120 s timeout, 7 retries with backoff factor 2) make one
 # look-up of an unreachable tracking server take minutes. At most ~20 s with these.
 MLFLOW_START_TIMEOUTS = {
@@ -45,10 +49,6 @@ MLFLOW_START_TIMEOUTS = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0",
 }
-
-
-class ModelNotFoundError(LeadscoreError):
-    """No loadable leadscore model at the configured URI."""
 
 
 class SettingsError(LeadscoreError):
@@ -71,111 +71,19 @@ def read_settings() -> ServingSettings:
         raise SettingsError(f"invalid serving settings: {problems}") from None
 
 
-@dataclass
-class LoadedModel:
-    """The scorer and where it came from."""
-
-    scorer: Any  # models.scorer.LeadScorer (kept loose: serving codes against its methods)
-    uri: str
-    name: str
-    version: str | None = None
-    alias: str | None = None
-    run_id: str | None = None
-    load_uri: str = ""
-    tracking_uri: str = ""
-    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-
-def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None] | None:
-    """`models:/NAME@ALIAS` or `models:/NAME/VERSION` → (name, version, alias); else None."""
-    if not uri.startswith("models:/"):
-        return None
-    ref = uri.removeprefix("models:/").strip("/")
-    if "@" in ref:
-        name, alias = ref.split("@", 1)
-        return name, None, alias
-    if "/" in ref:
-        name, version = ref.rsplit("/", 1)
-        return name, version, None
-    return ref, None, None
-
-
-def resolve_model(settings: ServingSettings) -> LoadedModel:
-    """Point MLflow at the tracking URI and find the registry entry (without loading it).
-
-    Returns a `LoadedModel` without scorer whose `load_uri` pins the version; raises
-    `ModelNotFoundError` naming the URI when the registry has no such model.
-    """
-    import mlflow
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
-
-    uri = settings.model_uri
-    tracking = settings.tracking_uri()
-    found = LoadedModel(scorer=None, uri=uri, name=uri, load_uri=uri, tracking_uri=tracking)
-    database = Path(tracking.removeprefix("sqlite:///"))
-    if tracking.startswith("sqlite:///") and not database.is_file():
-        # MLflow would create an empty database here: say what is missing instead.
-        raise not_found(found, f"there is no MLflow database at {database}")
-    mlflow.set_tracking_uri(tracking)
-    mlflow.set_registry_uri(tracking)
-    registry = parse_registry_uri(uri)
-    if registry is None:
-        return found
-    name, version, alias = registry
-    client = MlflowClient(tracking_uri=tracking, registry_uri=tracking)
-    try:
-        if alias is not None:
-            entry = client.get_model_version_by_alias(name, alias)
-        elif version is not None and version != "latest":
-            entry = client.get_model_version(name, version)
-        else:
-            entries = client.search_model_versions(f"name = '{name}'")
-            if not entries:
-                raise not_found(found, f"registered model {name!r} has no versions")
-            entry = max(entries, key=lambda v: int(v.version))
-    except MlflowException as error:
-        raise not_found(found, registry_error(error, tracking)) from None
-    found.name, found.version, found.alias = name, str(entry.version), alias
-    found.run_id = entry.run_id
-    found.load_uri = f"models:/{name}/{entry.version}"
-    return found
-
-
 def load_model(settings: ServingSettings) -> LoadedModel:
     """Resolve and load the configured model; `ModelNotFoundError` (naming it) if absent."""
     return load_resolved(resolve_model(settings))
 
 
-def load_resolved(found: LoadedModel) -> LoadedModel:
-    """Load the scorer of the version `found.load_uri` pins (MLflow pointed at its
-    tracking URI); `ModelNotFoundError`, naming it, when it cannot be loaded."""
-    from mlflow.exceptions import MlflowException
-
-    from models.pyfunc import load_scorer
-
-    try:
-        found.scorer = load_scorer(found.load_uri)
-    except (MlflowException, OSError, LeadscoreError) as error:
-        raise not_found(found, first_line(error)) from None
-    found.loaded_at = datetime.now(UTC)
-    log.info("loaded %s (version %s) from %s", found.uri, found.version, found.tracking_uri)
-    return found
+def resolve_model(settings: ServingSettings) -> Resolved:
+    """The registry entry of the configured model, pinned to its version (not loaded)."""
+    return resolve(settings.model_uri, settings.tracking_uri(), SERVE_HINT)
 
 
-def registry_error(error: Exception, tracking: str) -> str:
-    """Why a registry look-up failed, in one line (an unreachable server said so)."""
-    text = first_line(error)
-    if tracking.startswith(("http://", "https://")) and (
-        "Max retries exceeded" in text or "failed with exception" in text
-    ):
-        return (
-            f"the MLflow tracking server at {tracking} did not answer "
-            f"(MLFLOW_HTTP_REQUEST_TIMEOUT={os.environ.get('MLFLOW_HTTP_REQUEST_TIMEOUT', '120')}"
-            f" s, MLFLOW_HTTP_REQUEST_MAX_RETRIES="
-            f"{os.environ.get('MLFLOW_HTTP_REQUEST_MAX_RETRIES', '7')})"
-        )
-    return text
+def load_resolved(found: Resolved) -> LoadedModel:
+    """Load the version `found` pins; `ModelNotFoundError`, naming it, when it cannot be."""
+    return load_version(found, SERVE_HINT)
 
 
 def bound_mlflow_timeouts(environ: MutableMapping[str, str] | None = None) -> None:
@@ -187,31 +95,16 @@ def bound_mlflow_timeouts(environ: MutableMapping[str, str] | None = None) -> No
 
 
 @dataclass
-class ModelState:
+class ModelState(Resolved):
     """What every worker of one server serves: the pinned version and where it came from."""
 
-    uri: str
-    name: str
-    version: str | None
-    alias: str | None
-    load_uri: str
-    tracking_uri: str
-    run_id: str | None
-    arbiter_pid: int
-    pinned_at: str
+    arbiter_pid: int = 0
+    pinned_at: str = ""
 
     @classmethod
-    def of(cls, found: LoadedModel, arbiter_pid: int) -> ModelState:
+    def of(cls, found: Resolved, arbiter_pid: int) -> ModelState:
         return cls(
-            uri=found.uri,
-            name=found.name,
-            version=found.version,
-            alias=found.alias,
-            load_uri=found.load_uri,
-            tracking_uri=found.tracking_uri,
-            run_id=found.run_id,
-            arbiter_pid=arbiter_pid,
-            pinned_at=datetime.now(UTC).isoformat(),
+            **found.where(), arbiter_pid=arbiter_pid, pinned_at=datetime.now(UTC).isoformat()
         )
 
     def write(self, path: Path) -> None:
@@ -261,18 +154,7 @@ def load_pinned(state: ModelState) -> LoadedModel:
 
     mlflow.set_tracking_uri(state.tracking_uri)
     mlflow.set_registry_uri(state.tracking_uri)
-    return load_resolved(
-        LoadedModel(
-            scorer=None,
-            uri=state.uri,
-            name=state.name,
-            version=state.version,
-            alias=state.alias,
-            load_uri=state.load_uri,
-            tracking_uri=state.tracking_uri,
-            run_id=state.run_id,
-        )
-    )
+    return load_resolved(Resolved(**state.where()))
 
 
 @contextmanager
@@ -310,11 +192,3 @@ def record_worker_stop(state_file: Path, worker: str, pid: int) -> None:
         if workers.get(worker) == pid:
             del workers[worker]
             path.write_text(json.dumps(workers), encoding="utf-8")
-
-
-def not_found(found: LoadedModel, reason: str) -> ModelNotFoundError:
-    return ModelNotFoundError(
-        f"no leadscore model at {found.uri} (MLflow tracking URI {found.tracking_uri}): "
-        f"{reason}. Train and register one with `leadscore train`, or point "
-        "LEADSCORE_MODEL_URI / MLFLOW_TRACKING_URI at an existing one."
-    )

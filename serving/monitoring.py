@@ -12,15 +12,16 @@ monitoring/leadscore_scores` reads those files as it reads `leadscore score`'s o
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+
+from models.contract import LeadScore
 
 MONITOR_NAME = "leadscore_scores"
 
 
 def log_scores(
     ids: Sequence[str | None],
-    outs: Sequence[Mapping[str, Any]],
+    outs: Sequence[LeadScore],
     id_column: str,
     version: str | None,
     as_of: str,
@@ -29,14 +30,16 @@ def log_scores(
     import bentoml
 
     for lead, out in zip(ids, outs, strict=True):
-        recommendation = out.get("recommendation") or {}
+        stage = out.decision.stage if out.decision is not None else None
         with bentoml.monitor(MONITOR_NAME) as mon:
             mon.log(lead, name=id_column, role="feature", data_type="categorical")
             mon.log(as_of, name="as_of", role="feature", data_type="categorical")
             for score in ("probability", "fit", "interest"):
-                mon.log(float(out[score]), name=score, role="prediction", data_type="numerical")
+                mon.log(
+                    float(getattr(out, score)), name=score, role="prediction", data_type="numerical"
+                )
             mon.log(
-                recommendation.get("lifecyclestage"),
+                stage,
                 name="recommended_stage",
                 role="prediction",
                 data_type="categorical",

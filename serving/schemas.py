@@ -1,9 +1,14 @@
-"""Request and response models of the HTTP API (they are also the OpenAPI schemas at /docs.json)."""
+"""Request and response models of the HTTP API (they are also the OpenAPI schemas at /docs.json).
+
+The response's `LeadResult` is the API's view of `models.contract.LeadScore` (built by
+`serving.scoring.lead_result`): the same fields under the API's public names, with the
+grades and rules of `models.policy`.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -13,6 +18,8 @@ from pydantic import (
     StrictInt,
     WithJsonSchema,
 )
+
+from models.policy import Grade, Rule
 
 # One lead: CRM properties by internal name. Values may be strings (as HubSpot sends
 # them), numbers, booleans or null; they are read per the model's dataset spec, so
@@ -124,9 +131,7 @@ class GroupScore(_Out):
     """A fit or interest score: the calibrated conversion rate judged on that group alone."""
 
     score: float = Field(ge=0, le=100, description="0–100")
-    grade: Literal["A", "B", "C", "D"] | None = Field(
-        None, description="A (best) to D; cut-offs chosen at training time"
-    )
+    grade: Grade | None = Field(None, description="A (best) to D; cut-offs chosen at training time")
 
 
 class Recommendation(_Out):
@@ -135,11 +140,7 @@ class Recommendation(_Out):
     lifecyclestage: str = Field(description="HubSpot internal value, e.g. `salesqualifiedlead`")
     hs_lead_status: str | None = Field(description="`NEW` for a new SQL; never overwritten")
     changed: bool = Field(description="whether stage or status differ from the input")
-    rule: str = Field(
-        description="the rule that fired: excluded, requirement_failed, "
-        "hand_raise, score_sql, score_mql, below_thresholds, "
-        "already_at_or_past_stage"
-    )
+    rule: str = Field(description=f"the rule that fired: {', '.join(get_args(Rule))}")
     detail: str | None = Field(None, description="the rule in words, for a rep")
 
 

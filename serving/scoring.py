@@ -1,8 +1,9 @@
 """Records in, results out: the one place serving calls the scorer.
 
-`score_leads` is the adapter to the decision layer: with `LeadScorer.recommend_records`
-(grades, lifecycle recommendation and reasons) it uses that, otherwise it serves the
-scores of `LeadScorer.score_records` alone. Both are the bundle's no-pandas path.
+`score_leads` asks the bundle's no-pandas path (`Scorer.results`) for one
+`models.contract.LeadScore` per lead: scores always; grades, recommendation and (with
+`explain`) reasons when the bundle has a decision layer. `lead_result` is the API's view
+of one.
 """
 
 from __future__ import annotations
@@ -15,34 +16,31 @@ from pydantic import ValidationError
 from features.coerce import CoercionError, to_category
 from features.events import INLINE_EVENTS
 from features.timestamps import AsOf
+from models.contract import GroupReasons, LeadScore, Scorer
 from serving.schemas import LeadResult
 
 
-def has_decision_layer(scorer: Any) -> bool:
+def has_decision_layer(scorer: Scorer) -> bool:
     """Whether the scorer can grade, recommend and explain (a bundle trained with a policy)."""
-    return (
-        callable(getattr(scorer, "recommend_records", None))
-        and getattr(scorer, "policy", True) is not None
-    )
+    return scorer.policy is not None
 
 
 def score_leads(
-    scorer: Any,
+    scorer: Scorer,
     records: Sequence[Mapping[str, Any]],
     explain: bool = False,
     k: int = 3,
     as_of: AsOf | None = None,
-) -> list[dict[str, Any]]:
-    """One dict per record, in order: probability (0–1), fit and interest (0–100), and with
-    the decision layer fit_grade, interest_grade, recommendation and (explain) reasons.
+) -> list[LeadScore]:
+    """One result per record, in order: probability (0–1), fit and interest (0–100), and with
+    the decision layer the grades, the recommendation and (explain) the reasons.
 
     Features are computed as of `as_of` (default: now); a lead's inline `events` rebuild
     its activity properties. Raises `CoercionError` (naming the property and the expected
     type; `FutureTimestampError` for a time after `as_of`) for a value the spec cannot read.
     """
-    if has_decision_layer(scorer):
-        return list(scorer.recommend_records(records, explain=explain, k=k, as_of=as_of))
-    return list(scorer.score_records(records, as_of=as_of))
+    explain = explain and has_decision_layer(scorer)
+    return scorer.results(records, explain=explain, k=k, as_of=as_of)
 
 
 def inline_events(records: Sequence[Mapping[str, Any]]) -> int:
@@ -62,20 +60,37 @@ def lead_id(record: Mapping[str, Any], id_column: str, missing: frozenset[str]) 
         raise CoercionError(column, value, "an id (a string or a number)") from None
 
 
-def lead_result(lead: str | None, out: Mapping[str, Any]) -> LeadResult:
+def lead_result(lead: str | None, out: LeadScore) -> LeadResult:
     """The API's view of one scored lead."""
-    probability = float(out["probability"])
     data: dict[str, Any] = {
         "id": lead,
-        "probability": probability,
-        "score": 100.0 * probability,
-        "fit": {"score": out["fit"], "grade": out.get("fit_grade")},
-        "interest": {"score": out["interest"], "grade": out.get("interest_grade")},
-        "recommendation": out.get("recommendation"),
-        "reasons": out.get("reasons"),
+        "probability": out.probability,
+        "score": 100.0 * out.probability,
+        "fit": {"score": out.fit, "grade": out.fit_grade},
+        "interest": {"score": out.interest, "grade": out.interest_grade},
+        "recommendation": None if out.decision is None else out.decision.record(),
+        "reasons": None
+        if out.reasons is None
+        else {group: _group_reasons(reasons) for group, reasons in out.reasons.items()},
     }
     try:
         return LeadResult.model_validate(data)
     except ValidationError as error:
         # Not the client's fault: never let it surface as a 400.
         raise RuntimeError(f"scorer output does not match the response schema: {error}") from None
+
+
+def _group_reasons(reasons: GroupReasons) -> dict[str, Any]:
+    return {
+        sign: [
+            {
+                "feature": f.feature,
+                "label": f.label,
+                "value": f.value,
+                "effect": f.effect,
+                "text": f.text,
+            }
+            for f in factors
+        ]
+        for sign, factors in (("positive", reasons.positive), ("negative", reasons.negative))
+    }

@@ -53,6 +53,7 @@ from features.errors import LeadscoreError
 from features.events import INLINE_EVENTS
 from features.spec import DatasetSpec
 from features.timestamps import AsOf, FutureTimestampError, iso
+from models.contract import LeadScore, Scorer
 from serving.adapters import (
     SALESFORCE_LEAD_FIELDS,
     PayloadError,
@@ -64,8 +65,6 @@ from serving.adapters import (
     salesforce_record,
 )
 from serving.loader import (
-    LoadedModel,
-    ModelNotFoundError,
     ModelState,
     SettingsError,
     load_model,
@@ -82,6 +81,7 @@ from serving.metrics import TrafficMetrics
 from serving.middleware import RequestGuard
 from serving.monitoring import log_scores
 from serving.openapi import ApiFront, openapi_document
+from serving.resolve import LoadedModel, ModelNotFoundError
 from serving.schemas import (
     AsOfInput,
     ErrorResponse,
@@ -277,7 +277,7 @@ class LeadScoring:
     def use(self, model: LoadedModel) -> None:
         """Serve `model` from now on (at start, and on a reload)."""
         self.model = model
-        self.scorer = model.scorer
+        self.scorer: Scorer = model.scorer
         self.spec = self.scorer.spec
         self.missing = frozenset(self.spec.missing_tokens)
 
@@ -534,9 +534,7 @@ class LeadScoring:
         )
 
     # -- helpers -----------------------------------------------------------------------------
-    def log_scores(
-        self, ids: Sequence[str | None], outs: Sequence[Mapping[str, Any]], when: AsOf
-    ) -> None:
+    def log_scores(self, ids: Sequence[str | None], outs: Sequence[LeadScore], when: AsOf) -> None:
         """The scoring log for `leadscore monitor` (LEADSCORE_SCORING_LOG; off by default)."""
         if self.settings.scoring_log:
             log_scores(ids, outs, self.spec.id, self.model.version, moment(when).isoformat())
@@ -570,7 +568,7 @@ class LeadScoring:
         root: str,
         as_of: AsOf,
         names: Mapping[str, str] | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[LeadScore]:
         """Score records as of the moment; a client error is a `ClientError` naming the
         lead and the property (by the client's name for it: `names`, else as read)."""
         for index, record in enumerate(records):
@@ -637,9 +635,8 @@ async def model_info(service: LeadScoring = Depends(bentoml.get_current_service)
     meta: dict[str, Any] = scorer.metadata
     spec = scorer.spec
     thresholds = meta.get("thresholds")
-    policy = getattr(scorer, "policy", None)
-    if thresholds is None and policy is not None and hasattr(policy, "model_dump"):
-        thresholds = policy.model_dump(mode="json")
+    if thresholds is None and scorer.policy is not None:
+        thresholds = scorer.policy.model_dump(mode="json")
     return ModelInfo(
         name=model.name,
         version=model.version,

@@ -26,9 +26,7 @@ Nothing here is read at import time: `ServingSettings()` reads the environment w
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 from pydantic import (
     AliasChoices,
@@ -42,7 +40,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_MODEL_URI = "models:/lead-scorer@champion"
+from models.mlflow_store import DEFAULT_MODEL_URI, local_store_uri
+
 HUBSPOT_PROPERTY_NAME = re.compile(r"[a-z][a-z0-9_]{0,99}")
 # Properties the HubSpot answer writes besides the configured ones.
 WRITTEN_BACK = ("lifecyclestage", "hs_lead_status")
@@ -141,12 +140,10 @@ class ServingSettings(BaseSettings):
     def tracking_uri(self) -> str:
         """The tracking URI in force: the setting, else a SQLite file in the working directory.
 
-        The same default as `training.tracking.tracking_uri` (serving does not import
-        training): `leadscore train` and `leadscore serve` run in one folder share a registry.
+        The same default as `leadscore train` (`models.mlflow_store`): `leadscore train` and
+        `leadscore serve` run in one folder share a registry.
         """
-        return self.mlflow_tracking_uri or (
-            f"sqlite:///{(Path(os.getcwd()) / 'mlflow.db').resolve()}"
-        )
+        return self.mlflow_tracking_uri or local_store_uri()
 
     @property
     def auth_enabled(self) -> bool:

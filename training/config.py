@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.yaml_files import read_yaml, validate_mapping
+from models.mlflow_store import MODEL_NAME, TRAINING_EXPERIMENT
 from training.thresholds import DecisionConfig
 
 
@@ -122,8 +123,8 @@ class RecencyConfig(_Strict):
 
 
 class RegistryConfig(_Strict):
-    model_name: str = Field("lead-scorer", min_length=1)
-    experiment: str = Field("leadscore", min_length=1)
+    model_name: str = Field(MODEL_NAME, min_length=1)
+    experiment: str = Field(TRAINING_EXPERIMENT, min_length=1)
     promote: Literal["auto", "always", "never"] = "auto"
     brier_tolerance: float = Field(0.002, ge=0, description="how much worse Brier may be")
     baseline_auc_margin: float = Field(

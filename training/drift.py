@@ -133,7 +133,7 @@ def adversarial_validation(
     Returns the out-of-fold ROC AUC, the features the model leans on most (by gain), and
     every feature's own old-vs-new AUC. Rows should be the train slice only: which columns
     drift is decided without looking at the slices the model is judged on."""
-    from training.train import single_column_auc
+    from training.metrics import single_column_auc
 
     order = np.argsort(moments, kind="stable")
     third = len(order) // 3

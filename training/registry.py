@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from features.errors import LeadscoreError, first_line
+from models.mlflow_store import CHALLENGER, CHAMPION
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -49,8 +50,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
 REFUSED = "refused"
 PENDING = "pending"
 # tags of a training run (the first three) and of a run and its version (the last three)

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.coerce import DEFAULT_NUMBERS, NumberFormat
-from models.policy import GRADES, MQL, SQL, Policy, Requirements, Thresholds
+from models.policy import GRADES, MQL, OTHER, SQL, Grade, Policy, Requirements, Thresholds
 
 log = logging.getLogger(__name__)
 
-Grade = Literal["A", "B", "C", "D"]
 NS_PER_WEEK = 7 * 24 * 3600 * 1e9
+# The rows of the threshold report (`threshold_report`), in the order they are shown.
+LEAD = "lead"
+SQL_ROW, MQL_ROW, MQL_OR_SQL_ROW = "SQL", "MQL", "MQL or SQL"
+STAGE_ROWS = (SQL_ROW, MQL_ROW, MQL_OR_SQL_ROW, LEAD, OTHER)
 
 
 class _Strict(BaseModel):
@@ -257,11 +260,11 @@ def threshold_report(
     stages = decided["lifecyclestage"]
     out: dict[str, Any] = {"rows": len(y), "base_rate": base, "stages": {}, "grades": {}}
     for name, mask in (
-        ("SQL", stages == SQL),
-        ("MQL", stages == MQL),
-        ("MQL or SQL", np.isin(stages, [MQL, SQL])),
-        ("other", stages == "other"),
-        ("lead", stages == "lead"),
+        (SQL_ROW, stages == SQL),
+        (MQL_ROW, stages == MQL),
+        (MQL_OR_SQL_ROW, np.isin(stages, [MQL, SQL])),
+        (OTHER, stages == OTHER),
+        (LEAD, stages == LEAD),
     ):
         count = int(mask.sum())
         rate = float(y[mask].mean()) if count else float("nan")

@@ -1,6 +1,6 @@
 """MLflow: what a training run logs, and the registry with its champion gate.
 
-Where runs go (`tracking_uri`, `configure`) lives in the light `training.model_uri`,
+Where runs go (`tracking_uri`, `configure`) lives in the light `models.mlflow_store`,
 which the scoring commands import without this module's MLflow and training imports;
 both names are re-exported here.
 """
@@ -23,12 +23,13 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from features.errors import LeadscoreError, first_line
 from features.spec import FeatureType
+from models.mlflow_store import configure as configure
+from models.mlflow_store import tracking_uri as tracking_uri
 from models.pyfunc import load_scorer, log_scorer
 from models.scorer import LeadScorer
-from training import plots
+from training import charts
 from training.config import RegistryConfig, TrainConfig
-from training.model_uri import configure as configure
-from training.model_uri import tracking_uri as tracking_uri
+from training.metrics import gains, reliability
 from training.registry import (
     CHALLENGER,
     CHAMPION,
@@ -41,6 +42,7 @@ from training.registry import (
     record_decision,
     sqlite_database,
 )
+from training.result import Thresholds
 from training.train import TrainResult, input_example
 
 log = logging.getLogger(__name__)
@@ -71,7 +73,7 @@ def ensure_experiment(name: str, uri: str) -> str:
     learning" (runs, models) by the experiment tag `mlflow.experimentKind`, as MLflow's
     own demo sets it. An existing experiment gets the tag only when it has none: a kind
     someone chose in the UI stays. (MLflow 3.17's UI follows its sidebar switch instead;
-    `training.model_uri.experiment_url` links to the runs in either version.)
+    `models.mlflow_store.experiment_url` links to the runs in either version.)
     """
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is None:
@@ -164,20 +166,28 @@ def log_training_run(
             **{f"{n} model": p for n, p in result.test_scores.items()},
             "logistic (all features)": result.baseline_scores["full"],
         }
-        plots.reliability_diagram(y, scores, out / "plots" / "reliability.png")
-        plots.gains_chart(
-            y,
-            {
-                "full model": result.test_scores["full"],
-                "logistic (all features)": result.baseline_scores["full"],
-                "fit model": result.test_scores["fit"],
-                "interest model": result.test_scores["interest"],
-            },
+        charts.save_png(
+            charts.reliability_chart({name: reliability(y, p) for name, p in scores.items()}),
+            out / "plots" / "reliability.png",
+        )
+        charts.save_png(
+            charts.gains_chart(
+                {
+                    name: gains(y, p, points=20)
+                    for name, p in {
+                        "full model": result.test_scores["full"],
+                        "logistic (all features)": result.baseline_scores["full"],
+                        "fit model": result.test_scores["fit"],
+                        "interest model": result.test_scores["interest"],
+                    }.items()
+                }
+            ),
             out / "plots" / "gains_lift.png",
         )
         _shap_summary(result, out / "plots" / "shap_summary_full.png", config.shap_sample)
-        plots.threshold_chart(
-            result.report["thresholds"]["test"], out / "plots" / "thresholds_test.png"
+        charts.save_png(
+            charts.threshold_chart(Thresholds.model_validate(result.report["thresholds"]["test"])),
+            out / "plots" / "thresholds_test.png",
         )
         (out / "thresholds.json").write_text(json.dumps(result.report["thresholds"], indent=2))
         (out / "report.json").write_text(
@@ -223,7 +233,9 @@ def _shap_summary(result: TrainResult, path: Path, sample: int) -> None:
     for j, feature in enumerate(scorer.spec.features):
         if feature.type is FeatureType.categorical:
             shown[:, j] = np.nan  # codes carry no order: leave them uncoloured
-    plots.shap_summary(contributions, shown, [f.readable for f in scorer.spec.features], path)
+    charts.save_png(
+        charts.shap_summary(contributions, shown, [f.readable for f in scorer.spec.features]), path
+    )
 
 
 def champion_metrics(scorer: LeadScorer, result: TrainResult) -> dict[str, float]:

@@ -15,7 +15,6 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from features.build import FeatureEncoder, check_columns
@@ -23,12 +22,13 @@ from features.errors import LeadscoreError
 from features.spec import DatasetSpec, Derivation, FeatureSpec, FeatureType
 from features.timestamps import NS_PER_DAY, AsOf, FutureTimestampError, iso, read_timestamps
 from models.calibration import Calibrator, fit_best_calibrator
-from models.scorer import SUBMODELS, LeadScorer, SubModel
+from models.scorer import LeadScorer
+from models.submodel import SUBMODELS, SubModel
 from training.config import BoosterConfig, TrainConfig
 from training.data import PreparedData, Split, check_split, split_by_time
 from training.decay import learned_decay
 from training.drift import drift_report, without_features
-from training.evaluate import classification_metrics, logistic_baseline
+from training.metrics import classification_metrics, logistic_baseline, single_column_auc
 from training.monitor import age_profiles, example_ages
 from training.snapshot import leak_text, snapshot_leaks
 from training.thresholds import NS_PER_WEEK, fit_policy, threshold_report
@@ -72,28 +72,6 @@ def check_all_missing(matrix: np.ndarray, spec: DatasetSpec) -> None:
             f"feature(s) {', '.join(names)} have no value in any row; "
             "check the column in the export or remove it from the spec"
         )
-
-
-def single_column_auc(
-    values: np.ndarray, y: np.ndarray, categorical: bool, bins: int = 20
-) -> float:
-    """How well one column alone separates the classes (in-sample group rates, either sign).
-
-    Numbers are cut into quantile bins and categories kept as they are; missing is a
-    group of its own. A leak shows whichever way it points, monotone or not.
-    """
-    groups = np.full(len(values), -1, dtype=np.int64)
-    present = ~np.isnan(values)
-    if present.any():
-        if categorical:
-            groups[present] = values[present].astype(np.int64)
-        else:
-            edges = np.unique(np.quantile(values[present], np.linspace(0, 1, bins + 1)[1:-1]))
-            groups[present] = np.searchsorted(edges, values[present], side="right")
-    _, inverse = np.unique(groups, return_inverse=True)
-    rates = np.bincount(inverse, weights=y) / np.bincount(inverse)
-    auc = float(roc_auc_score(y, rates[inverse]))
-    return max(auc, 1.0 - auc)
 
 
 def check_leakage(

@@ -213,8 +213,8 @@ def test_treeshap_per_branch_pattern_equals_treeshap_per_row(
     matrix = scorer.encode(small_leads, as_of=AS_OF)
     for name in ("fit", "interest"):
         model = scorer.models[name]
-        columns = _awkward_values(model.columns(matrix), model._split_points())
-        shared, _ = model._branch_patterns(columns)
+        columns = _awkward_values(model.columns(matrix), model.shap.split_points())
+        shared, _ = model.shap.branch_patterns(columns)
         assert len(shared) < 0.95 * len(columns)  # patterns are shared: the short path runs
         every_row = model.booster.predict(columns, pred_contrib=True)
         padded = np.zeros((len(columns), matrix.shape[1]))
@@ -228,7 +228,7 @@ def test_branch_patterns_follow_lightgbm_missing_rules() -> None:
     import lightgbm as lgb
 
     from models.calibration import Calibrator
-    from models.scorer import SubModel
+    from models.submodel import SubModel
 
     rng = np.random.default_rng(11)
     x = np.column_stack(
@@ -243,14 +243,14 @@ def test_branch_patterns_follow_lightgbm_missing_rules() -> None:
             num_boost_round=15,
         )
         model = SubModel("m", ["a", "b", "c"], [0, 1, 2], booster, Calibrator())
-        splits = model._split_points()
+        splits = model.shap.split_points()
         assert splits[1] is None and splits[0] is not None  # categorical / numeric
         rows = _awkward_values(x, splits)
         np.testing.assert_array_equal(
             model.contributions(rows), booster.predict(rows, pred_contrib=True)
         )
         leaves = booster.predict(rows, pred_leaf=True)
-        shared, pattern = model._branch_patterns(rows)
+        shared, pattern = model.shap.branch_patterns(rows)
         same = pattern[:, None] == pattern[None, :300]
         same_leaves = (leaves[:, None, :] == leaves[None, :300, :]).all(axis=2)
         assert not (same & ~same_leaves).any()  # one pattern never spans two paths

@@ -141,7 +141,7 @@ def test_the_scoring_log_is_bentoml_monitoring_data_without_properties(
 ) -> None:
     """With LEADSCORE_SCORING_LOG, each scored lead is one JSON line of BentoML's monitoring
     data (ids, scores, stage, version; no property values) that `leadscore monitor` reads."""
-    from training.monitor_cli import read_scores
+    from cli.monitor import read_scores
 
     leads = small_leads.head(3).to_dict(orient="records")
     body = {"leads": leads, "as_of": AS_OF}

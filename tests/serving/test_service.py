@@ -12,6 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from features.timestamps import AsOf
+from models.contract import DECISION_COLUMNS
 from tests.serving.support import AS_OF, Registry, crm_fixture
 
 
@@ -67,8 +68,9 @@ def test_service_scores_equal_the_batch_scorer(
         assert result["fit"]["score"] == pytest.approx(row["fit"], abs=1e-10)
         assert result["interest"]["score"] == pytest.approx(row["interest"], abs=1e-10)
         assert result["fit"]["grade"] == row["fit_grade"]
-        assert result["recommendation"]["lifecyclestage"] == row["recommended_stage"]
-        assert result["recommendation"]["rule"] == row["rule"]
+        assert result["interest"]["grade"] == row["interest_grade"]
+        for column in DECISION_COLUMNS:  # the API's key and the batch column of each field
+            assert result["recommendation"][column.key] == row[column.name], column
 
 
 def test_explain_adds_fit_and_interest_reasons(

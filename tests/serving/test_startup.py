@@ -8,8 +8,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from serving.cli import serve
-from serving.loader import ModelNotFoundError
+from cli.serve import serve
+from serving.resolve import ModelNotFoundError
 from serving.service import LeadScoring
 from tests.serving.support import Registry
 
@@ -36,7 +36,7 @@ def test_serve_command_exits_2_with_one_clear_line(
         app, ["serve", "--model", "models:/lead-scorer/7", "--port", "3999"]
     )
     assert result.exit_code == 2
-    assert "no leadscore model at models:/lead-scorer/7" in " ".join(result.output.split())
+    assert "no model at models:/lead-scorer/7" in " ".join(result.output.split())
     assert "Traceback" not in result.output
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from pydantic import SecretStr, TypeAdapter, ValidationError
 
 from features.coerce import CoercionError
 from features.timestamps import AsOf, FutureTimestampError
+from models.contract import GROUPS, Decision, Factor, Group, GroupReasons, LeadScore
 from serving.adapters import (
     check_numbers,
     format_reasons,
@@ -231,38 +233,42 @@ def test_numbers_no_float_holds_are_refused(value: Any) -> None:
     check_numbers({"a": 1, "b": 2.5, "c": True, "d": "1e999", "e": None})
 
 
-def factor(text: str, effect: float) -> dict[str, Any]:
-    return {"feature": "f", "label": "F", "value": None, "effect": effect, "text": text}
+def factor(group: Group, phrase: str, effect: float) -> Factor:
+    return Factor(group, "f", "f", "F", None, effect, phrase)
 
 
-RESULT: dict[str, Any] = {
-    "probability": 0.31234,
-    "fit": 71.26,
-    "interest": 45.04,
-    "fit_grade": "A",
-    "interest_grade": "B",
-    "recommendation": {
-        "lifecyclestage": "salesqualifiedlead",
-        "hs_lead_status": "NEW",
-        "changed": True,
-        "rule": "score_sql",
-        "detail": "",
-    },
-    "reasons": {
-        "fit": {
-            "positive": [
-                factor("Seniority: VP — raises fit", 5.0),
-                factor("Company size: 300 employees — raises fit", 2.0),
-                factor("Country: Germany — raises fit", 1.0),
+RESULT = LeadScore(
+    probability=0.31234,
+    fit=71.26,
+    interest=45.04,
+    fit_grade="A",
+    interest_grade="B",
+    decision=Decision(
+        stage="salesqualifiedlead",
+        lead_status="NEW",
+        changed=True,
+        rule="score_sql",
+        detail="",
+    ),
+    reasons={
+        "fit": GroupReasons(
+            71.26,
+            50.0,
+            positive=[
+                factor("fit", "Seniority: VP", 5.0),
+                factor("fit", "Company size: 300 employees", 2.0),
+                factor("fit", "Country: Germany", 1.0),
             ],
-            "negative": [],
-        },
-        "interest": {
-            "positive": [],
-            "negative": [factor("Website visits: 1 visits — lowers interest", -3.0)],
-        },
+            negative=[],
+        ),
+        "interest": GroupReasons(
+            45.04,
+            48.0,
+            positive=[],
+            negative=[factor("interest", "Website visits: 1 visits", -3.0)],
+        ),
     },
-}
+)
 NOW = datetime(2025, 4, 2, 12, 0, tzinfo=UTC)
 
 
@@ -283,28 +289,31 @@ def test_write_back_properties_are_strings_and_stage_only_when_changed() -> None
         "lifecyclestage": "salesqualifiedlead",
         "hs_lead_status": "NEW",
     }
-    unchanged = {**RESULT, "recommendation": {**RESULT["recommendation"], "changed": False}}
+    assert RESULT.decision is not None
+    unchanged = replace(RESULT, decision=replace(RESULT.decision, changed=False))
     out = hubspot_properties(unchanged, record, HubSpotProperties(reasons="", score=""), "4", NOW)
     assert "lifecyclestage" not in out and "hs_lead_status" not in out
     assert "leadscore_reasons" not in out and "leadscore_score" not in out
     kept_status = {"lifecyclestage": "lead", "hs_lead_status": "NEW"}
     out = hubspot_properties(RESULT, kept_status, HubSpotProperties(), "4", NOW)
     assert out["lifecyclestage"] == "salesqualifiedlead" and "hs_lead_status" not in out
-    scores_only = {"probability": 0.5, "fit": 50.0, "interest": 50.0}
+    scores_only = LeadScore(probability=0.5, fit=50.0, interest=50.0)
     out = hubspot_properties(scores_only, {}, HubSpotProperties(), None, NOW)
     assert "leadscore_fit_grade" not in out and "leadscore_model_version" not in out
 
 
 def test_reasons_text_is_short() -> None:
-    many = {
-        **RESULT,
-        "reasons": {
-            g: {"positive": [factor("x" * 100, 1.0)] * 5, "negative": [factor("y" * 100, -1.0)] * 5}
-            for g in ("fit", "interest")
+    many = replace(
+        RESULT,
+        reasons={
+            g: GroupReasons(
+                50.0, 50.0, [factor(g, "x" * 100, 1.0)] * 5, [factor(g, "y" * 100, -1.0)] * 5
+            )
+            for g in GROUPS
         },
-    }
+    )
     assert len(format_reasons(many)) <= 500
-    assert format_reasons({"probability": 0.1}) == ""
+    assert format_reasons(LeadScore(probability=0.1, fit=1.0, interest=1.0)) == ""
 
 
 # -- time-true helpers ---------------------------------------------------------------------------

@@ -12,12 +12,13 @@ import pytest
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
+from features.files import load_leads
 from features.generate import Demo, generate_demo
 from features.spec import resolve_spec
 from features.timestamps import NS_PER_DAY, AsOf, read_timestamps
 from tests.conftest import X_EDUCATION, as_crm_text, demo_examples, needs_x_education
 from training.config import TrainConfig
-from training.data import PreparedData, load_leads, prepare
+from training.data import PreparedData, prepare
 from training.train import TrainResult, train_scorer
 
 pytestmark = pytest.mark.slow

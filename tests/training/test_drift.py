@@ -15,7 +15,7 @@ from tests.conftest import demo_examples
 from training.config import TrainConfig
 from training.data import PreparedData
 from training.drift import proportion_test, without_features
-from training.evaluation import slice_metrics
+from training.slices import slice_metrics
 from training.train import TrainResult, calibration_rows, design_matrix, train_scorer
 
 FAST = {
@@ -152,7 +152,7 @@ def test_train_prints_the_planted_drift(tmp_path: Path, fast_config_file: Path) 
     shift and the time proxy (the default `drift: warn` keeps it)."""
     from typer.testing import CliRunner
 
-    from training.cli import app
+    from cli.main import app
 
     runner = CliRunner()
     leads, events = tmp_path / "leads.csv", tmp_path / "events.parquet"

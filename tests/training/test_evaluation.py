@@ -18,34 +18,32 @@ import yaml
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner, Result
 
+from cli.common import user_errors
+from cli.evaluate import evaluate
+from cli.main import app as leadscore_app
 from features.errors import LeadscoreError
 from features.generate import Demo, generate_leads
+from features.jsonable import jsonable
 from features.spec import DatasetSpec, builtin_spec_path
 from features.timestamps import AsOf
 from models.pyfunc import BUNDLE_ARTIFACT, pip_requirements, signature_for
 from models.scorer import LeadScorer
-from training.cli import app as leadscore_app
-from training.cli import user_errors
+from training.backtest import backtest, backtest_months
 from training.config import SplitConfig, TrainConfig
 from training.data import PreparedData, split_by_time
-from training.evaluate import expected_calibration_error, logistic_baseline, top_decile_lift
-from training.evaluate_cli import evaluate
-from training.evaluation import (
-    COMPARISON,
-    MISSING_VALUE,
-    backtest,
-    backtest_months,
-    default_selection,
-    default_slice_columns,
-    evaluate_scorer,
-    gains_by_decile,
-    jsonable,
-    select_rows,
-    slice_metrics,
-    subset,
-    training_overlap_notes,
+from training.evaluation import default_slice_columns, evaluate_scorer
+from training.metrics import (
+    expected_calibration_error,
+    gains,
+    logistic_baseline,
+    reliability,
+    top_decile_lift,
 )
 from training.points import default_points_path, load_points
+from training.provenance import training_overlap_notes
+from training.result import COMPARISON
+from training.selection import default_selection, select_rows, subset
+from training.slices import MISSING_VALUE, slice_metrics
 from training.train import input_example
 
 runner = CliRunner()
@@ -71,25 +69,51 @@ def test_a_random_score_has_no_lift(truth: pd.DataFrame) -> None:
     y = truth["converted"].to_numpy()
     random = np.random.default_rng(0).random(len(y))
     assert 0.7 < top_decile_lift(y, random) < 1.3
-    gains = gains_by_decile(y, random)
-    assert np.allclose(gains["lift"], 1.0, atol=0.3)
-    assert gains_by_decile(y, truth["_true_probability"].to_numpy())["lift"][0] > 3
+    by_decile = gains(y, random)
+    assert np.allclose(by_decile.lift, 1.0, atol=0.3)
+    assert gains(y, truth["_true_probability"].to_numpy()).lift[0] > 3
 
 
 def test_gains_by_decile_of_a_constant_score_is_the_diagonal() -> None:
     y = np.array([1, 0, 0, 0, 1, 0, 0, 0, 0, 1] * 7)  # the 1s first: order must not matter
-    gains = gains_by_decile(y, np.full(len(y), 0.3))
-    assert gains["share"] == pytest.approx(np.linspace(0.1, 1.0, 10))
-    assert gains["captured"] == pytest.approx(gains["share"])
-    assert gains["lift"] == pytest.approx(np.ones(10))
-    assert gains["conversion_rate"] == pytest.approx(np.full(10, 0.3))
+    by_decile = gains(y, np.full(len(y), 0.3))
+    assert by_decile.share == pytest.approx(np.linspace(0.1, 1.0, 10))
+    assert by_decile.captured == pytest.approx(by_decile.share)
+    assert by_decile.lift == pytest.approx(np.ones(10))
+    assert by_decile.conversion_rate == pytest.approx(np.full(10, 0.3))
+
+
+def test_gains_of_tied_scores_do_not_depend_on_row_order() -> None:
+    rng = np.random.default_rng(3)
+    y = (rng.random(500) < 0.2).astype(np.float64)
+    score = rng.choice([0.1, 0.3, 0.3, 0.5, 0.9], size=500)  # a few values, many ties
+    first = gains(y, score, points=20)
+    for seed in range(5):
+        order = np.random.default_rng(seed).permutation(len(y))
+        assert gains(y[order], score[order], points=20) == first
+    # ties share the places at a cut in proportion: the top share's rate is exact
+    top = score == 0.9
+    assert first.conversion_rate[0] == pytest.approx(y[top].mean())
+
+
+def test_ece_is_the_lead_weighted_gap_of_the_reliability_bins() -> None:
+    y = np.array([0, 1, 0, 0, 1, 1, 0, 1], dtype=np.float64)
+    p = np.array([0.05, 0.1, 0.2, 0.25, 0.6, 0.7, 0.95, 0.95])  # 0.2 is in the bin [0.2, 0.3)
+    bins = reliability(y, p)
+    assert bins.count == [1, 1, 2, 1, 1, 2]
+    assert bins.predicted == pytest.approx([0.05, 0.1, 0.225, 0.6, 0.7, 0.95])
+    assert bins.observed == pytest.approx([0, 1, 0, 1, 1, 0.5])
+    gaps = [0.05, 0.9, 0.225, 0.4, 0.3, 0.45]
+    weights = [1, 1, 2, 1, 1, 2]
+    assert bins.ece == pytest.approx(sum(g * w for g, w in zip(gaps, weights, strict=True)) / 8)
+    assert expected_calibration_error(y, p) == bins.ece
 
 
 def test_a_perfect_score_captures_every_conversion_in_the_top_decile() -> None:
     y = np.r_[np.ones(10), np.zeros(90)]
-    gains = gains_by_decile(y, np.r_[np.linspace(1, 0.9, 10), np.linspace(0.5, 0, 90)])
-    assert gains["captured"][0] == 1.0 and gains["lift"][0] == pytest.approx(10.0)
-    assert gains["conversion_rate"][0] == 1.0 and gains["conversion_rate"][-1] == 0.1
+    by_decile = gains(y, np.r_[np.linspace(1, 0.9, 10), np.linspace(0.5, 0, 90)])
+    assert by_decile.captured[0] == 1.0 and by_decile.lift[0] == pytest.approx(10.0)
+    assert by_decile.conversion_rate[0] == 1.0 and by_decile.conversion_rate[-1] == 0.1
 
 
 def test_a_slice_with_a_scrambled_score_is_flagged(truth: pd.DataFrame) -> None:
@@ -163,8 +187,9 @@ def mlflow_model_file() -> Path:
 
 @pytest.fixture(scope="module")
 def report(scorer: LeadScorer, prepared: PreparedData, spec: DatasetSpec) -> dict[str, Any]:
+    """The evaluated sections in their JSON form (as report.json holds them)."""
     selection = select_rows(prepared, spec)
-    return evaluate_scorer(
+    sections = evaluate_scorer(
         scorer,
         subset(prepared, selection.rows),
         spec,
@@ -172,6 +197,8 @@ def report(scorer: LeadScorer, prepared: PreparedData, spec: DatasetSpec) -> dic
         points=load_points(default_points_path()),
         slice_columns=default_slice_columns(scorer.spec),
     )
+    out: dict[str, Any] = jsonable(sections)
+    return out
 
 
 def test_the_newest_slice_is_training_s_test_slice(
@@ -322,13 +349,15 @@ def test_without_earlier_leads_the_trained_baselines_are_left_out(
 ) -> None:
     selection = select_rows(prepared, spec, None, "2025-06-30")
     assert len(selection.before) == 0
-    out = evaluate_scorer(
-        scorer,
-        subset(prepared, selection.rows),
-        spec,
-        baselines=None,
-        points=load_points(default_points_path()),
-        slice_columns=[],
+    out = jsonable(
+        evaluate_scorer(
+            scorer,
+            subset(prepared, selection.rows),
+            spec,
+            baselines=None,
+            points=load_points(default_points_path()),
+            slice_columns=[],
+        )
     )
     rows = {r["name"]: r for r in out["comparison"]}
     assert rows["logistic regression"]["roc_auc"] is None
@@ -384,7 +413,7 @@ def test_backtest_trains_on_earlier_months_and_tests_on_the_next(
     assert partial is not None and newest.strftime("%Y-%m") in partial
     assert months == ["2026-02", "2026-03"]
 
-    result = backtest(prepared, spec, config, 2)
+    result = jsonable(backtest(prepared, spec, config, 2))  # as report.json holds it
     assert [f["test_month"] for f in result["folds"]] == months
     for fold in result["folds"]:
         start = pd.Timestamp(f"{fold['test_month']}-01", tz="UTC")
@@ -507,7 +536,7 @@ def test_without_the_renderer_the_command_writes_the_json(
 ) -> None:
     import sys
 
-    from training.evaluate_cli import write
+    from cli.evaluate import write
 
     monkeypatch.setitem(sys.modules, "training.report", None)  # as if not written yet
     paths = write({"comparison": [{"name": "leadscore", "roc_auc": 0.8}]}, tmp_path / "r")

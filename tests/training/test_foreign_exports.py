@@ -19,19 +19,13 @@ import pandas as pd
 import pytest
 
 from features.errors import LeadscoreError
+from features.files import load_events, load_leads, read_chunks, sniff_delimiter
 from features.spec import CsvSpec, DatasetSpec, parse_spec, resolve_spec
 from features.timestamps import AsOf
 from models.scorer import LeadScorer
 from tests.conftest import REPO
 from training.config import TrainConfig, load_config
-from training.data import (
-    derive_labels,
-    load_events,
-    load_leads,
-    prepare,
-    read_chunks,
-    sniff_delimiter,
-)
+from training.data import derive_labels, prepare
 from training.train import TrainResult, train_scorer
 
 FAST: dict[str, Any] = {

@@ -33,8 +33,10 @@ import yaml
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
+from cli.main import app
 from features.generate import Demo
 from features.timestamps import AsOf
+from models.mlflow_store import experiment_url
 from models.pyfunc import load_scorer
 from tests.conftest import DEMO_AS_OF
 from tests.training.test_registry_integrity import tiny_data as tiny_data
@@ -45,9 +47,8 @@ from tests.training.test_report import (
     CHROMIUM_FLAGS,
     example_result,
 )
-from training.cli import app
-from training.model_uri import experiment_url
-from training.report import CSP, render_html
+from training.report import render_html
+from training.templating import CSP
 from training.tracking import (
     EXPERIMENT_KIND_TAG,
     configure,

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
 
+from cli.main import app
 from features.generate import generate_demo
 from models.scorer import LeadScorer
 from tests.conftest import DEMO_AS_OF, as_crm_text
-from training.cli import app
 from training.monitor import PSI_MAJOR, combine, psi, shares
 
 runner = CliRunner()
@@ -132,8 +132,8 @@ def test_bad_monitor_input_is_one_line_and_exit_2(bundle: Path, tmp_path: Path) 
 
 
 def test_scores_of_another_version_are_refused() -> None:
+    from cli.monitor import check_version
     from features.errors import LeadscoreError
-    from training.monitor_cli import check_version
 
     frame = pd.DataFrame({"model_version": ["3", "3", "4"]})
     with pytest.raises(LeadscoreError, match=r"model version 4, not of .* \(version 3\)"):

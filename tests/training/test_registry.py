@@ -13,14 +13,14 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
+from cli.main import app
 from features.spec import DatasetSpec
 from features.timestamps import AsOf
+from models.mlflow_store import experiment_url
 from models.pyfunc import load_scorer
 from tests.conftest import DEMO_AS_OF
-from training.cli import app
 from training.config import RegistryConfig, TrainConfig
 from training.data import prepare
-from training.model_uri import experiment_url
 from training.tracking import (
     EXPERIMENT_KIND,
     EXPERIMENT_KIND_TAG,

@@ -27,13 +27,13 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
+from cli.main import app
 from features.errors import LeadscoreError
 from features.generate import generate_demo
 from features.spec import DatasetSpec
 from features.timestamps import AsOf
 from models.pyfunc import load_scorer
 from tests.conftest import DEMO_AS_OF, NO_BASELINE_GATE, as_crm_text
-from training.cli import app
 from training.config import TrainConfig
 from training.data import prepare
 from training.registry import (
@@ -76,7 +76,7 @@ TINY = {
 def leadscore(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
     """`leadscore ARGS` in a process of its own (output captured)."""
     return subprocess.Popen(
-        [sys.executable, "-c", "from training.cli import app; app()", *args],
+        [sys.executable, "-c", "from cli.main import app; app()", *args],
         env=env,
         cwd=cwd,
         stdout=subprocess.PIPE,

@@ -16,13 +16,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-from training.evaluate import (
+from features.jsonable import jsonable
+from training.metrics import (
     classification_metrics,
-    cumulative_gains,
     expected_calibration_error,
+    gains,
     reliability_curve,
 )
-from training.report import jsonable, render_html, write_report
+from training.report import render_html, write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHARTS = {"chart-reliability", "chart-gains", "chart-curves", "chart-stability", "chart-backtest"}
@@ -48,14 +49,12 @@ def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 
 
 def _gains(y: np.ndarray, p: np.ndarray) -> dict[str, list[float]]:
-    share, captured = cumulative_gains(y, p, points=10)
-    order = np.argsort(-p, kind="stable")
-    top = [y[order][: max(1, round(s * len(y)))].mean() for s in share]
+    by_decile = gains(y, p)
     return {
-        "share": [round(s, 2) for s in share],
-        "captured": captured.round(4).tolist(),
-        "lift": (captured / share).round(3).tolist(),
-        "conversion_rate": np.round(top, 4).tolist(),
+        "share": [round(s or 0.0, 2) for s in by_decile.share],
+        "captured": np.round(by_decile.captured, 4).tolist(),
+        "lift": np.round(by_decile.lift, 3).tolist(),
+        "conversion_rate": np.round(by_decile.conversion_rate, 4).tolist(),
     }
 
 
@@ -447,8 +446,9 @@ def _place(result: dict[str, Any], where: str, text: str) -> None:
 
 
 def _escaped(text: str) -> str:
+    """The text as Jinja2's autoescaping (markupsafe) writes it."""
     return (
-        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;")
     )
 
 

@@ -12,14 +12,14 @@ import pandas as pd
 import pytest
 
 from features.generate import EVENT_COLUMNS, Demo
-from tests.conftest import DEMO_AS_OF
-from tests.training.test_cli_errors import (
+from tests.cli.test_errors import (
     assert_nothing_logged,
     assert_user_error,
     empty_store,
     empty_store_template,
     invoke,
 )
+from tests.conftest import DEMO_AS_OF
 
 __all__ = ["empty_store", "empty_store_template"]  # fixtures used here
 

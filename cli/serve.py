@@ -46,13 +46,8 @@ def serve(
     from rich.console import Console
     from rich.markup import escape
 
-    from serving.loader import (
-        ModelNotFoundError,
-        SettingsError,
-        bound_mlflow_timeouts,
-        read_settings,
-        resolve_model,
-    )
+    from serving.loader import SettingsError, bound_mlflow_timeouts, read_settings, resolve_model
+    from serving.resolve import ModelNotFoundError
 
     err = Console(stderr=True)
     env = dict(os.environ)

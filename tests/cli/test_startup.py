@@ -16,14 +16,14 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from cli.main import app
 from models.scorer import LeadScorer
-from training.cli import app
 
 # Run in a fresh interpreter: the test process itself has imported MLflow long ago.
 PROBE = """
 import json, sys
 from typer.testing import CliRunner
-from training.cli import app
+from cli.main import app
 result = CliRunner().invoke(app, sys.argv[1:])
 heavy = ["mlflow", "sqlalchemy", "matplotlib", "training.train", "training.tracking"]
 print(json.dumps({"exit_code": result.exit_code, "output": result.output,

@@ -18,20 +18,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cli.common import DEFAULT_MODEL, console
 from features.errors import LeadscoreError
-from training.evaluate_cli import DEFAULT_MODEL
+from models.mlflow_store import MONITOR_EXPERIMENT
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from models.scorer import LeadScorer
 
-console = Console()
-EXPERIMENT = "leadscore-monitor"
 NEEDED = ("probability",)
 
 
@@ -65,17 +63,19 @@ def monitor(
     log_mlflow: Annotated[
         bool,
         typer.Option(
-            "--log-mlflow", help=f"log the report and metrics to MLflow experiment {EXPERIMENT}"
+            "--log-mlflow",
+            help=f"log the report and metrics to MLflow experiment {MONITOR_EXPERIMENT}",
         ),
     ] = False,
 ) -> None:
     """Compare production's leads and scores with the model's training data: PSI per
     feature and of the score, MQL/SQL volumes per week, live calibration. Exit code 1
     when retraining is advised."""
+    from cli.common import moment_of
+    from features.files import load_events, load_leads
+    from serving.resolve import load_model
     from training import monitor as m
-    from training.cli import moment_of
-    from training.data import load_events, load_leads
-    from training.model_uri import load_model
+    from training.monitor_report import render_monitor_html
 
     moment = moment_of(as_of)
     scorer, version = load_model(model)
@@ -150,7 +150,7 @@ def monitor(
     report["retrain_advised"] = bool(report["advice"])
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
-    (out / "report.html").write_text(render_html(report), encoding="utf-8")
+    (out / "report.html").write_text(render_monitor_html(report), encoding="utf-8")
     print_summary(report, out)
     if log_mlflow:
         log_run(report, out)
@@ -164,7 +164,7 @@ def read_scores(path: Path, id_column: str) -> pd.DataFrame:
     BentoML's monitoring wrote (serving/monitoring.py)."""
     import pandas as pd
 
-    from training.data import load_leads
+    from features.files import load_leads
 
     if path.is_dir() or path.suffix == ".log":
         files = sorted(path.rglob("data.*.log*")) if path.is_dir() else [path]
@@ -348,90 +348,15 @@ def print_summary(report: dict[str, Any], out: Path) -> None:
     console.print(f"report: {out / 'report.html'}", highlight=False)
 
 
-def render_html(report: dict[str, Any]) -> str:
-    """The monitoring report as one self-contained page (the evaluation report's style)."""
-    from training.report import CSP, STYLE, _e, _num, _pct
-
-    rows = "".join(
-        f"<tr><td>{_e(r['feature'])}</td><td>{_e(r['column'])}</td><td>{_num(r['psi'])}</td>"
-        f"<td>{_e(r['reading'])}</td><td>{_pct(r['missing_share_training'])}</td>"
-        f"<td>{_pct(r['missing_share_now'])}</td></tr>"
-        for r in report["features"]
-    )
-    advice = "".join(f'<p class="warn">⚠ retraining advised: {_e(a)}</p>' for a in report["advice"])
-    parts = [
-        advice or "<p>No action needed: nothing moved beyond the limits.</p>",
-    ]
-    if report["score"] is not None:
-        parts.append(
-            f"<p>Score distribution: PSI {_num(report['score']['psi'])} "
-            f"({_e(report['score']['reading'])}).</p>"
-        )
-    if report.get("ages"):
-        parts.append(
-            "<p>Compared at the ages the model learned from (days after creation: leads "
-            + ", ".join(f"{_e(a)} days: {n:,}" for a, n in report["ages"].items())
-            + ").</p>"
-        )
-    if rows:
-        parts.append(
-            "<h2>Features</h2><p>Population stability index against the rows the model "
-            "learned from (&lt; 0.1 stable, 0.1–0.25 moderate, ≥ 0.25 major).</p><table><thead>"
-            "<tr><th>feature</th><th>column</th><th>PSI</th><th>reading</th>"
-            "<th>missing (training)</th><th>missing (now)</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>"
-        )
-    volumes = report.get("volumes")
-    if volumes:
-        promised = volumes["promised"]
-        weeks = "".join(
-            f"<tr><td>{_e(w['week'])}</td><td>{w['leads']}</td><td>{w['SQL']}</td>"
-            f"<td>{w['MQL']}</td></tr>"
-            for w in volumes["weeks"]
-        )
-        parts.append(
-            "<h2>Volumes</h2><p>Promised on the test slice: SQL "
-            f"{_num(promised['SQL']['per_week'], 1)}/week ({_pct(promised['SQL']['share'])} of "
-            f"leads, now {_pct(promised['SQL']['share_now'])}); MQL "
-            f"{_num(promised['MQL']['per_week'], 1)}/week ({_pct(promised['MQL']['share'])}, "
-            f"now {_pct(promised['MQL']['share_now'])}).</p><table><thead><tr><th>week</th>"
-            f"<th>leads</th><th>SQL</th><th>MQL</th></tr></thead><tbody>{weeks}</tbody></table>"
-        )
-    live = report.get("calibration") or {}
-    if live.get("bands"):
-        bands = "".join(
-            f"<tr><td>{_pct(b['from'])}–{_pct(b['to'])}</td><td>{b['leads']}</td>"
-            f"<td>{_pct(b['predicted'])}</td><td>{_pct(b['realised'])}</td></tr>"
-            for b in live["bands"]
-        )
-        parts.append(
-            f"<h2>Live calibration</h2><p>{live['outcomes']:,} scored leads with a known "
-            f"outcome; ECE {_num(live['ece'])}.</p><table><thead><tr><th>band</th>"
-            "<th>leads</th><th>predicted</th><th>realised</th></tr></thead>"
-            f"<tbody>{bands}</tbody></table>"
-        )
-    parts += [f"<p class='muted'>{_e(n)}</p>" for n in report["notes"]]
-    model = report["model"]
-    title = f"leadscore monitor: {model['spec']} {model['version'] or ''}".strip()
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
-        f"<title>{_e(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
-        f"<header><h1>{_e(title)}</h1><p>{report['scores']['leads']:,} scored leads, "
-        f"features as of {_e(report['as_of'])}</p></header>\n<main>{''.join(parts)}</main>\n"
-        "</body>\n</html>\n"
-    )
-
-
 def log_run(report: dict[str, Any], out: Path) -> None:
     """The report and its numbers as a run of the monitoring experiment."""
     import mlflow
 
-    from training.model_uri import configure
+    from models.mlflow_store import configure
     from training.tracking import ensure_experiment
 
     uri = configure()
-    experiment_id = ensure_experiment(EXPERIMENT, uri)
+    experiment_id = ensure_experiment(MONITOR_EXPERIMENT, uri)
     with mlflow.start_run(experiment_id=experiment_id, run_name="monitor"):
         mlflow.set_tags(
             {
@@ -448,4 +373,4 @@ def log_run(report: dict[str, Any], out: Path) -> None:
             metrics["live.ece"] = live["ece"]
         mlflow.log_metrics(metrics)
         mlflow.log_artifacts(str(out), "monitor")
-    console.print(f"logged to MLflow experiment {EXPERIMENT} in {uri}", highlight=False)
+    console.print(f"logged to MLflow experiment {MONITOR_EXPERIMENT} in {uri}", highlight=False)

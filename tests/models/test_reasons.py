@@ -1,4 +1,5 @@
-"""Reasons for sales reps: additive, consistent with the scores, readable, behaving sensibly."""
+"""Reasons for sales reps (`models.reasons`, on `models.attribution`): additive, consistent with
+the scores, readable, behaving sensibly, the same per lead and as batch lines."""
 
 from __future__ import annotations
 
@@ -17,23 +18,13 @@ from features.errors import LeadscoreError
 from features.generate import generate_demo
 from features.spec import DatasetSpec, FeatureType, resolve_spec
 from features.timestamps import AsOf
+from models.attribution import effects_from_contributions
 from models.calibration import Calibrator
-from models.explain import (
-    contributions,
-    effects,
-    effects_from_contributions,
-    explain,
-    explain_records,
-    format_number,
-    is_enum_like,
+from models.phrasing import (
     lead_value,
-    negate,
-    phrase,
-    prettify_enum,
-    reason_texts,
-    sentence,
 )
-from models.scorer import MIN_EFFECT, SUBMODELS, LeadScorer, SubModel
+from models.scorer import MIN_EFFECT, LeadScorer
+from models.submodel import SUBMODELS, SubModel
 from tests.conftest import DEMO_AS_OF, X_EDUCATION, demo_examples, needs_x_education
 from training.config import TrainConfig
 from training.train import train_scorer
@@ -64,6 +55,43 @@ ODD_LEADS: list[dict[str, Any]] = [
         "hs_email_domain": "j@gmail.com",
     },
 ]
+
+
+def explain(
+    scorer: LeadScorer, matrix: np.ndarray, raw: Any = None, k: int = 3, **options: Any
+) -> list[dict[str, dict[str, Any]]]:
+    """The explainer's factors of encoded leads, as the records path writes them."""
+    return [
+        {group: reasons.record() for group, reasons in lead.items()}
+        for lead in scorer.explainer.factors(matrix, raw, k, **options)
+    ]
+
+
+def explain_records(
+    scorer: LeadScorer,
+    records: list[dict[str, Any]],
+    k: int = 3,
+    *,
+    min_effect: float = 0.0,
+    as_of: AsOf | None = None,
+) -> list[dict[str, dict[str, Any]]]:
+    """`explain` of raw leads, encoded as of `as_of`."""
+    if not records:
+        return []
+    rows, matrix = scorer.encode_records(records, as_of)
+    return explain(scorer, matrix, rows, k, min_effect=min_effect)
+
+
+def effects(
+    scorer: LeadScorer, group: str, matrix: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return scorer.explainer.effects(group, matrix)
+
+
+def reason_texts(
+    scorer: LeadScorer, matrix: np.ndarray, raw: Any = None, k: int = 3, **options: Any
+) -> Any:
+    return scorer.explainer.lines(matrix, raw, k, **options)
 
 
 # --- a small trained HubSpot model, and the same boosters with other calibrators -------------
@@ -145,10 +173,11 @@ def test_contributions_and_effects_add_up(
     scorer = variants[variant]
     model = scorer.models[group]
     matrix = scorer.encoder.transform_records(records, AS_OF)
-    contrib = contributions(model, matrix)
+    contrib = model.contributions(matrix)
     assert contrib.shape == (len(records), len(model.features) + 1)
     np.testing.assert_allclose(contrib.sum(axis=1), model.margin(matrix), rtol=0, atol=1e-9)
-    np.testing.assert_allclose(contrib, model.contributions(matrix), rtol=0, atol=1e-12)
+    raw = model.booster.predict(model.columns(matrix), pred_contrib=True)
+    np.testing.assert_allclose(contrib, raw, rtol=0, atol=1e-12)
 
     effect, baseline, score = effects(scorer, group, matrix)
     assert effect.shape == (len(records), len(model.features))
@@ -167,7 +196,7 @@ def test_a_decreasing_sigmoid_gives_effects_the_sign_of_their_pull_on_the_score(
     scorer = variants["decreasing"]
     model = scorer.models["interest"]
     matrix = scorer.encoder.transform_records(records, AS_OF)
-    phi = contributions(model, matrix)[:, :-1]
+    phi = model.contributions(matrix)[:, :-1]
     effect, baseline, score = effects(scorer, "interest", matrix)
     assert (effect * phi <= 0).all()
     assert ((effect > 0) == (phi < 0)).any()
@@ -196,7 +225,7 @@ def test_margin_equal_to_the_bias_uses_the_local_slope(calibrator: dict[str, Any
         ]
     )
     margin = bias + contrib[:, :-1].sum(axis=1)
-    effect, baseline, score = effects_from_contributions(model, contrib, margin)  # type: ignore[arg-type]
+    effect, baseline, score = effects_from_contributions(model.calibrator, contrib, margin)
     np.testing.assert_allclose(effect.sum(axis=1), score - baseline, atol=1e-12)
     p = model.calibrator.predict(np.array([bias]))[0]
     slope = 0.2 if calibrator["method"] == "isotonic" else 1.3 * p * (1 - p)
@@ -219,7 +248,7 @@ def test_a_flat_isotonic_step_leaves_no_reasons() -> None:
         ]
     )  # m = 1.6: on the ramp
     margin = contrib.sum(axis=1)
-    effect, baseline, score = effects_from_contributions(model, contrib, margin)  # type: ignore[arg-type]
+    effect, baseline, score = effects_from_contributions(model.calibrator, contrib, margin)
     assert (effect[0] == 0).all() and score[0] == baseline[0] == pytest.approx(20.0)
     np.testing.assert_allclose(effect[1].sum(), score[1] - baseline[1])
     assert (effect[1] > 0).all()
@@ -423,7 +452,7 @@ def test_more_page_views_never_lower_their_own_effect(
         matrix = scorer.encoder.transform_records(
             [{**r, "hs_analytics_num_page_views": views} for r in rows], AS_OF
         )
-        phi = contributions(model, matrix)[:, j]
+        phi = model.contributions(matrix)[:, j]
         effect = effects(scorer, "interest", matrix)[0][:, j]
         if previous is not None:
             before_phi, before_effect = previous
@@ -559,7 +588,7 @@ def test_scoring_with_reasons_keeps_the_scores(
     ]
 
 
-# --- sentences from the spec alone (X Education) --------------------------------------------
+# --- a small X Education model: the whole path on another spec ------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -569,125 +598,6 @@ def xed_spec() -> DatasetSpec:
 
 def _feature(spec: DatasetSpec, name: str) -> Any:
     return next(f for f in spec.features if f.name == name)
-
-
-@pytest.mark.parametrize(
-    ("name", "value", "state", "expected"),
-    [
-        ("TotalVisits", 1, "present", "Website visits: 1 visit"),
-        ("TotalVisits", 12, "present", "Website visits: 12 visits"),
-        ("Total Time Spent on Website", 1532, "present", "Time on website: 1,532 seconds"),
-        ("Page Views Per Visit", 2.5, "present", "Pages per visit: 2.5 pages"),
-        ("Page Views Per Visit", None, "missing", "Pages per visit unknown"),
-        ("Last Activity", "Email Opened", "present", "Last activity: Email Opened"),
-        ("Last Activity", None, "missing", "Last activity unknown"),
-        ("Country", "Atlantis", "other", "Country 'Atlantis' is rare or new to the model"),
-        ("Country", OTHER, "other", "Country: a value rare or new to the model"),
-        ("What is your current occupation", "Other", "present", "Occupation: Other"),
-        (
-            "A free copy of Mastering The Interview",
-            "yes",
-            "present",
-            "Asked for the free interview guide",
-        ),
-        (
-            "A free copy of Mastering The Interview",
-            "no",
-            "present",
-            "Has not asked for the free interview guide",
-        ),
-        ("Do Not Email", "yes", "present", "Opted out of email"),
-        ("Do Not Email", "no", "present", "Has not opted out of email"),
-        ("Do Not Call", None, "missing", "Opted out of calls: unknown"),
-        ("Search", "no", "present", "Has not seen a search ad"),
-        ("Through Recommendations", "no", "present", "Has not come through a recommendation"),
-    ],
-)
-def test_x_education_phrases(
-    xed_spec: DatasetSpec, name: str, value: Any, state: Any, expected: str
-) -> None:
-    feature = _feature(xed_spec, name)
-    assert phrase(feature, value, state) == expected
-    group = "fit" if any(f.name == name for f in xed_spec.fit) else "interest"
-    assert sentence(feature, value, state, group, -0.4) == f"{expected} — lowers {group}"
-    assert sentence(feature, value, state, group, 2.0) == f"{expected} — raises {group}"
-
-
-def test_every_x_education_feature_has_a_clean_phrase_in_every_state(xed_spec: DatasetSpec) -> None:
-    samples = {
-        FeatureType.numeric: 3.0,
-        FeatureType.boolean: "no",
-        FeatureType.categorical: "Mumbai",
-    }
-    for feature in xed_spec.features:
-        states = [("present", samples[feature.type]), ("missing", None)]
-        if feature.type is FeatureType.categorical:
-            states += [("other", "Atlantis"), ("other", OTHER)]
-        for state, value in states:
-            text = sentence(feature, value, state, "fit", 1.0)
-            assert not FORBIDDEN.search(text), text
-            assert feature.readable.lower() in text.lower() or text.startswith("Has not ")
-
-
-@pytest.mark.parametrize(
-    ("label", "expected"),
-    [
-        ("Requested a demo", "Has not requested a demo"),
-        ("Attended a webinar", "Has not attended a webinar"),
-        ("Opted out of email", "Has not opted out of email"),
-        ("Saw a search ad", "Has not seen a search ad"),
-        ("Registered for the event", "Has not registered for the event"),
-        ("Is a customer", "Is not a customer"),
-        ("Has a phone number", "Does not have a phone number"),
-        ("Interested in pricing", None),  # adjective, not an action
-        ("Registered user", None),  # adjective + noun
-        ("Newsletter subscriber", None),
-        ("Need a demo", None),
-        ("", None),
-    ],
-)
-def test_negate(label: str, expected: str | None) -> None:
-    assert negate(label) == expected
-
-
-def test_boolean_labels_without_a_safe_negation_say_yes_or_no(xed_spec: DatasetSpec) -> None:
-    feature = _feature(xed_spec, "Search").model_copy(update={"label": "Newsletter subscriber"})
-    assert phrase(feature, "yes", "present") == "Newsletter subscriber: yes"
-    assert phrase(feature, "no", "present") == "Newsletter subscriber: no"
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (1234567.0, "1,234,567"),
-        (2.0, "2"),
-        (23.7, "23.7"),
-        (2.456, "2.46"),
-        (0.004, "0.004"),
-        (-3.0, "-3"),
-        (1500.25, "1,500.25"),
-        (0.0, "0"),
-    ],
-)
-def test_format_number(value: float, expected: str) -> None:
-    assert format_number(value) == expected
-
-
-def test_format_number_refuses_nan() -> None:
-    with pytest.raises(ValueError):
-        format_number(float("nan"))
-
-
-def test_enum_detection_and_prettifying() -> None:
-    assert is_enum_like(["ORGANIC_SEARCH", "OFFLINE", "REFERRALS"])
-    assert not is_enum_like(["USA", "UK"])  # no underscore: could be codes, left alone
-    assert not is_enum_like(["ORGANIC_SEARCH", "Direct traffic"])
-    assert not is_enum_like([])
-    assert prettify_enum("OTHER_CAMPAIGNS") == "Other campaigns"
-    assert prettify_enum("AI_REFERRALS") == "AI referrals"
-
-
-# --- a small X Education model: the whole path on another spec ------------------------------
 
 
 def _xed_frame(rows: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -825,3 +735,20 @@ def test_lead_value_quotes_ranges_only_when_they_read_as_the_encoded_number(
     assert lead_value(encoder, visits, 23.7, "2026-06-07T10:00:00Z") == (24, "present")
     assert lead_value(encoder, visits, 3.84, "2026-06-27T04:00:00Z") == (3.8, "present")
     assert lead_value(encoder, visits, 0.0) == (0, "present")
+
+
+def test_factors_are_data_and_the_sentence_is_the_last_step(
+    scorer: LeadScorer, records: list[dict[str, Any]]
+) -> None:
+    matrix = scorer.encoder.transform_records(records[:60], AS_OF)
+    seen = 0
+    for lead in scorer.explainer.factors(matrix, records[:60]):
+        for group, reasons in lead.items():
+            for direction, factors in (("raises", reasons.positive), ("lowers", reasons.negative)):
+                for f in factors:
+                    seen += 1
+                    assert (f.group, f.direction) == (group, direction)
+                    assert " — " not in f.phrase
+                    assert f.text == f"{f.phrase} — {direction} {group}"
+                    assert f.record()["text"] == f.text
+    assert seen > 60

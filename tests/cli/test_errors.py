@@ -20,8 +20,8 @@ import yaml
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner, Result
 
+from cli.main import app
 from features.spec import builtin_spec_path
-from training.cli import app
 
 runner = CliRunner()
 

@@ -24,13 +24,15 @@ import yaml
 from rich.console import Console
 from typer.testing import CliRunner, Result
 
+from cli.common import Stages, console_script
+from cli.main import app
+from cli.train import ui_command
 from features.spec import DatasetSpec, builtin_spec_path
 from features.timestamps import AsOf
 from models.scorer import LeadScorer
+from tests.cli.test_errors import assert_user_error
 from tests.conftest import DEMO_AS_OF
-from tests.training.test_cli_errors import assert_user_error
-from training import evaluation
-from training.cli import Stages, app, console_script, ui_command
+from training import backtest, selection
 from training.data import PreparedData
 
 runner = CliRunner()
@@ -250,7 +252,7 @@ def test_serve_on_every_interface_prints_an_address_a_browser_opens(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import serving.loader
-    from serving.cli import browsable, serve
+    from cli.serve import browsable, serve
 
     started: list[list[str]] = []
     monkeypatch.setattr(serving.loader, "resolve_model", lambda settings: None)
@@ -362,29 +364,29 @@ def test_evaluate_with_a_backtest_names_each_month(
 def test_too_long_a_backtest_names_the_longest_that_works(
     prepared: PreparedData, spec: DatasetSpec
 ) -> None:
-    most = evaluation.max_backtest_months(prepared, spec)
+    most = backtest.max_backtest_months(prepared, spec)
     assert most >= 2
-    evaluation.backtest_months(prepared, most)  # works
+    backtest.backtest_months(prepared, most)  # works
     with pytest.raises(Exception, match=rf"--backtest {most} at most"):
-        evaluation.backtest_months(prepared, most + 1)
+        backtest.backtest_months(prepared, most + 1)
 
 
 def test_a_later_start_is_suggested_only_when_it_works(
     prepared: PreparedData, spec: DatasetSpec
 ) -> None:
-    everything = evaluation.select_rows(prepared, spec, "2000-01-01", None)
-    later = evaluation.later_from(prepared, spec, everything, None)
+    everything = selection.select_rows(prepared, spec, "2000-01-01", None)
+    later = selection.later_from(prepared, spec, everything, None)
     assert later is not None
-    chosen = evaluation.select_rows(prepared, spec, later, None)
+    chosen = selection.select_rows(prepared, spec, later, None)
     before = prepared.y[chosen.before]
     assert before.min() == 0 and before.max() == 1
     # a day earlier does not work: the suggestion is the first start that does
     earlier = str((pd.Timestamp(later) - pd.Timedelta(days=1)).date())
-    first = prepared.y[evaluation.select_rows(prepared, spec, earlier, None).before]
+    first = prepared.y[selection.select_rows(prepared, spec, earlier, None).before]
     assert len(first) == 0 or first.min() == first.max()
     # a range that ends before that start: no start works, none is suggested
-    short = evaluation.select_rows(prepared, spec, "2000-01-01", earlier)
-    assert evaluation.later_from(prepared, spec, short, earlier) is None
+    short = selection.select_rows(prepared, spec, "2000-01-01", earlier)
+    assert selection.later_from(prepared, spec, short, earlier) is None
     # baselines that already learn: nothing to suggest
-    newest = evaluation.select_rows(prepared, spec)
-    assert evaluation.later_from(prepared, spec, newest, None) is None
+    newest = selection.select_rows(prepared, spec)
+    assert selection.later_from(prepared, spec, newest, None) is None

@@ -1,7 +1,7 @@
 """`leadscore evaluate`: score leads the model never saw and write the evaluation report.
 
 The command only loads, checks, saves and logs; every number comes from the pure
-functions in `training.evaluation`. Registered in `training.cli` as
+functions in `training.evaluation`. Registered in `cli.main` as
 `app.command("evaluate")(user_errors(evaluate))`.
 """
 
@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cli.common import BUILT_IN_SPECS, DEFAULT_MODEL, console
 from features.errors import LeadscoreError
-from features.spec import builtin_specs
+from models.mlflow_store import EVALUATION_EXPERIMENT
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,11 +26,6 @@ if TYPE_CHECKING:
     from models.scorer import LeadScorer
 
 log = logging.getLogger(__name__)
-console = Console()
-
-EXPERIMENT = "leadscore-evaluation"
-DEFAULT_MODEL = "models:/lead-scorer@champion"
-BUILT_IN_SPECS = ", ".join(builtin_specs())
 
 
 def evaluate(
@@ -84,7 +79,8 @@ def evaluate(
     log_mlflow: Annotated[
         bool,
         typer.Option(
-            "--log-mlflow", help=f"log the report and metrics to MLflow experiment {EXPERIMENT}"
+            "--log-mlflow",
+            help=f"log the report and metrics to MLflow experiment {EVALUATION_EXPERIMENT}",
         ),
     ] = False,
     run_id: Annotated[
@@ -105,20 +101,28 @@ def evaluate(
 ) -> None:
     """Evaluate a model on leads it never saw, against the base rate, a logistic regression
     and a points rule; write an HTML + JSON report."""
+    from cli.common import Stages
+    from features.files import file_sha256, load_events, load_leads
+    from features.jsonable import jsonable
     from features.spec import resolve_spec
+    from models.mlflow_store import configure
+    from serving.resolve import load_model, run_of
+    from training import backtest as rolling_origin
     from training import evaluation
-    from training.cli import Stages
     from training.config import load_config
-    from training.data import file_sha256, load_events, load_leads, prepare, prepare_point_in_time
-    from training.model_uri import configure, load_model
+    from training.data import prepare, prepare_point_in_time
+    from training.evaluation_runs import check_run, log_to_mlflow, log_to_run, training_params
     from training.points import default_points_path, load_points
+    from training.provenance import training_overlap_notes
+    from training.selection import default_selection, later_from, select_rows, subset
+    from training.slices import default_slice_columns
     from training.snapshot import snapshot_leaks
 
     # Every input check before the model is loaded or anything is written.
     dataset_spec = resolve_spec(spec)
     settings = load_config(config)
     if backtest:
-        evaluation.check_backtest(dataset_spec, backtest)
+        rolling_origin.check_backtest(dataset_spec, backtest)
     rules = load_points(points) if points is not None else None
     stages = Stages("leadscore evaluate")
     with stages:
@@ -137,11 +141,11 @@ def evaluate(
             prepared = prepare(frame, dataset_spec, settings.min_positives)
         # A date range is checked now; the default slice's share may come from the model's run.
         selection = (
-            evaluation.select_rows(prepared, dataset_spec, date_from, date_to)
+            select_rows(prepared, dataset_spec, date_from, date_to)
             if date_from or date_to
             else None
         )
-        partial = evaluation.backtest_months(prepared, backtest)[1] if backtest else None
+        partial = rolling_origin.backtest_months(prepared, backtest)[1] if backtest else None
 
         stages.stage("loading the model")
         uri = configure()
@@ -160,18 +164,16 @@ def evaluate(
             if rules is not None:
                 notes.append(f"points rule: the default {default_points_path().name}")
 
-        trained = training_params(model)
+        trained = training_params(run_of(model, uri))
         test_share = settings.split.test
         if config is None and trained and "split.test" in trained:
             test_share = float(trained["split.test"])
         sha256 = file_sha256(data)
         if selection is None:
-            selection = evaluation.default_selection(
-                prepared, dataset_spec, test_share, trained, sha256
-            )
-        evaluated = evaluation.subset(prepared, selection.rows)
-        before = evaluation.subset(prepared, selection.before) if len(selection.before) else None
-        notes += evaluation.training_overlap_notes(
+            selection = default_selection(prepared, dataset_spec, test_share, trained, sha256)
+        evaluated = subset(prepared, selection.rows)
+        before = subset(prepared, selection.before) if len(selection.before) else None
+        notes += training_overlap_notes(
             prepared, dataset_spec, selection, sha256, trained, scorer.metadata
         )
         if prepared.dropped_unknown:
@@ -187,8 +189,8 @@ def evaluate(
             dataset_spec,
             baselines=before,
             points=rules,
-            slice_columns=evaluation.default_slice_columns(scorer.spec),
-            later_start=evaluation.later_from(prepared, dataset_spec, selection, date_to),
+            slice_columns=default_slice_columns(scorer.spec),
+            later_start=later_from(prepared, dataset_spec, selection, date_to),
         )
         backtest_result = None
         if backtest:
@@ -196,15 +198,15 @@ def evaluate(
             def fold(month: str, number: int, total: int) -> None:
                 stages.stage(f"backtest month {month} ({number} of {total})")
 
-            backtest_result = evaluation.backtest(
+            backtest_result = rolling_origin.backtest(
                 prepared, dataset_spec, settings, backtest, on_fold=fold
             )
-            notes.append(evaluation.backtest_note(settings, backtest))
+            notes.append(rolling_origin.backtest_note(settings, backtest))
             if partial:
                 notes.append(partial)
 
         stages.stage("evaluation report")
-        result: dict[str, Any] = evaluation.jsonable(
+        result: dict[str, Any] = jsonable(
             {
                 "model": {
                     "uri": model,
@@ -215,7 +217,7 @@ def evaluate(
                 "data": evaluation.data_summary(
                     evaluated, dataset_spec, str(data), selection, prepared
                 ),
-                **{k: v for k, v in sections.items() if k != "notes"},
+                **{k: v for k, v in jsonable(sections).items() if k != "notes"},
                 "time": {
                     "examples": {
                         "point_in_time": prepared.point_in_time,
@@ -226,7 +228,7 @@ def evaluate(
                     "snapshot_leaks": snapshot_leaks(prepared, dataset_spec, settings.snapshot),
                 },
                 "backtest": backtest_result,
-                "notes": notes + sections["notes"],
+                "notes": notes + (sections.notes or []),
             }
         )
         paths = write(result, out)
@@ -248,7 +250,8 @@ def evaluate(
         stages.end()
         if new_run is not None:
             console.print(
-                f"MLflow run {new_run} in experiment {EXPERIMENT} ({uri})", highlight=False
+                f"MLflow run {new_run} in experiment {EVALUATION_EXPERIMENT} ({uri})",
+                highlight=False,
             )
         if folder is not None:
             console.print(
@@ -256,25 +259,6 @@ def evaluate(
                 highlight=False,
                 soft_wrap=True,
             )
-
-
-def check_run(run_id: str, uri: str) -> None:
-    """`--run-id` must name a live run of the tracking store (checked before any writing)."""
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
-
-    database = Path(uri.removeprefix("sqlite:///"))
-    if uri.startswith("sqlite:///") and not database.is_file():
-        # MLflow would create an empty database here: say what is missing instead.
-        raise LeadscoreError(
-            f"--run-id: no MLflow run {run_id!r}: there is no MLflow database at {database}"
-        )
-    try:
-        run = MlflowClient().get_run(run_id)
-    except MlflowException:
-        raise LeadscoreError(f"--run-id: no MLflow run {run_id!r} in {uri}") from None
-    if run.info.lifecycle_stage == "deleted":
-        raise LeadscoreError(f"--run-id: MLflow run {run_id!r} is deleted")
 
 
 def check_model_matches(scorer: LeadScorer, frame: pd.DataFrame, model: str, data: Path) -> None:
@@ -293,34 +277,6 @@ def check_model_matches(scorer: LeadScorer, frame: pd.DataFrame, model: str, dat
             f"model {model} (spec {scorer.spec.name!r}) does not match data file {data}: "
             f"missing column(s) {', '.join(map(repr, absent))}"
         )
-
-
-def training_params(uri: str) -> dict[str, str] | None:
-    """The params of the run that trained the model (data fingerprint, split), if known."""
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient()
-    try:
-        run_id: str | None = None
-        if uri.startswith("models:/"):
-            ref = uri.removeprefix("models:/")
-            if "@" in ref:
-                name, alias = ref.split("@", 1)
-                run_id = client.get_model_version_by_alias(name, alias).run_id
-            elif "/" in ref:
-                name, number = ref.split("/", 1)
-                run_id = client.get_model_version(name, number).run_id
-            else:
-                run_id = client.get_logged_model(ref).source_run_id
-        elif uri.startswith("runs:/"):
-            run_id = uri.removeprefix("runs:/").split("/", 1)[0]
-        if not run_id:
-            return None
-        return dict(client.get_run(run_id).data.params)
-    except (MlflowException, OSError) as error:
-        log.info("no training run for %s: %s", uri, error)
-        return None
 
 
 def write(result: dict[str, Any], out: Path) -> dict[str, Path]:
@@ -359,7 +315,7 @@ def comparison_table(result: dict[str, Any]) -> Table:
 
 
 def backtest_table(backtest: dict[str, Any]) -> Table:
-    from training.evaluation import BACKTEST_METRICS
+    from training.backtest import BACKTEST_METRICS
 
     table = Table(
         title="rolling-origin backtest: a new model per month, trained on the leads before it"
@@ -400,63 +356,3 @@ def calibration_line(backtest: dict[str, Any]) -> str:
         f"mean ECE calibrated on every labelled row {mean('ece_calibrated_on_all')}, on the "
         f"recent window {mean('ece_calibrated_on_recent')} (recency.calibrate_on)"
     )
-
-
-def metric_key(name: str) -> str:
-    return name.replace(" ", "_")
-
-
-def log_to_run(paths: dict[str, Path], run_id: str, data: dict[str, Any]) -> str:
-    """The report files into an existing run, in a folder named after the evaluated time
-    range (a training run's own report, `evaluation/report.*`, stays as it is)."""
-    from mlflow.tracking import MlflowClient
-
-    from training.tracking import EVALUATION_ARTIFACTS
-
-    folder = f"{EVALUATION_ARTIFACTS}/{data['time_from']}_{data['time_to']}"
-    client = MlflowClient()
-    for path in paths.values():
-        client.log_artifact(run_id, str(path), folder)
-    return folder
-
-
-def log_to_mlflow(result: dict[str, Any], paths: dict[str, Path], uri: str) -> str:
-    """A new run in the evaluation experiment: the report files, comparison metrics."""
-    import mlflow
-
-    from training.tracking import ensure_experiment
-
-    experiment_id = ensure_experiment(EXPERIMENT, uri)
-    model, data = result["model"], result["data"]
-    name = f"{model['uri'].removeprefix('models:/')}-{data['time_from']}-{data['time_to']}"
-    with mlflow.start_run(experiment_id=experiment_id, run_name=name) as run:
-        mlflow.log_params(
-            {
-                "model.uri": model["uri"],
-                "model.version": model["version"],
-                "model.spec": model["spec"],
-                "data.file": data["file"],
-                "data.rows": data["rows"],
-                "data.time_from": data["time_from"],
-                "data.time_to": data["time_to"],
-                "data.selection": data["selection"],
-            }
-        )
-        metrics = {
-            f"{metric_key(row['name'])}.{m}": row[m]
-            for row in result["comparison"]
-            for m in ("roc_auc", "pr_auc", "brier", "ece", "top_decile_lift")
-            if row[m] is not None
-        }
-        if result["backtest"] is not None:
-            for metric, stats in result["backtest"]["summary"].items():
-                metrics.update(
-                    {f"backtest.{metric}.{s}": v for s, v in stats.items() if v is not None}
-                )
-        mlflow.log_metrics(metrics)
-        mlflow.set_tags(
-            {"leadscore.model_uri": model["uri"], "leadscore.model_version": model["version"]}
-        )
-        for path in paths.values():
-            mlflow.log_artifact(str(path))
-        return str(run.info.run_id)

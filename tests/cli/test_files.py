@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 
 from features.errors import LeadscoreError
-from training.cli import ChunkWriter
-from training.data import count_rows, read_chunks
+from features.files import ChunkWriter, count_rows, read_chunks
 
 
 def test_csv_chunks_have_the_asked_size_and_keep_text_as_text(tmp_path: Path) -> None:

@@ -1,0 +1,389 @@
+"""Phrasing: a lead's value of a feature in words a sales rep reads.
+
+Phrases are built from the dataset spec (label, unit, type), so any spec works:
+"Company size: 100-500 employees", "Industry unknown", "Country 'Atlantis' is rare or
+new to the model", "Has not requested a demo" (numbers, units, enum prettifying,
+negation). A `Phraser` holds what does not depend on the lead for one feature and
+phrases one lead's value (`phrase_of`) or the distinct values of a column of many
+(`phrases`). The direction comes last, as a separate step: `sentence`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from features.build import OTHER, FeatureEncoder, reader_for
+from features.coerce import to_number
+from features.errors import LeadscoreError
+from features.spec import Derivation, FeatureSpec, FeatureType
+
+State = Literal["present", "missing", "other"]
+
+_MAX_QUOTE = 40
+
+
+class _NoRaw:
+    """Marks that no raw record was given (distinct from a raw value of None)."""
+
+    def __repr__(self) -> str:
+        return "NO_RAW"
+
+
+NO_RAW: Any = _NoRaw()
+
+
+def sentence(phrase: str, direction: str, group: str) -> str:
+    """The last step: a phrase with its direction, "Seniority: VP — raises fit"."""
+    return f"{phrase} — {direction} {group}"
+
+
+def format_number(value: float) -> str:
+    """1234567 → "1,234,567"; 23.70 → "23.7"; 0.004 → "0.004"; never "nan"."""
+    if not math.isfinite(value):
+        raise ValueError(f"cannot format {value!r} for a reason")
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    if abs(value) >= 0.01:
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{value:.2g}"
+
+
+def _with_unit(number: str, unit: str | None, singular: bool) -> str:
+    if not unit:
+        return number
+    if singular and unit.islower() and unit.endswith("s") and not unit.endswith("ss"):
+        unit = unit[:-1]
+    return f"{number} {unit}"
+
+
+_ENUM = re.compile(r"^[A-Z0-9]+(?:_[A-Z0-9]+)*$")
+
+
+def is_enum_like(categories: Sequence[str]) -> bool:
+    """Categories that are CRM internal values (`ORGANIC_SEARCH`, `OFFLINE`): shown prettified."""
+    return (
+        bool(categories)
+        and all(_ENUM.match(c) for c in categories)
+        and any("_" in c for c in categories)
+    )
+
+
+def prettify_enum(value: str) -> str:
+    """`ORGANIC_SEARCH` → "Organic search"; words of one or two letters stay upper case (AI)."""
+    words = value.split("_")
+    out = [w if len(w) <= 2 else w.lower() for w in words]
+    out[0] = out[0][:1].upper() + out[0][1:]
+    return " ".join(out)
+
+
+def _quote(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) > _MAX_QUOTE:
+        text = text[: _MAX_QUOTE - 1].rstrip() + "…"
+    return f"'{text}'"
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+# Past tenses whose participle differs, and ones whose participle is the same word.
+_IRREGULAR_PARTICIPLE = dict(
+    pair.split(":")
+    for pair in _words(
+        "saw:seen came:come went:gone took:taken gave:given wrote:written spoke:spoken "
+        "chose:chosen began:begun did:done became:become ran:run knew:known forgot:forgotten "
+        "heard:heard made:made bought:bought sent:sent left:left found:found met:met "
+        "spent:spent brought:brought told:told won:won got:got read:read held:held kept:kept"
+    )
+)
+# -ed words that usually open an adjective phrase, not a past-tense action.
+_ADJECTIVAL = frozenset(
+    _words(
+        "interested based located related involved experienced employed unemployed retired "
+        "married skilled certified limited advanced dedicated detailed preferred closed "
+        "qualified verified"
+    )
+)
+# A verb is taken as a verb when what follows it is one of these (or nothing).
+_VERB_FOLLOWERS = frozenset(
+    _words(
+        "a an the to for in on at out up via with from about through by into over back off "
+        "down our your their us it them this that any some more one all"
+    )
+)
+_AUXILIARY = {
+    "is": "Is not",
+    "was": "Was not",
+    "are": "Are not",
+    "were": "Were not",
+    "can": "Cannot",
+    "has": "Does not have",
+    "have": "Does not have",
+}
+
+
+def negate(label: str) -> str | None:
+    """The negation of a yes/no label, or None when no safe one is known.
+
+    "Requested a demo" → "Has not requested a demo"; "Saw a search ad" → "Has not seen a
+    search ad"; "Is a customer" → "Is not a customer". The present perfect needs only the
+    participle, which for regular verbs is the label's own word: no guessing of stems.
+    """
+    words = label.split()
+    if not words:
+        return None
+    first, rest = words[0].lower(), words[1:]
+    tail = " ".join(rest)
+    if first in _AUXILIARY and rest:
+        return f"{_AUXILIARY[first]} {tail}"
+    if rest and rest[0].lower() not in _VERB_FOLLOWERS:
+        return None
+    if first in _IRREGULAR_PARTICIPLE:
+        participle = _IRREGULAR_PARTICIPLE[first]
+    elif (
+        first.isalpha()
+        and len(first) > 3
+        and first.endswith("ed")
+        and not first.endswith("eed")
+        and first not in _ADJECTIVAL
+    ):
+        participle = first
+    else:
+        return None
+    return f"Has not {participle} {tail}".rstrip()
+
+
+def phrase(feature: FeatureSpec, value: Any, state: State, enum_like: bool = False) -> str:
+    """What a rep reads about one feature of a lead, without the direction.
+
+    `value` and `state` as `lead_value` returns them. Numeric: "Company size: 300
+    employees"; boolean: the label, or its negation when false; categorical: "Industry:
+    Retail"; missing: "Industry unknown"; rare/unseen: "Country 'Atlantis' is rare or new
+    to the model".
+    """
+    label = feature.readable
+    kind = feature.type
+    if state == "missing":
+        return f"{label}: unknown" if kind is FeatureType.boolean else f"{label} unknown"
+    if state == "other":
+        if value is None or value == OTHER:
+            return f"{label}: a value rare or new to the model"
+        return f"{label} {_quote(str(value))} is rare or new to the model"
+    if kind is FeatureType.boolean:
+        negation = negate(label)
+        if value == "yes":
+            return label if negation is not None else f"{label}: yes"
+        return negation if negation is not None else f"{label}: no"
+    if kind is FeatureType.numeric:
+        if isinstance(value, str):  # the lead's own text, e.g. "100-500" or "1000+"
+            return f"{label}: {_with_unit(value, feature.unit, singular=False)}"
+        return number_phrase(feature, float(value))
+    text = prettify_enum(str(value)) if enum_like and _ENUM.match(str(value)) else str(value)
+    return f"{label}: {text}"
+
+
+def number_phrase(feature: FeatureSpec, number: float) -> str:
+    """`phrase` of a numeric feature's present value: "Company size: 300 employees"."""
+    return number_phrases(feature, [number])[0]
+
+
+def number_phrases(feature: FeatureSpec, numbers: Sequence[float]) -> list[str]:
+    """`number_phrase` of many values (whole numbers, the usual case, formatted inline)."""
+    label, unit = feature.readable, f" {feature.unit}" if feature.unit else ""
+    one = f"{label}: {_with_unit('1', feature.unit, singular=True)}"
+    return [
+        one
+        if x == 1.0
+        else f"{label}: {int(x):,}{unit}"
+        if x.is_integer()
+        else f"{label}: {format_number(x)}{unit}"
+        for x in map(float, numbers)
+    ]
+
+
+def lead_value(
+    encoder: FeatureEncoder, feature: FeatureSpec, encoded: float, raw: Any = NO_RAW
+) -> tuple[Any, State]:
+    """The lead's value of one feature for display, and whether it is present/missing/other.
+
+    From the encoded number, quoting the raw record where it says more: a range such as
+    "100-500" employees, or the actual text of a rare or unseen category. A raw value that
+    does not read as the encoded one (a mismatched record) is ignored.
+    """
+    if math.isnan(encoded):
+        return None, "missing"
+    kind = feature.type
+    if kind is FeatureType.boolean:
+        return ("yes" if encoded >= 0.5 else "no"), "present"
+    if kind is FeatureType.numeric:
+        if feature.derive is Derivation.days_since:
+            shown = float(shown_days(np.array([encoded]))[0])
+            return (int(shown) if shown.is_integer() else shown), "present"
+        if feature.derive is None and _quotable(raw) and _reads_as(raw, encoded, feature, encoder):
+            return " ".join(raw.split()), "present"
+        return (
+            int(encoded) if encoded.is_integer() and abs(encoded) < 2**53 else float(encoded)
+        ), "present"
+    category = encoder.decode(feature.name, encoded)
+    if category != OTHER:
+        return category, "present"
+    if raw is not NO_RAW:
+        text: str | None
+        try:
+            text = reader_for(feature)(raw, feature.source, encoder.spec.missing_tokens)
+        except LeadscoreError:
+            text = None
+        if text is not None and text not in encoder.categories_[feature.name]:
+            return text, "other"
+    return OTHER, "other"
+
+
+def shown_days(days: np.ndarray) -> np.ndarray:
+    """Days as a rep reads them: tenths below ten days ("3.8 days"), whole days above
+    ("24 days"). Reasons of many leads then share their sentences."""
+    return np.where(days < 10, np.round(days, 1), np.round(days))
+
+
+def _quotable(raw: Any) -> bool:
+    """Whether `lead_value` may show this raw value of a number as text ("100-500")."""
+    if not isinstance(raw, str):
+        return False
+    try:
+        float(" ".join(raw.split()))
+    except ValueError:
+        return True
+    return False
+
+
+def _reads_as(raw: str, encoded: float, feature: FeatureSpec, encoder: FeatureEncoder) -> bool:
+    try:
+        return to_number(raw, feature.source, encoder.spec.missing_tokens) == encoded
+    except LeadscoreError:
+        return False
+
+
+# Text that Python's float() reads, so a number's raw value is never quoted.
+_SPACE = r"[ \t\n\r\f\v]*"
+_PLAIN_NUMBER = rf"{_SPACE}[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?{_SPACE}"
+
+
+def _plain_numbers(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Which raw values of a number are surely plain numbers (not text worth quoting).
+
+    Vectorised for text and numeric columns; False (unknown: `_quotable` decides) for the
+    rest and for text that is not a plain decimal number.
+    """
+    if isinstance(values, pd.Series):
+        if isinstance(values.dtype, pd.StringDtype):
+            matched = pc.match_substring_regex(pa.array(values), f"^{_PLAIN_NUMBER}$")
+            return np.asarray(matched.fill_null(False), dtype=bool)
+        if pd.api.types.is_numeric_dtype(values.dtype):
+            return np.ones(len(values), dtype=bool)
+    return np.zeros(len(values), dtype=bool)
+
+
+class Phraser:
+    """Phrases one feature of a bundle (what does not depend on the lead is kept here)."""
+
+    def __init__(self, encoder: FeatureEncoder, feature: FeatureSpec) -> None:
+        self.encoder = encoder
+        self.feature = feature
+        self.name, self.source, self.label = feature.name, feature.source, feature.readable
+        self.column = encoder.feature_names_.index(feature.name)
+        kind = feature.type
+        self.enum_like = kind is FeatureType.categorical and is_enum_like(
+            encoder.categories_[feature.name]
+        )
+        # Codes below `coded` say all there is (a yes/no, a known category); at or above
+        # it (rare/unseen categories, every number) the raw text may be worth quoting.
+        if kind is FeatureType.categorical:
+            self.coded = float(len(encoder.categories_[feature.name]))
+        else:
+            self.coded = math.inf if kind is FeatureType.boolean else -math.inf
+        # a timestamp's raw text is never quoted: the days are what a rep reads
+        self.timed = feature.derive is Derivation.days_since
+
+    def phrase_of(
+        self,
+        encoded: float,
+        record: Mapping[Any, Any] | None,
+        words: dict[tuple[Any, ...], tuple[Any, str]],
+    ) -> tuple[Any, str]:
+        """(the lead's value, its phrase) from its encoded number and its raw record (None:
+        not given); `words` keeps a batch's phrases for reuse."""
+        if encoded != encoded:  # NaN: missing, whatever the raw record says
+            key: Any = (self.column, None)
+            raw: Any = NO_RAW
+        elif encoded < self.coded:
+            key = (self.column, encoded)
+            raw = NO_RAW
+        else:
+            raw = NO_RAW if record is None else record.get(self.source)
+            key = (self.column, encoded, type(raw), raw)
+        try:
+            cached = words.get(key)
+        except TypeError:  # an unhashable raw value: no reuse
+            key, cached = None, None
+        if cached is None:
+            value, state = lead_value(self.encoder, self.feature, encoded, raw)
+            cached = (value, phrase(self.feature, value, state, self.enum_like))
+            if key is not None:
+                words[key] = cached
+        return cached
+
+    def phrases(
+        self, encoded: np.ndarray, values: pd.Series | np.ndarray | None, rows: np.ndarray
+    ) -> tuple[np.ndarray, list[str]]:
+        """The phrases of many leads' values, each distinct one built once.
+
+        `encoded`: the leads' encoded values (rows `rows` of the matrix); `values`: the raw
+        column of every lead of the matrix (None: not given; never read for a timestamp's
+        days). Returns (each lead's number
+        into the phrases, the phrases). A phrase depends on the encoded value and, for
+        numbers and rare or unseen categories, on the raw text.
+        """
+        feature, timed = self.feature, self.timed
+        if timed:
+            encoded = shown_days(encoded)
+            values = None
+        numeric = feature.type is FeatureType.numeric and (feature.derive is None or timed)
+        quoted = ~(np.isnan(encoded) | (encoded < self.coded)) & (values is not None)
+        if numeric and values is not None and quoted.any():
+            quoted[quoted] = ~_plain_numbers(values.take(rows[quoted]))
+        key = pd.factorize(encoded, use_na_sentinel=False)[0].astype(np.int64)
+        raw_codes, uniques = np.zeros(len(rows), dtype=np.int64), []
+        if values is not None and quoted.any():
+            codes, found = pd.factorize(values.take(rows[quoted]), use_na_sentinel=False)
+            uniques = found.tolist()
+            if numeric:  # a plain number reads as its encoded value: no need to quote it
+                plain = np.fromiter(
+                    (not _quotable(u) for u in uniques), dtype=bool, count=len(uniques)
+                )
+                codes = np.where(plain[codes], -1, codes)
+            raw_codes[quoted] = codes
+            key[quoted] += (codes.astype(np.int64) + 1) * len(rows)
+        inverse = pd.factorize(key)[0]
+        # codes count up in order of first appearance: a distinct key first occurs where
+        # the running maximum of the codes grows
+        grows = np.maximum.accumulate(inverse)
+        first = np.flatnonzero(np.r_[True, grows[1:] > grows[:-1]])
+        firsts = encoded[first]
+        # a number read as such (no text to quote) is phrased in one batch
+        as_number = ~np.isnan(firsts) & ~(quoted[first] & (raw_codes[first] >= 0)) & numeric
+        out = np.empty(len(first), dtype=object)
+        out[as_number] = number_phrases(feature, firsts[as_number].tolist())
+        for i in np.flatnonzero(~as_number).tolist():
+            at = first[i]
+            raw_value = uniques[raw_codes[at]] if quoted[at] else NO_RAW
+            value, state = lead_value(self.encoder, feature, float(encoded[at]), raw_value)
+            out[i] = phrase(feature, value, state, self.enum_like)
+        return inverse, out.tolist()
