@@ -22,7 +22,7 @@ from cli.common import (
 from features.errors import LeadscoreError
 
 if TYPE_CHECKING:
-    pass
+    from models.contract import LeadScore, Scorer
 
 
 def score(
@@ -104,7 +104,7 @@ def explain(
     rows = scorer.as_of_frame(rows.iloc[:1], moment, log)
     record = {str(column): value for column, value in rows.iloc[0].items()}
     try:
-        result = scorer.recommend_records([record], explain=True, k=k, as_of=moment)[0]
+        result = scorer.results([record], explain=True, k=k, as_of=moment)[0]
     except CoercionError as error:
         raise LeadscoreError(f"lead {id!r}: {error}") from None
     console.print(lead_card(id, record, result, scorer, model, version, moment.text))
@@ -113,8 +113,8 @@ def explain(
 def lead_card(
     lead_id: str,
     record: dict[str, Any],
-    result: dict[str, Any],
-    scorer: Any,
+    result: LeadScore,
+    scorer: Scorer,
     model: str,
     version: str,
     as_of: str | None = None,
@@ -122,29 +122,28 @@ def lead_card(
     """A rich panel a sales rep can read."""
     from rich.panel import Panel
 
-    rec = result["recommendation"]
     stage_now = record.get(scorer.policy.requirements.stage_column) if scorer.policy else None
     lines = [
-        f"[bold]probability to convert[/] {result['probability']:.1%}",
-        f"[bold]fit[/] {result['fit']:.0f}/100 (grade {result['fit_grade']})   "
-        f"[bold]interest[/] {result['interest']:.0f}/100 (grade {result['interest_grade']})",
-        "",
-        f"[bold]recommendation[/] {rec['lifecyclestage']}"
-        + (f", lead status {rec['hs_lead_status']}" if rec["hs_lead_status"] else "")
-        + (" [green](changed)[/]" if rec["changed"] else " (unchanged)")
-        + (f" — now {escape(str(stage_now))}" if stage_now else ""),
-        f"[bold]rule[/] {rec['rule']}: {escape(rec['detail'])}",
+        f"[bold]probability to convert[/] {result.probability:.1%}",
+        f"[bold]fit[/] {result.fit:.0f}/100{_grade(result.fit_grade)}   "
+        f"[bold]interest[/] {result.interest:.0f}/100{_grade(result.interest_grade)}",
     ]
-    for group in ("fit", "interest"):
-        reasons = result["reasons"][group]
+    decision = result.decision
+    if decision is not None:
         lines += [
             "",
-            f"[bold]{group}[/] (baseline {reasons['baseline']:.0f} → {reasons['score']:.0f})",
+            f"[bold]recommendation[/] {decision.stage}"
+            + (f", lead status {decision.lead_status}" if decision.lead_status else "")
+            + (" [green](changed)[/]" if decision.changed else " (unchanged)")
+            + (f" — now {escape(str(stage_now))}" if stage_now else ""),
+            f"[bold]rule[/] {decision.rule}: {escape(decision.detail)}",
         ]
-        for factor in reasons["positive"]:
-            lines.append(f"  [green]+{factor['effect']:.1f}[/] {escape(factor['text'])}")
-        for factor in reasons["negative"]:
-            lines.append(f"  [red]{factor['effect']:.1f}[/] {escape(factor['text'])}")
+    for group, reasons in (result.reasons or {}).items():
+        lines += ["", f"[bold]{group}[/] (baseline {reasons.baseline:.0f} → {reasons.score:.0f})"]
+        for factor in reasons.positive:
+            lines.append(f"  [green]+{factor.effect:.1f}[/] {escape(factor.text)}")
+        for factor in reasons.negative:
+            lines.append(f"  [red]{factor.effect:.1f}[/] {escape(factor.text)}")
     return Panel(
         "\n".join(lines),
         title=f"lead {escape(lead_id)}",
@@ -152,3 +151,7 @@ def lead_card(
         + (f" (version {version})" if version else "")
         + (f", as of {as_of}" if as_of else ""),
     )
+
+
+def _grade(grade: str | None) -> str:
+    return f" (grade {grade})" if grade else ""
