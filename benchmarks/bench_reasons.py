@@ -11,7 +11,10 @@ generated leads (the export at the end of 2026-06-30, encoded and explained as o
 2026-07-01T00:00:00Z): the raw `booster.predict(pred_contrib=True)` of the fit and the
 interest model (the floor, on one thread and on all cores), the effect matrices
 (`Explainer.effects`), and the full reasons (`Explainer.factors`, and `explain`: the
-factors as the records path's dicts, with and without the raw records to quote). Then
+factors as the records path's dicts, with and without the raw records to quote; and
+`Explainer.lines`, the batch renderer's one line per lead and group). Phrases compare a
+lead's value with the typical training lead's where the bundle keeps it (the count of
+features that have one is printed: 0 for a bundle saved before, as it phrased). Then
 one lead per call: p50 / p99 latency of the raw TreeSHAP floor, `explain` on an encoded
 row and `explain_records` on a raw dict. Cases take turns for `--rounds` rounds (best
 kept, the spread beside it). Prints ratios to the floor and the trees' count and depth,
@@ -127,6 +130,7 @@ def main() -> None:
         "factors(matrix, raw, k=3)": lambda: explainer.factors(matrix, records, k=3),
         "explain(matrix, raw, k=3)": lambda: explain(matrix, records, k=3),
         "explain(matrix, k=3), no raw": lambda: explain(matrix, k=3),
+        "lines(matrix, raw, k=3)": lambda: explainer.lines(matrix, batch, k=3),
         "encode + explain (frame, raw)": lambda: explain(scorer.encode(batch, as_of), records, k=3),
     }
     batch_results = interleaved(batch_cases, args.rounds)
@@ -148,6 +152,11 @@ def main() -> None:
     single_results = rounds_of(single_cases, args.repeat, args.rounds)
 
     print(f"{trained.describe()}; {os.cpu_count()} cores; explained as of {as_of.text}")
+    typical = getattr(scorer.encoder, "reference_", {})
+    print(
+        f"  typical training values kept for {sum(v is not None for v in typical.values())} "
+        f"of {len(scorer.spec.features)} features (compared with in the phrases)"
+    )
     for name in ("fit", "interest", "full"):
         shape = tree_shape(scorer.models[name].booster)
         print(

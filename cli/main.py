@@ -99,6 +99,7 @@ def write_frame(frame: pd.DataFrame, path: Path, kind: str) -> None:
 
 def _register() -> None:
     """Each command lives in its own module; its heavy imports happen when it runs."""
+    from cli.alignment import alignment
     from cli.evaluate import evaluate
     from cli.monitor import monitor
     from cli.score import explain, score
@@ -112,6 +113,7 @@ def _register() -> None:
     app.command("evaluate")(user_errors(evaluate))
     app.command("monitor")(user_errors(monitor))
     app.command("serve")(user_errors(serve))
+    app.command("alignment")(user_errors(alignment))
 
 
 _register()

@@ -138,6 +138,13 @@ def lead_card(
             + (f" — now {escape(str(stage_now))}" if stage_now else ""),
             f"[bold]rule[/] {decision.rule}: {escape(decision.detail)}",
         ]
+        action = decision.next_action
+        if action is not None:
+            lines.append(
+                f"[bold]next action[/] {action.type}"
+                + (f", due {action.due}" if action.due else "")
+                + f": {escape(action.detail)}"
+            )
     for group, reasons in (result.reasons or {}).items():
         lines += ["", f"[bold]{group}[/] (baseline {reasons.baseline:.0f} → {reasons.score:.0f})"]
         for factor in reasons.positive:

@@ -1,8 +1,9 @@
 """Raw CRM rows → the numeric matrix the models read, the same way in training and serving.
 
-`FeatureEncoder` learns one thing from the training slice: the category → code map
-of each categorical feature (rare categories share the code of "other", as do
-categories first seen at scoring time). Everything else is a fixed reading rule
+`FeatureEncoder` learns from the training slice the category → code map of each
+categorical feature (rare categories share the code of "other", as do categories first
+seen at scoring time), and each feature's typical value, which reasons compare a lead's
+own value with (it does not change the matrix). Everything else is a fixed reading rule
 from `features.coerce`. Two entry points share those rules: `transform` for a
 DataFrame (batch) and `transform_records` for a few dicts (the service's hot path,
 no pandas).
@@ -42,6 +43,9 @@ _FEW = 64
 _PLAIN_LENGTH = 15
 
 Reader = Callable[[Any, str, Collection[str]], Any]
+# A feature's typical value in training: a number (as encoded, e.g. days, or the text it
+# was read from, "25-50"), a yes/no, a category, or None when there is none.
+Typical = float | bool | str | None
 
 
 def reader_for(feature: FeatureSpec, numbers: NumberFormat = DEFAULT_NUMBERS) -> Reader:
@@ -210,6 +214,12 @@ class FeatureEncoder:
     min_category_count: categories seen fewer times than this in training share the
         "other" code with categories never seen before.
     max_categories: at most this many categories per feature get their own code.
+
+    Learned: `categories_` (per categorical feature, the categories with a code of their
+    own) and `reference_` (per feature, the typical training lead's value: the median of
+    a number, counted as encoded (days for `days_since`), the answer most leads give to a
+    yes/no, the most common category; None where there is none, e.g. when most leads have
+    no value; and for every feature of a bundle saved before it was kept).
     """
 
     def __init__(
@@ -220,8 +230,13 @@ class FeatureEncoder:
         self.max_categories = max_categories
 
     # -- fitting -----------------------------------------------------------------------------
-    def fit(self, frame: pd.DataFrame) -> FeatureEncoder:
-        """Learn the category codes from a training frame of raw rows."""
+    def fit(self, frame: pd.DataFrame, as_of: AsOf | None = None) -> FeatureEncoder:
+        """Learn the category codes, and each feature's typical value, from a training frame
+        of raw rows.
+
+        `as_of`: the moment(s) of the rows (one per row for point-in-time examples), which
+        a `days_since` feature's typical value needs; without it those features have none.
+        """
         check_columns(frame, self.spec.feature_columns, "data", self.spec)
         numbers = self.spec.numbers
         self.categories_: dict[str, list[str]] = {}
@@ -234,7 +249,41 @@ class FeatureEncoder:
             kept = counts[counts >= self.min_category_count].index[: self.max_categories]
             self.categories_[feature.name] = sorted(str(c) for c in kept)
         self._prepare()
+        self.reference_ = self._typical(frame, as_of)
         return self
+
+    def _typical(self, frame: pd.DataFrame, as_of: AsOf | None) -> dict[str, Typical]:
+        """Each feature's typical value in the training rows (see `reference_`)."""
+        timed = [self.spec.features[j].source for j in self._timed]
+        if timed and as_of is None:  # no moment: no days, so no typical days either
+            frame = frame.assign(**dict.fromkeys(timed, None))
+        x = self.transform(frame, as_of or AsOf.now())
+        out: dict[str, Typical] = {}
+        for j, feature in enumerate(self.spec.features):
+            values = x[:, j]
+            present = values[~np.isnan(values)]
+            if feature.type is FeatureType.categorical:
+                # the most common of every row's values, missing and "other" included: a
+                # typical lead without a value has no typical category
+                codes, counts = np.unique(np.nan_to_num(values, nan=-1.0), return_counts=True)
+                top = codes[np.argmax(counts)] if len(codes) else -1.0
+                category = self.decode(feature.name, top) if top >= 0 else None
+                out[feature.name] = None if category in (None, OTHER) else category
+            elif not len(present):
+                out[feature.name] = None
+            elif feature.type is FeatureType.boolean:
+                share = float(np.mean(present >= 0.5))
+                out[feature.name] = None if share == 0.5 else share > 0.5
+            else:  # the median, as one of the values seen ("3 visits", never "2.5")
+                median = float(np.quantile(present, 0.5, method="inverted_cdf"))
+                # kept as the text it was read from, when that says more ("25-50")
+                text = (
+                    _typical_text(frame[feature.source], values == median)
+                    if feature.derive is None
+                    else None
+                )
+                out[feature.name] = text or median
+        return out
 
     def _prepare(self) -> None:
         self.feature_names_ = [f.name for f in self.spec.features]
@@ -338,14 +387,59 @@ class FeatureEncoder:
             "min_category_count": self.min_category_count,
             "max_categories": self.max_categories,
             "categories": self.categories_,
+            "reference": self.reference_,
         }
 
     @classmethod
     def from_dict(cls, spec: DatasetSpec, data: Mapping[str, Any]) -> FeatureEncoder:
         encoder = cls(spec, data["min_category_count"], data["max_categories"])
         encoder.categories_ = {k: list(v) for k, v in data["categories"].items()}
+        # A bundle saved before typical values were kept has none: its reasons say no
+        # comparison, as they did.
+        encoder.reference_ = _read_reference(spec, data.get("reference") or {})
         encoder._prepare()
         return encoder
+
+
+def _typical_text(values: pd.Series, at: np.ndarray) -> str | None:
+    """The text most of the rows `at` read their (equal) number from, when it is a range
+    or `1000+` rather than a plain number; else None."""
+    counts = pd.Series(values.to_numpy()[at]).value_counts()
+    text = counts.index[0] if len(counts) else None
+    if not isinstance(text, str):
+        return None
+    text = " ".join(text.split())
+    try:
+        float(text)
+    except ValueError:
+        return text
+    return None
+
+
+def _read_reference(spec: DatasetSpec, data: Mapping[str, Any]) -> dict[str, Typical]:
+    """`reference_` from a saved bundle, each value of its feature's type (else none)."""
+    out: dict[str, Typical] = {}
+    for feature in spec.features:
+        value = data.get(feature.name)
+        if feature.type is FeatureType.categorical:
+            ok = isinstance(value, str)
+        elif feature.type is FeatureType.boolean:
+            ok = isinstance(value, bool)
+        elif isinstance(value, str):  # a number's typical text ("25-50")
+            try:
+                ok = feature.derive is None and math.isfinite(
+                    reader_for(feature, spec.numbers)(value, feature.source, ())
+                )
+            except LeadscoreError:
+                ok = False
+        else:
+            ok = (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+            )
+        out[feature.name] = value if ok else None
+    return out
 
 
 def check_columns(

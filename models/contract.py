@@ -14,7 +14,9 @@ and the bare phrase a rep reads ("Seniority: VP"). Everything else is derived fr
 
 `DECISION_COLUMNS` is the one place that ties each field of the decision to the key
 `Policy.decide` (and the API) calls it and to its batch column: `Decision.stage` is
-`lifecyclestage` there and `recommended_stage` in a scored file.
+`lifecyclestage` there and `recommended_stage` in a scored file. `ACTION_COLUMNS` does the
+same for the decision's `NextAction` (`models/actions.py`): its type is the batch column
+`next_action`, its due time (ISO 8601, UTC) `next_action_due`.
 
 The classes are plain slotted dataclasses, not frozen ones: a frozen dataclass takes
 five times as long to build, and the records path builds one `Factor` per reason.
@@ -29,6 +31,7 @@ from typing import Any, Literal, Protocol
 
 from features.spec import DatasetSpec
 from features.timestamps import AsOf
+from models.actions import ActionType
 from models.phrasing import sentence
 from models.policy import Grade, Policy, Rule
 
@@ -121,6 +124,12 @@ DECISION_COLUMNS: tuple[Column, ...] = (
     Column("rule", field="rule", key="rule"),
     Column("rule_detail", field="detail", key="detail"),
 )
+# The decision's next action: `Policy.decide`'s keys (given `as_of`) and the batch columns.
+ACTION_COLUMNS: tuple[Column, ...] = (
+    Column("next_action", field="type", key="next_action"),
+    Column("next_action_due", required=False, field="due", key="next_action_due"),
+)
+ACTION_DETAIL_KEY = "next_action_detail"
 REASON_COLUMNS: dict[str, Column] = {g: Column(f"{g}_reasons", required=False) for g in GROUPS}
 
 
@@ -132,23 +141,45 @@ def _value(column: Column, value: Any) -> Any:
 
 
 @dataclass(slots=True)
+class NextAction:
+    """What the lead's status asks for next (`models.actions`), by when, and why."""
+
+    type: ActionType
+    due: str | None  # ISO 8601 UTC ("2026-07-01T04:00:00Z"); None: no due time
+    detail: str
+
+    def record(self) -> dict[str, Any]:
+        return {"type": self.type, "due": self.due, "detail": self.detail}
+
+
+@dataclass(slots=True)
 class Decision:
-    """The recommended lifecycle stage and lead status, and the rule that decided."""
+    """The recommended lifecycle stage and lead status, the rule that decided, and the
+    next action (None only from a decision made without a moment of scoring)."""
 
     stage: str
     lead_status: str | None
     changed: bool
     rule: Rule
     detail: str
+    next_action: NextAction | None = None
 
     @classmethod
     def of(cls, decided: Mapping[str, Sequence[Any]], i: int) -> Decision:
         """Lead `i` of `Policy.decide`'s arrays."""
-        return cls(**{c.field: _value(c, decided[c.key][i]) for c in DECISION_COLUMNS})
+        decision = cls(**{c.field: _value(c, decided[c.key][i]) for c in DECISION_COLUMNS})
+        if ACTION_DETAIL_KEY in decided:
+            decision.next_action = NextAction(
+                **{c.field: _value(c, decided[c.key][i]) for c in ACTION_COLUMNS},
+                detail=str(decided[ACTION_DETAIL_KEY][i]),
+            )
+        return decision
 
     def record(self) -> dict[str, Any]:
-        """By the API's names (`Policy.decide`'s keys)."""
-        return {c.key: getattr(self, c.field) for c in DECISION_COLUMNS}
+        """By the API's names (`Policy.decide`'s keys); `next_action` as {type, due, detail}."""
+        out = {c.key: getattr(self, c.field) for c in DECISION_COLUMNS}
+        out["next_action"] = None if self.next_action is None else self.next_action.record()
+        return out
 
 
 @dataclass(slots=True)

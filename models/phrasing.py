@@ -3,9 +3,13 @@
 Phrases are built from the dataset spec (label, unit, type), so any spec works:
 "Company size: 100-500 employees", "Industry unknown", "Country 'Atlantis' is rare or
 new to the model", "Has not requested a demo" (numbers, units, enum prettifying,
-negation). A `Phraser` holds what does not depend on the lead for one feature and
-phrases one lead's value (`phrase_of`) or the distinct values of a column of many
-(`phrases`). The direction comes last, as a separate step: `sentence`.
+negation). Where the bundle keeps the typical training lead's value (the encoder's
+`reference_`, the values TreeSHAP's effects are measured against), a phrase says how
+the lead's value compares (`Comparison`): "Website visits: 1 visit, fewer than the
+typical lead's 3", "Company size: 25-50 employees, like the typical lead", "Has not
+requested a demo, like most leads". A `Phraser` holds what does not depend on the lead
+for one feature and phrases one lead's value (`phrase_of`) or the distinct values of a
+column of many (`phrases`). The direction comes last, as a separate step: `sentence`.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.build import OTHER, FeatureEncoder, reader_for
-from features.coerce import to_number
+from features.build import OTHER, FeatureEncoder, Typical, reader_for
+from features.coerce import NumberFormat, read_number_text, to_number
 from features.errors import LeadscoreError
 from features.spec import Derivation, FeatureSpec, FeatureType
 
@@ -38,6 +42,11 @@ class _NoRaw:
 
 
 NO_RAW: Any = _NoRaw()
+
+
+# What a phrase adds when the lead's value is the typical training lead's.
+LIKE_TYPICAL = ", like the typical lead"
+LIKE_MOST = ", like most leads"  # a yes/no: the answer most leads give
 
 
 def sentence(phrase: str, direction: str, group: str) -> str:
@@ -291,6 +300,123 @@ def _plain_numbers(values: pd.Series | np.ndarray) -> np.ndarray:
     return np.zeros(len(values), dtype=bool)
 
 
+def fewer_word(feature: FeatureSpec) -> str:
+    """The word for a smaller number: "fewer" for things counted in a plural unit (visits,
+    employees, days), else "less" (USD, a rate without a unit)."""
+    unit = feature.unit or ""
+    return "fewer" if unit.islower() and unit.endswith("s") and not unit.endswith("ss") else "less"
+
+
+class Comparison:
+    """How one lead's value of a feature compares with the typical training lead's, in
+    words appended to its phrase: ", fewer than the typical lead's 3", ", like the typical
+    lead", ", like most leads" (a yes/no), or "" where a comparison would not help (a
+    missing value; a category or a yes/no other than the usual one; no typical value).
+
+    Numbers compare as a rep reads them (days rounded as shown, other numbers as
+    formatted), so "3.8 days" is never "fewer than the typical lead's 3.8".
+    """
+
+    def __init__(self, encoder: FeatureEncoder, feature: FeatureSpec, typical: Typical) -> None:
+        kind = feature.type
+        self.kind, self.timed = kind, feature.derive is Derivation.days_since
+        self.code = math.nan  # the typical value as encoded (NaN: no comparison)
+        self.text = ""  # the typical number as shown
+        self.low = self.high = math.nan  # the numbers a typical range ("25-50") spans
+        if typical is None:
+            return
+        if kind is FeatureType.categorical:
+            categories = encoder.categories_[feature.name]
+            if typical in categories:
+                self.code = float(categories.index(str(typical)))
+        elif kind is FeatureType.boolean:
+            self.code = 1.0 if typical else 0.0
+        else:
+            if isinstance(typical, str):  # the text it was read from, "25-50"
+                read = reader_for(feature, encoder.spec.numbers)
+                number = float(read(typical, feature.source, ()))
+                self.text = typical
+                # a lead's 40 employees are like the typical 25-50, not more
+                self.low, self.high = _bounds(typical, encoder.spec.numbers, number)
+            else:
+                number = float(typical)
+                if self.timed:
+                    number = float(shown_days(np.array([number]))[0])
+                self.text = format_number(number)
+            self.code = number
+            self.below = f", {fewer_word(feature)} than the typical lead's {self.text}"
+            self.above = f", more than the typical lead's {self.text}"
+
+    def __call__(self, encoded: float) -> str:
+        """The words for one lead's encoded value (days as encoded, not yet rounded)."""
+        typical = self.code
+        if typical != typical or encoded != encoded:
+            return ""
+        if self.kind is FeatureType.categorical:
+            return LIKE_TYPICAL if encoded == typical else ""
+        if self.kind is FeatureType.boolean:
+            return LIKE_MOST if (encoded >= 0.5) == (typical >= 0.5) else ""
+        if self.timed:
+            encoded = float(shown_days(np.array([encoded]))[0])
+        return self.of_number(encoded)
+
+    def of_number(self, number: float) -> str:
+        """The words for a number as shown (days already rounded)."""
+        typical = self.code
+        if self.low <= number <= self.high:  # never, without a typical range
+            return LIKE_TYPICAL
+        # numbers further apart than 0.01 never read alike (`format_number`)
+        if number == typical or (
+            abs(number - typical) <= 0.01 and format_number(number) == format_number(typical)
+        ):
+            return LIKE_TYPICAL
+        if self.low == self.low:
+            return self.below if number < self.low else self.above
+        return self.below if number < typical else self.above
+
+    def __bool__(self) -> bool:
+        return self.code == self.code
+
+
+_RANGE = re.compile(r"^(.+?)\s*-\s*(.+)$")
+
+
+def _bounds(text: str, numbers: NumberFormat, number: float) -> tuple[float, float]:
+    """The numbers a range written as text spans: "25-50" → (25, 50), "1000+" → (1000, ∞);
+    (NaN, NaN) for the text of a single number."""
+    if text.endswith("+"):
+        low = read_number_text(text[:-1].strip(), numbers)
+        return (low, math.inf) if low == number else (math.nan, math.nan)
+    if match := _RANGE.match(text):
+        low, high = (read_number_text(part.strip(), numbers) for part in match.groups())
+        if low is not None and high is not None and (low + high) / 2.0 == number:
+            return low, high
+    return math.nan, math.nan
+
+
+def typical_phrase(encoder: FeatureEncoder, feature: FeatureSpec) -> str | None:
+    """The typical training lead's value of a feature, phrased as a lead's would be
+    ("Website visits: 7 visits", "Company size: 25-50 employees", "Has not requested a
+    demo", "Industry: Software"), or None when the bundle keeps none for it.
+
+    For describing the model's features in general (e.g. an alignment sheet), not a lead.
+    """
+    typical = getattr(encoder, "reference_", {}).get(feature.name)
+    if typical is None:
+        return None
+    if feature.type is FeatureType.boolean:
+        return phrase(feature, "yes" if typical else "no", "present")
+    if feature.type is FeatureType.categorical:
+        enum_like = is_enum_like(encoder.categories_[feature.name])
+        return phrase(feature, typical, "present", enum_like)
+    if isinstance(typical, str):
+        return phrase(feature, typical, "present")
+    number = float(typical)
+    if feature.derive is Derivation.days_since:
+        number = float(shown_days(np.array([number]))[0])
+    return number_phrase(feature, number)
+
+
 class Phraser:
     """Phrases one feature of a bundle (what does not depend on the lead is kept here)."""
 
@@ -311,6 +437,9 @@ class Phraser:
             self.coded = math.inf if kind is FeatureType.boolean else -math.inf
         # a timestamp's raw text is never quoted: the days are what a rep reads
         self.timed = feature.derive is Derivation.days_since
+        # the typical training lead's value (None for a bundle saved before it was kept)
+        typical = getattr(encoder, "reference_", {}).get(feature.name)
+        self.compare = Comparison(encoder, feature, typical)
 
     def phrase_of(
         self,
@@ -335,7 +464,12 @@ class Phraser:
             key, cached = None, None
         if cached is None:
             value, state = lead_value(self.encoder, self.feature, encoded, raw)
-            cached = (value, phrase(self.feature, value, state, self.enum_like))
+            text = phrase(self.feature, value, state, self.enum_like)
+            if self.compare and state == "present":  # days: as `lead_value` rounded them
+                text += (
+                    self.compare.of_number(float(value)) if self.timed else self.compare(encoded)
+                )
+            cached = (value, text)
             if key is not None:
                 words[key] = cached
         return cached
@@ -380,10 +514,18 @@ class Phraser:
         # a number read as such (no text to quote) is phrased in one batch
         as_number = ~np.isnan(firsts) & ~(quoted[first] & (raw_codes[first] >= 0)) & numeric
         out = np.empty(len(first), dtype=object)
-        out[as_number] = number_phrases(feature, firsts[as_number].tolist())
+        compare = self.compare
+        numbers = firsts[as_number].tolist()
+        texts = number_phrases(feature, numbers)
+        if compare:  # days are already rounded as shown
+            texts = [t + compare.of_number(x) for t, x in zip(texts, numbers, strict=True)]
+        out[as_number] = texts
         for i in np.flatnonzero(~as_number).tolist():
             at = first[i]
             raw_value = uniques[raw_codes[at]] if quoted[at] else NO_RAW
             value, state = lead_value(self.encoder, feature, float(encoded[at]), raw_value)
-            out[i] = phrase(feature, value, state, self.enum_like)
+            text = phrase(feature, value, state, self.enum_like)
+            if compare and state == "present":
+                text += compare.of_number(float(encoded[at])) if numeric else compare(encoded[at])
+            out[i] = text
         return inverse, out.tolist()

@@ -9,7 +9,9 @@ inside the scorer bundle; nothing is passed at serve time. The rules (DESIGN.md)
   `other`, one that fails a requirement is never recommended for MQL or SQL;
 - a hand-raise (demo request, contact-sales form) from a qualifying lead is an SQL;
 - by score, an SQL needs a high probability and fit; an MQL needs fit AND interest;
-- a new SQL gets lead status `NEW`; an existing lead status is never overwritten.
+- a new SQL gets lead status `NEW`; an existing lead status is never overwritten;
+- the recommended stage and status lead to a next action with a due time
+  (`models.actions`: the policy's `actions`, computed when `decide` is given `as_of`).
 
 A CRM whose stages are not HubSpot's (a Salesforce Lead `Status`) maps its own values
 to them in the catalogue's `stages`.
@@ -38,6 +40,8 @@ from features.coerce import (
     to_category,
     to_number,
 )
+from features.timestamps import AsOf
+from models.actions import Actions
 
 STAGES: tuple[str, ...] = (
     "subscriber",
@@ -243,13 +247,18 @@ class Thresholds(_Strict):
 
 
 class Policy(_Strict):
-    """Thresholds + requirements catalogue: everything a recommendation needs."""
+    """Thresholds + requirements catalogue + next-action rules: everything a
+    recommendation needs. A bundle saved before `actions` existed loads with the
+    default rules."""
 
     thresholds: Thresholds
     requirements: Requirements = Field(default_factory=Requirements)
     notes: list[str] = Field(default_factory=list, description="what fitting had to give up")
     numbers: NumberFormat = Field(
         default=DEFAULT_NUMBERS, description="how the export writes numbers (the spec's csv)"
+    )
+    actions: Actions = Field(
+        default_factory=Actions, description="lead status → next action, and when it is due"
     )
 
     def decide(
@@ -258,6 +267,7 @@ class Policy(_Strict):
         scores: Mapping[str, np.ndarray],
         missing: frozenset[str],
         fresh: bool = False,
+        as_of: AsOf | None = None,
     ) -> dict[str, Any]:
         """Recommendations for a batch.
 
@@ -266,7 +276,9 @@ class Policy(_Strict):
         fit and interest (0–100). With `fresh`, every lead is treated as a new
         `lead` without status (used to evaluate thresholds on history).
         Returns arrays: fit_grade, interest_grade, lifecyclestage, hs_lead_status,
-        changed, rule, detail.
+        changed, rule, detail; with `as_of` (the moment of scoring) also next_action,
+        next_action_due and next_action_detail (`Actions.next_actions`: a lead status
+        not in `actions.statuses` raises `UnknownStatusError`).
         """
         t = self.thresholds
         req = self.requirements
@@ -360,7 +372,7 @@ class Policy(_Strict):
         new_status = status.copy()
         new_status[new_sql & (status == None)] = "NEW"  # noqa: E711
         changed = (recommended != current) | (new_status != status)
-        return {
+        out: dict[str, Any] = {
             "fit_grade": grade(fit, t.fit_grade_cuts),
             "interest_grade": grade(interest, t.interest_grade_cuts),
             "lifecyclestage": recommended,
@@ -369,6 +381,13 @@ class Policy(_Strict):
             "rule": rule,
             "detail": detail,
         }
+        if as_of is not None:
+            out.update(
+                self.actions.next_actions(
+                    recommended, new_status, rule, as_of, req.status_column, detail
+                )
+            )
+        return out
 
 
 def _rank(stages: np.ndarray) -> np.ndarray:

@@ -28,7 +28,13 @@ from mlflow.types.schema import (
 
 from features.errors import LeadscoreError
 from features.timestamps import AsOf
-from models.contract import DECISION_COLUMNS, GRADE_COLUMNS, REASON_COLUMNS, SCORE_COLUMNS
+from models.contract import (
+    ACTION_COLUMNS,
+    DECISION_COLUMNS,
+    GRADE_COLUMNS,
+    REASON_COLUMNS,
+    SCORE_COLUMNS,
+)
 from models.scorer import LeadScorer
 
 BUNDLE_ARTIFACT = "bundle"
@@ -43,9 +49,9 @@ class LeadScorerModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defi
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
-        """Scores and recommendations; `params={"explain": True, "k": 3}` adds reasons;
-        `params={"as_of": "2026-07-01T00:00:00Z"}` computes features as of that moment
-        (default: now)."""
+        """Scores, recommendations and next actions; `params={"explain": True, "k": 3}`
+        adds reasons; `params={"as_of": "2026-07-01T00:00:00Z"}` computes features (and
+        the next actions' due times) as of that moment (default: now)."""
         params = params or {}
         return self.scorer.score(
             pd.DataFrame(model_input),
@@ -65,7 +71,7 @@ def signature_for(scorer: LeadScorer) -> ModelSignature:
     columns: list[ColSpec | TensorSpec] = [ColSpec(AnyType(), c, required=False) for c in inputs]
     columns_out = [*SCORE_COLUMNS]
     if scorer.policy is not None:
-        columns_out += [*GRADE_COLUMNS, *DECISION_COLUMNS]
+        columns_out += [*GRADE_COLUMNS, *DECISION_COLUMNS, *ACTION_COLUMNS]
     columns_out += REASON_COLUMNS.values()
     outputs: list[ColSpec | TensorSpec] = [
         ColSpec(DataType.string, spec.id, required=False),

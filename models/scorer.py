@@ -28,10 +28,12 @@ from features.errors import LeadscoreError
 from features.events import EventLog, records_as_of, with_event_columns
 from features.spec import DatasetSpec
 from features.timestamps import AsOf, FutureTimestampError
+from models.actions import UnknownStatusError
 from models.asof import SMALL_BATCH, check_created, check_created_records, future_message
 from models.attribution import margin_of
 from models.bundle import read_bundle, write_bundle
 from models.contract import (
+    ACTION_COLUMNS,
     DECISION_COLUMNS,
     GRADE_COLUMNS,
     REASON_COLUMNS,
@@ -134,11 +136,15 @@ class LeadScorer:
     ) -> pd.DataFrame:
         """Score a DataFrame of raw CRM rows; keeps the id column when the frame has it.
 
-        With `decide` (and a policy in the bundle) adds grades and the lifecycle
-        recommendation; with `reasons`, the top-k fit and interest factors as text.
-        Features are computed as of `as_of` (default: now), from `events` when given.
+        With `decide` (and a policy in the bundle) adds grades, the lifecycle
+        recommendation and the next action (due from the same `as_of`); with `reasons`,
+        the top-k fit and interest factors as text. Features are computed as of `as_of`
+        (default: now), from `events` when given.
         """
-        return self._score_encoded(*self._encode_checked(frame, as_of, events), decide, reasons, k)
+        as_of = as_of or AsOf.now()
+        return self._score_encoded(
+            *self._encode_checked(frame, as_of, events), decide, reasons, k, as_of
+        )
 
     def score_chunks(
         self,
@@ -165,7 +171,7 @@ class LeadScorer:
             following = ahead.submit(upcoming)
             while (item := following.result()) is not None:
                 following = ahead.submit(upcoming)
-                yield self._score_encoded(*item, decide, reasons, k)
+                yield self._score_encoded(*item, decide, reasons, k, moment)
 
     def _encode_checked(
         self, frame: pd.DataFrame, as_of: AsOf | None, events: EventLog | None
@@ -177,9 +183,16 @@ class LeadScorer:
         return frame, self.encode(frame, as_of)
 
     def _score_encoded(
-        self, frame: pd.DataFrame, matrix: np.ndarray, decide: bool, reasons: bool, k: int
+        self,
+        frame: pd.DataFrame,
+        matrix: np.ndarray,
+        decide: bool,
+        reasons: bool,
+        k: int,
+        as_of: AsOf,
     ) -> pd.DataFrame:
-        """`score` of raw rows already encoded (`matrix` = `self.encode(frame)`)."""
+        """`score` of raw rows already encoded as of `as_of` (`matrix` =
+        `self.encode(frame, as_of)`); next actions are due from the same moment."""
         if reasons:
             margins, texts = self._margins_and_reasons(frame, matrix, k)
         else:
@@ -190,8 +203,9 @@ class LeadScorer:
             columns[self.spec.id] = read_categories(frame[self.spec.id], self.spec.id, ())
         columns.update(scores)
         if decide and self.policy is not None:
-            decided = self.decide(self.policy_columns(frame), scores)
-            for column in (*GRADE_COLUMNS, *DECISION_COLUMNS):
+            ids = columns.get(self.spec.id)
+            decided = self.decide(self.policy_columns(frame), scores, as_of, ids)
+            for column in (*GRADE_COLUMNS, *DECISION_COLUMNS, *ACTION_COLUMNS):
                 columns[column.name] = decided[column.key]
         if reasons:
             columns.update({REASON_COLUMNS[group].name: text for group, text in texts.items()})
@@ -262,12 +276,29 @@ class LeadScorer:
         return {c: frame[c] for c in catalogue.columns if c in frame.columns}
 
     def decide(
-        self, columns: Mapping[str, Sequence[Any]], scores: Mapping[str, np.ndarray]
+        self,
+        columns: Mapping[str, Sequence[Any]],
+        scores: Mapping[str, np.ndarray],
+        as_of: AsOf | None = None,
+        ids: Sequence[Any] | None = None,
     ) -> dict[str, Any]:
-        """Grades and lifecycle recommendations for already-scored leads."""
+        """Grades, lifecycle recommendations and next actions (due from `as_of`, default
+        now) for already-scored leads. A lead status the policy does not know raises
+        `UnknownStatusError` (its `row`: the lead's position), or with the leads' `ids`
+        a `LeadscoreError` naming the lead."""
         if self.policy is None:
             raise LeadscoreError("this model has no decision policy (trained before thresholds)")
-        return self.policy.decide(columns, scores, self.spec.missing_tokens)
+        try:
+            return self.policy.decide(
+                columns, scores, self.spec.missing_tokens, as_of=as_of or AsOf.now()
+            )
+        except UnknownStatusError as error:
+            if ids is None:
+                raise
+            raise LeadscoreError(
+                f"lead {ids[error.row]!r}: {error.column} is {error.value!r}; expected "
+                f"{error.expected}"
+            ) from None
 
     def records_as_of(
         self, records: Sequence[Mapping[str, Any]], as_of: AsOf
@@ -313,6 +344,7 @@ class LeadScorer:
         """
         if not records:
             return []
+        as_of = as_of or AsOf.now()
         records, matrix = self.encode_records(records, as_of)
         margins = self.margins(matrix)
         scores = self.score_matrix(matrix, margins)
@@ -320,7 +352,7 @@ class LeadScorer:
         if self.policy is not None:
             catalogue = self.policy.requirements
             decided = self.decide(
-                {c: [r.get(c) for r in records] for c in catalogue.columns}, scores
+                {c: [r.get(c) for r in records] for c in catalogue.columns}, scores, as_of
             )
         reasons: list[dict[Any, GroupReasons]] | None = None
         if explain:

@@ -31,7 +31,9 @@ from models.contract import GROUPS, LeadScore
 from serving.settings import HubSpotProperties
 
 # Past this many characters HubSpot's single-line text is unwieldy in a record's sidebar.
-REASONS_MAX_CHARS = 500
+# Two factors per sign and group, each with its comparison ("fewer than the typical lead's 3"):
+# a median of ~410 characters on the demo; HubSpot allows 65,536 in a text property.
+REASONS_MAX_CHARS = 1000
 REASONS_PER_SIGN = 2
 # Most inputs one HubSpot CRM v3 batch call takes (`POST /crm/v3/objects/contacts/batch/update`).
 HUBSPOT_BATCH_LIMIT = 100

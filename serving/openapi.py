@@ -51,6 +51,26 @@ ERROR_STATUSES: dict[int, str] = {
 }
 # The HubSpot endpoint also accepts HubSpot's own request signature (v3) instead of a token.
 HUBSPOT_PATH = "/hubspot/score"
+# Its query parameters (the body is HubSpot's own shape: options cannot go there).
+HUBSPOT_PARAMETERS: list[dict[str, Any]] = [
+    {
+        "name": "as_of",
+        "in": "query",
+        "required": False,
+        "description": "the moment to score as of: ISO 8601 or epoch milliseconds; default: "
+        "the time the request arrives",
+        "schema": {"type": "string", "example": "2026-07-01T00:00:00Z"},
+    },
+    {
+        "name": "actions",
+        "in": "query",
+        "required": False,
+        "description": "true: also answer `actions`, the Tasks and Deals API create bodies of "
+        "the contacts' next actions (a task for contact, retry_contact and recheck, a deal "
+        "for create_deal), associated with each contact",
+        "schema": {"type": "boolean", "default": False},
+    },
+]
 API_OPERATIONS = ("/score", "/hubspot/score", "/salesforce/score")
 # BentoML's message for a pydantic error: "5 validation error for HubSpotRequestIODescriptor".
 BENTOML_VALIDATION = re.compile(r"\d+ validation errors? for ")
@@ -106,6 +126,12 @@ def openapi_document(spec: dict[str, Any]) -> dict[str, Any]:
             operation["security"] = [{"bearerAuth": []}] + (
                 [{"hubspotSignature": [], "hubspotTimestamp": []}] if path == HUBSPOT_PATH else []
             )
+            if path == HUBSPOT_PATH and method == "post":
+                known = {p.get("name") for p in operation.get("parameters", [])}
+                operation["parameters"] = [
+                    *operation.get("parameters", []),
+                    *(p for p in HUBSPOT_PARAMETERS if p["name"] not in known),
+                ]
             responses = {str(k): v for k, v in operation["responses"].items()}
             operation["responses"] = responses
             for unused in ("404", "422"):
@@ -123,7 +149,29 @@ def openapi_document(spec: dict[str, Any]) -> dict[str, Any]:
         schemas[new] = schemas.pop(old)
         schemas[new]["title"] = new
     retitle(doc.get("paths", {}))
-    return rename_refs(doc, renamed)  # type: ignore[no-any-return]
+    doc = rename_refs(doc, renamed)
+    restore_nullable(doc)
+    return doc  # type: ignore[no-any-return]
+
+
+def restore_nullable(doc: dict[str, Any]) -> None:
+    """An answer's optional fields as the component schema has them: BentoML keeps only
+    the first branch of an `anyOf` in the inline schema of an API's answer, so
+    `HubSpotResponse.actions` (null unless asked for) would read as never null."""
+    schemas = doc.get("components", {}).get("schemas", {})
+    for item in doc.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            for response in operation.get("responses", {}).values():
+                content = response.get("content", {}) if isinstance(response, dict) else {}
+                for media in content.values():
+                    inline = media.get("schema", {})
+                    component = schemas.get(inline.get("title"), {})
+                    fields = component.get("properties", {})
+                    for name, field in inline.get("properties", {}).items():
+                        if fields.get(name, {}).get("nullable") and not field.get("nullable"):
+                            inline["properties"][name] = copy.deepcopy(fields[name])
 
 
 def plain_name(name: str) -> str:

@@ -19,6 +19,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from models.actions import ACTION_MEANINGS, ActionType
 from models.policy import Grade, Rule
 
 # One lead: CRM properties by internal name. Values may be strings (as HubSpot sends
@@ -134,14 +135,32 @@ class GroupScore(_Out):
     grade: Grade | None = Field(None, description="A (best) to D; cut-offs chosen at training time")
 
 
+class NextAction(_Out):
+    """What the lead's status asks for next, by when, and why (the model's `actions` rules)."""
+
+    type: ActionType = Field(
+        description="; ".join(f"`{kind}`: {text}" for kind, text in ACTION_MEANINGS.items())
+    )
+    due: str | None = Field(
+        json_schema_extra={"format": "date-time", "example": "2026-07-01T04:00:00Z"},
+        description="when it is due, ISO 8601 UTC, counted from `as_of` (e.g. an SQL's first "
+        "contact within the service level); null for `nurture` and `none`",
+    )
+    detail: str = Field(description="the reason in one line, for a rep")
+
+
 class Recommendation(_Out):
-    """What the lifecycle stage and lead status should be, and which rule decided."""
+    """What the lifecycle stage and lead status should be, which rule decided, and the
+    next action the status leads to."""
 
     lifecyclestage: str = Field(description="HubSpot internal value, e.g. `salesqualifiedlead`")
     hs_lead_status: str | None = Field(description="`NEW` for a new SQL; never overwritten")
     changed: bool = Field(description="whether stage or status differ from the input")
     rule: str = Field(description=f"the rule that fired: {', '.join(get_args(Rule))}")
     detail: str | None = Field(None, description="the rule in words, for a rep")
+    next_action: NextAction | None = Field(
+        None, description="the next action and its due time (always set by a leadscore model)"
+    )
 
 
 class Factor(_Out):
@@ -216,9 +235,49 @@ class HubSpotBatchUpdate(_Out):
     )
 
 
+class HubSpotObjectId(_Out):
+    id: str = Field(min_length=1, description="the contact's id, as text")
+
+
+class HubSpotAssociationType(_Out):
+    associationCategory: Literal["HUBSPOT_DEFINED"]  # HubSpot's names
+    associationTypeId: int = Field(
+        ge=1, description="task → contact 204, deal → contact 3 (HubSpot's defaults; settings)"
+    )
+
+
+class HubSpotAssociation(_Out):
+    """One association of a new object with an existing record (the contact)."""
+
+    to: HubSpotObjectId
+    types: list[HubSpotAssociationType] = Field(min_length=1)
+
+
+class HubSpotCreate(_Out):
+    """The body of `POST /crm/v3/objects/tasks` (a task: `hs_timestamp` = due,
+    `hs_task_subject`, `hs_task_body`, `hs_task_status`, `hs_task_priority`,
+    `hs_task_type`, `hubspot_owner_id` when the contact has an owner) or of
+    `POST /crm/v3/objects/deals` (a deal: `dealname`, `pipeline`, `dealstage`,
+    `hubspot_owner_id`), associated with the contact. Every property value a string."""
+
+    properties: dict[str, str]
+    associations: list[HubSpotAssociation] = Field(min_length=1)
+
+
+class HubSpotActions(_Out):
+    """Create bodies for the contacts whose next action needs one, in input order: a task
+    for `contact`, `retry_contact` and `recheck`, a deal for `create_deal`. `{"inputs":
+    tasks[i:i+100]}` is also the body of `POST /crm/v3/objects/tasks/batch/create` (and
+    likewise for deals)."""
+
+    tasks: list[HubSpotCreate] = Field(description="Tasks API create bodies")
+    deals: list[HubSpotCreate] = Field(description="Deals API create bodies")
+
+
 class HubSpotResponse(_Out):
     """Updates in input order, and the same updates as batch-update bodies of at most 100
-    (`POST /crm/v3/objects/contacts/batch/update`, one call per item of `batches`)."""
+    (`POST /crm/v3/objects/contacts/batch/update`, one call per item of `batches`); with
+    `?actions=true` also the task and deal create bodies of the contacts' next actions."""
 
     results: list[HubSpotUpdate] = Field(description="one per object, in the order sent")
     batches: list[HubSpotBatchUpdate] = Field(
@@ -227,6 +286,9 @@ class HubSpotResponse(_Out):
     model: ModelRef
     scored_at: datetime
     as_of: datetime = Field(description=_AS_OF)
+    actions: HubSpotActions | None = Field(
+        None, description="with `?actions=true`: task and deal create bodies; else null"
+    )
 
 
 # -- HubSpot request shapes (documentation: serving.adapters.hubspot_records reads them) ----

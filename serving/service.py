@@ -4,8 +4,10 @@ Endpoints
 - `POST /score`: `{"leads": [{CRM properties, "events": [...]}, …], "explain": false,
   "as_of": "2026-07-01T00:00:00Z"}` → scores, grades, recommendation and (explain)
   reasons per lead, in input order, and the moment they were computed for.
-- `POST /hubspot/score[?as_of=…]`: a HubSpot v3 object, a list of them, a batch-read
-  answer or a legacy workflow-webhook contact → per contact the properties to PATCH back.
+- `POST /hubspot/score[?as_of=…][&actions=true]`: a HubSpot v3 object, a list of them, a
+  batch-read answer or a legacy workflow-webhook contact → per contact the properties to
+  PATCH back; with `actions=true` also the Tasks / Deals API create bodies of the
+  contacts' next actions (serving/hubspot_actions.py).
 - `POST /salesforce/score`: Salesforce Lead objects (mapped to HubSpot property names).
 - `GET /model`: what is served (registry version, alias, training date, metrics,
   thresholds, features, inline events). `/livez`, `/readyz`, `/metrics`, OpenAPI at
@@ -64,6 +66,7 @@ from serving.adapters import (
     hubspot_records,
     salesforce_record,
 )
+from serving.hubspot_actions import action_bodies
 from serving.loader import (
     ModelState,
     SettingsError,
@@ -88,6 +91,7 @@ from serving.schemas import (
     EventKindInfo,
     EventsInfo,
     FeatureInfo,
+    HubSpotActions,
     HubSpotBatchUpdate,
     HubSpotPayload,
     HubSpotResponse,
@@ -214,6 +218,23 @@ def read_as_of(value: Any) -> AsOf:
         return AsOf.of(value, "as_of")
     except CoercionError as error:
         raise as_of_error(error) from None
+
+
+FLAG_VALUES = {"true": True, "1": True, "false": False, "0": False}
+
+
+def read_flag(value: str | None, name: str) -> bool:
+    """A query parameter that is true or false (`true`, `false`, `1`, `0`, any case;
+    absent: false); else a 400 naming it, as for a body's boolean."""
+    if value is None:
+        return False
+    flag = FLAG_VALUES.get(value.strip().lower())
+    if flag is None:
+        text = "expected true or false"
+        raise ClientError(
+            400, f"{name}: {text}", [{"loc": [name], "msg": text, "type": "bool_type"}]
+        )
+    return flag
 
 
 def moment(as_of: AsOf) -> datetime:
@@ -445,10 +466,15 @@ class LeadScoring:
         `PATCH /crm/v3/objects/contacts/{id}`: the score properties (names set by
         `LEADSCORE_HUBSPOT__*`), and `lifecyclestage` / `hs_lead_status` only when the
         recommendation changes them. Scored as of the request's time, or of the query
-        parameter `?as_of=` (ISO 8601 or epoch milliseconds)."""
+        parameter `?as_of=` (ISO 8601 or epoch milliseconds). With `?actions=true`, also
+        `actions`: per contact whose next action needs one, the body of
+        `POST /crm/v3/objects/tasks` (contact, retry, re-check: due = `hs_timestamp`) or
+        `POST /crm/v3/objects/deals` (OPEN_DEAL), associated with the contact."""
         await self.follow()
         try:
-            when = read_as_of(ctx.request.query_params.get("as_of"))
+            query = ctx.request.query_params
+            when = read_as_of(query.get("as_of"))
+            with_actions = read_flag(query.get("actions"), "actions")
             try:
                 objects = hubspot_records(root)
             except PayloadError as error:
@@ -478,12 +504,17 @@ class LeadScoring:
             )
             for (object_id, record), out in zip(objects, outs, strict=True)
         ]
+        actions = None
+        if with_actions:
+            bodies = action_bodies(objects, outs, self.settings.hubspot_actions)
+            actions = HubSpotActions.model_validate(bodies)
         return HubSpotResponse(
             results=results,
             batches=[HubSpotBatchUpdate(inputs=chunk) for chunk in batch_update_bodies(results)],
             model=self.model_ref,
             scored_at=now,
             as_of=moment(when),
+            actions=actions,
         )
 
     @bentoml.api(route="/salesforce/score")

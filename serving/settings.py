@@ -20,6 +20,11 @@
   in a minute; more: 429 with `Retry-After` until the minute is over.
 - `LEADSCORE_HUBSPOT__<FIELD>` (`leadscore_<field>`): HubSpot property names written back
   (`LEADSCORE_HUBSPOT__REASONS=` empty: not written).
+- `LEADSCORE_HUBSPOT_ACTIONS__<FIELD>`: what `/hubspot/score?actions=true` puts into the
+  Deals and Tasks API bodies: `DEAL_PIPELINE` (`default`) and `DEAL_STAGE`
+  (`appointmentscheduled`, the first stage of HubSpot's default pipeline) by internal id,
+  `TASK_CONTACT_ASSOCIATION` (204) and `DEAL_CONTACT_ASSOCIATION` (3): HubSpot's default
+  association type ids, task → contact and deal → contact.
 
 Nothing here is read at import time: `ServingSettings()` reads the environment when called.
 """
@@ -43,6 +48,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from models.mlflow_store import DEFAULT_MODEL_URI, local_store_uri
 
 HUBSPOT_PROPERTY_NAME = re.compile(r"[a-z][a-z0-9_]{0,99}")
+# A pipeline's or deal stage's internal id: `default`, `appointmentscheduled`, or the
+# number HubSpot gives a custom one.
+HUBSPOT_INTERNAL_ID = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 # Properties the HubSpot answer writes besides the configured ones.
 WRITTEN_BACK = ("lifecyclestage", "hs_lead_status")
 
@@ -96,6 +104,30 @@ class HubSpotProperties(BaseModel):
         return self
 
 
+class HubSpotActionSettings(BaseModel):
+    """What the task and deal create bodies of `/hubspot/score?actions=true` hold besides
+    the contact's own values: the deal's pipeline and stage (internal ids) and the
+    association type ids (HubSpot-defined: task → contact 204, deal → contact 3)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    deal_pipeline: str = "default"
+    deal_stage: str = "appointmentscheduled"
+    task_contact_association: int = Field(204, ge=1)
+    deal_contact_association: int = Field(3, ge=1)
+
+    @field_validator("deal_pipeline", "deal_stage")
+    @classmethod
+    def _internal_id(cls, value: str, info: ValidationInfo) -> str:
+        if not HUBSPOT_INTERNAL_ID.fullmatch(value):
+            raise ValueError(
+                f"LEADSCORE_HUBSPOT_ACTIONS__{(info.field_name or '').upper()}={value!r} is not "
+                "a HubSpot internal id: letters, digits, `_`, `-`, `.` or `:`, 1 to 100 "
+                "characters (e.g. `default`, `appointmentscheduled`, or a number)"
+            )
+        return value
+
+
 class ServingSettings(BaseSettings):
     """Everything the service reads from its environment."""
 
@@ -123,6 +155,7 @@ class ServingSettings(BaseSettings):
     public_base_url: str | None = Field(None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
     auth_failures_per_minute: int = Field(20, ge=1, le=100_000)
     hubspot: HubSpotProperties = Field(default_factory=HubSpotProperties)
+    hubspot_actions: HubSpotActionSettings = Field(default_factory=HubSpotActionSettings)
 
     @field_validator("api_token", "hubspot_client_secret", "public_base_url", mode="before")
     @classmethod

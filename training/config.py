@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.yaml_files import read_yaml, validate_mapping
+from models.actions import Actions
 from models.mlflow_store import MODEL_NAME, TRAINING_EXPERIMENT
 from training.thresholds import DecisionConfig
 
@@ -155,6 +156,10 @@ class TrainConfig(_Strict):
     drift: DriftConfig = Field(default_factory=DriftConfig)
     recency: RecencyConfig = Field(default_factory=RecencyConfig)
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
+    actions: Actions = Field(
+        default_factory=Actions,
+        description="lead status → next action and its due time (kept in the bundle's policy)",
+    )
     min_positives: int = Field(50, ge=1)
     min_category_count: int = Field(10, ge=1)
     ece_bins: int = Field(10, ge=2)
@@ -166,6 +171,23 @@ class TrainConfig(_Strict):
         if isinstance(data, dict) and isinstance(data.get("drift"), str):
             return {**data, "drift": {"time_proxies": data["drift"]}}
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _actions_at_the_top(cls, data: Any) -> Any:
+        decision = data.get("decision") if isinstance(data, dict) else None
+        if isinstance(decision, dict) and "actions" in decision:
+            raise ValueError(
+                "decision.actions: write the next-action rules at the top level (actions:)"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _actions_into_the_policy(self) -> TrainConfig:
+        # `fit_policy` reads the decision config: the rules travel with it into the policy.
+        if self.decision.actions != self.actions:
+            self.decision = self.decision.model_copy(update={"actions": self.actions})
+        return self
 
     def flat(self) -> dict[str, Any]:
         """Dotted key → value, for MLflow params."""

@@ -264,6 +264,28 @@ class Backtest(Part):
     summary: dict[str, Spread] = {}
 
 
+class FactorStrength(Part):
+    """One feature's strength over a slice: its mean absolute TreeSHAP effect in score
+    points and its share of the sub-model's total, by its readable label."""
+
+    feature: str | None = None
+    label: str | None = None
+    mean_abs_points: float | None = None
+    share: float | None = None
+
+
+class Factors(Part):
+    """The strongest fit and interest factors overall (`training.train.overall_factors`),
+    and the slice they were measured on (its rows and dates)."""
+
+    slice: str | None = None
+    rows: int | None = None
+    time_from: str | None = None
+    time_to: str | None = None
+    fit: list[FactorStrength] = []
+    interest: list[FactorStrength] = []
+
+
 class EvaluationResult(Part):
     """Everything the evaluation report shows; report.json is its JSON."""
 
@@ -280,6 +302,7 @@ class EvaluationResult(Part):
     time: TimeFeatures | None = None
     drift: Drift | None = None
     backtest: Backtest | None = None
+    factors: Factors | None = None
     notes: list[str] | None = None
 
     @classmethod

@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.coerce import DEFAULT_NUMBERS, NumberFormat
+from models.actions import Actions
 from models.policy import GRADES, MQL, OTHER, SQL, Grade, Policy, Requirements, Thresholds
 
 log = logging.getLogger(__name__)
@@ -70,11 +71,17 @@ class MqlTarget(_Strict):
 
 
 class DecisionConfig(_Strict):
+    """The sales team's targets and catalogue, and (`actions`, filled in from the training
+    config's top-level `actions:` by `TrainConfig`) the next-action rules the policy keeps."""
+
     grades: GradeShares = Field(default_factory=GradeShares)
     sql: SqlTarget = Field(default_factory=SqlTarget)
     mql: MqlTarget = Field(default_factory=MqlTarget)
     catalogue: Requirements = Field(default_factory=Requirements)
     min_support: int = Field(20, ge=1, description="fewest validation leads behind a threshold")
+    # Not a key of `decision:` in a config file (TrainConfig refuses it there) and not
+    # logged twice: the top-level `actions:` is copied here.
+    actions: Actions = Field(default_factory=Actions, exclude=True)
 
 
 def grade_cuts(scores: np.ndarray, shares: GradeShares) -> list[float]:
@@ -238,6 +245,7 @@ def fit_policy(
         requirements=config.catalogue,
         notes=notes,
         numbers=numbers,
+        actions=config.actions,
     )
 
 

@@ -368,7 +368,36 @@ def register_and_promote(
                     )
             raise
     kill_point("after-decision")
+    log_alignment(result, run_id, name, version)
     return Promotion(version, alias, reason, old)
+
+
+def log_alignment(result: TrainResult, run_id: str, name: str, version: str) -> None:
+    """Write the marketing–sales alignment sheet of a registered version into its run's
+    artifacts (`alignment.html`, beside the report.json it is rendered from).
+
+    The model is registered and its decision written by then: a sheet that cannot be
+    logged is a warning (`leadscore alignment` writes it again), never a failed training.
+    """
+    from features.jsonable import jsonable
+    from training.alignment import ARTIFACT, SheetModel, write_alignment
+
+    policy = result.scorer.policy
+    if policy is None:
+        return
+    model = SheetModel(
+        name=name,
+        version=version,
+        run_id=run_id,
+        trained_at=result.scorer.metadata.get("trained_at"),
+        spec=result.scorer.spec.name,
+    )
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_alignment(policy, jsonable(result.report), model, Path(tmp) / ARTIFACT)
+            MlflowClient().log_artifact(run_id, str(path))
+    except (MlflowException, OSError) as error:
+        log.warning("the alignment sheet of %s version %s was not logged: %s", name, version, error)
 
 
 def current_champion(

@@ -21,6 +21,7 @@ from features.build import FeatureEncoder, check_columns
 from features.errors import LeadscoreError
 from features.spec import DatasetSpec, Derivation, FeatureSpec, FeatureType
 from features.timestamps import NS_PER_DAY, AsOf, FutureTimestampError, iso, read_timestamps
+from models.attribution import effects_from_contributions, margin_of
 from models.calibration import Calibrator, fit_best_calibrator
 from models.scorer import LeadScorer
 from models.submodel import SUBMODELS, SubModel
@@ -30,10 +31,14 @@ from training.decay import learned_decay
 from training.drift import drift_report, without_features
 from training.metrics import classification_metrics, logistic_baseline, single_column_auc
 from training.monitor import age_profiles, example_ages
+from training.selection import time_text
 from training.snapshot import leak_text, snapshot_leaks
 from training.thresholds import NS_PER_WEEK, fit_policy, threshold_report
 
 log = logging.getLogger(__name__)
+
+# How many of the strongest fit and interest factors the report keeps (the alignment sheet).
+FACTORS_KEPT = 5
 
 
 @dataclass
@@ -403,8 +408,9 @@ def encode(
 ) -> tuple[FeatureEncoder, np.ndarray]:
     """Fit the encoder on the train slice and encode every row as of its moment."""
     encoder = FeatureEncoder(spec, min_category_count=config.min_category_count)
-    encoder.fit(data.frame.iloc[split.train])
     try:
+        # the moments make "days since" features' typical values (the reasons' reference)
+        encoder.fit(data.frame.iloc[split.train], AsOf(data.moments[split.train]))
         x = encoder.transform(data.frame, AsOf(data.moments))
     except FutureTimestampError as error:
         raise LeadscoreError(
@@ -570,6 +576,7 @@ def train_scorer(
         "models": model_info,
         "single_column_auc": design.single_column_auc,
         "thresholds": thresholds,
+        "factors": overall_factors(models, spec, x[split.test], data.times[split.test]),
     }
     metadata = {
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -599,6 +606,49 @@ def train_scorer(
         baseline_scores,
         alternatives,
     )
+
+
+def overall_factors(
+    models: dict[str, SubModel],
+    spec: DatasetSpec,
+    x: np.ndarray,
+    times: np.ndarray,
+    top: int = FACTORS_KEPT,
+) -> dict[str, Any]:
+    """The strongest factors of the fit and of the interest score over a slice (the test
+    slice: leads no model learned from), for the alignment sheet.
+
+    A feature's strength is its mean absolute TreeSHAP effect in score points (the
+    units of a rep's reasons, `models.attribution`); its share is that strength over
+    the sum of all the sub-model's features' strengths. Strongest first, named by the
+    spec's readable label. `times` (the slice's time keys) give its dates as the report
+    writes them.
+    """
+    labels = {f.name: f.readable for f in spec.features}
+    out: dict[str, Any] = {
+        "slice": "test",
+        "rows": len(x),
+        "time_from": time_text(float(times.min()), spec) if len(times) else None,
+        "time_to": time_text(float(times.max()), spec) if len(times) else None,
+    }
+    for name in ("fit", "interest"):
+        model = models[name]
+        contrib = model.contributions(x)
+        effect, _, _ = effects_from_contributions(model.calibrator, contrib, margin_of(contrib))
+        strength = np.abs(effect).mean(axis=0) if len(x) else np.zeros(len(model.features))
+        total = float(strength.sum())
+        order = np.argsort(-strength, kind="stable")[:top]
+        out[name] = [
+            {
+                "feature": model.features[j],
+                "label": labels[model.features[j]],
+                "mean_abs_points": float(strength[j]),
+                "share": float(strength[j]) / total,
+            }
+            for j in order
+            if strength[j] > 0
+        ]
+    return out
 
 
 def catalogue_columns(config: TrainConfig) -> list[str]:

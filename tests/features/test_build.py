@@ -186,6 +186,87 @@ def test_round_trip_through_dict_gives_identical_transforms(
         )
 
 
+# -- the typical training lead (what reasons compare a lead's value with) ---------------------
+
+
+def test_fit_keeps_each_features_typical_value(tiny_encoder: FeatureEncoder) -> None:
+    assert tiny_encoder.reference_ == {
+        # the median of 7, 10, 300 and 1000 as one of them (never 155), read from plain text
+        "employees": 10.0,
+        # " Retail " reads as Retail: three of six
+        "industry": "Retail",
+        # most leads' title is rare ("other"): no typical category
+        "seniority": None,
+        # three yes (true, 1, yes) against two no; the empty value does not vote
+        "demo": True,
+    }
+
+
+def test_a_typical_number_read_from_a_range_keeps_its_text(tiny_spec: DatasetSpec) -> None:
+    frame = pd.DataFrame(
+        {
+            "employees": ["1-5", " 25-50", "25-50", "1000+", "25-50", ""],
+            "industry": ["Retail", "", "", "", "Logistics", "Retail"],
+            "title": [""] * 6,
+            "demo": ["no", "yes", "no", "yes", "", ""],
+        }
+    )
+    encoder = FeatureEncoder(tiny_spec, min_category_count=1).fit(frame)
+    # the median of 3, 37.5, 37.5, 1000, 37.5 is 37.5, most often written "25-50"; a missing
+    # industry is the most common "value": no typical industry; a tie of yes and no: none
+    assert encoder.reference_ == {
+        "employees": "25-50",
+        "industry": None,
+        "seniority": None,
+        "demo": None,
+    }
+    restored = FeatureEncoder.from_dict(tiny_spec, json.loads(json.dumps(encoder.to_dict())))
+    assert restored.reference_ == encoder.reference_
+
+
+def test_typical_days_need_the_rows_moments(timed: FeatureEncoder) -> None:
+    frame = pd.DataFrame(
+        {
+            "industry": ["Retail"] * 5,
+            "last_visit": ["2025-03-13T12:00:00Z", "2025-03-04T12:00:00Z", "", "2025-03-12", ""],
+            "form": ["Demo request", "", "", "", ""],
+        }
+    )
+    spec = timed.spec
+    without = FeatureEncoder(spec, min_category_count=1).fit(frame)
+    assert without.reference_["days_since_visit"] is None  # no moment: no days
+    at_moment = FeatureEncoder(spec, min_category_count=1).fit(frame, AsOf(AS_OF))
+    # 1, 10 and 2.5 days before the moment: the median is 2.5
+    assert at_moment.reference_ == {
+        "industry": "Retail",
+        "days_since_visit": 2.5,
+        "last_form": None,  # most leads submitted no form
+    }
+    # per row, as training examples are: the third visit is counted from a day later
+    moments = AsOf(np.array([AS_OF, AS_OF, AS_OF, AS_OF + NS_PER_DAY, AS_OF]))
+    per_row = FeatureEncoder(spec, min_category_count=1).fit(frame, moments)
+    assert per_row.reference_["days_since_visit"] == 3.5
+    # the typical values change no code of the matrix
+    np.testing.assert_array_equal(
+        at_moment.transform(frame, AsOf(AS_OF)), without.transform(frame, AsOf(AS_OF))
+    )
+
+
+def test_a_bundle_saved_before_typical_values_has_none(
+    tiny_spec: DatasetSpec, tiny_encoder: FeatureEncoder
+) -> None:
+    old = {k: v for k, v in tiny_encoder.to_dict().items() if k != "reference"}
+    assert FeatureEncoder.from_dict(tiny_spec, old).reference_ == dict.fromkeys(
+        ["employees", "industry", "seniority", "demo"]
+    )
+    # a value of the wrong kind for its feature is no typical value either
+    odd = {
+        **old,
+        "reference": {"employees": "lots", "industry": 3, "seniority": None, "demo": "yes"},
+    }
+    assert set(FeatureEncoder.from_dict(tiny_spec, odd).reference_.values()) == {None}
+
+
 # -- batch and record paths agree on realistic leads --------------------------------------------
 
 

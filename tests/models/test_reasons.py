@@ -382,7 +382,12 @@ def test_an_unseen_category_is_quoted_from_the_raw_record(scorer: LeadScorer) ->
         r"Country 'Atlantis' is rare or new to the model — (raises|lowers) fit", country["text"]
     )
     assert factors["numemployees"]["value"] == "100-500"
-    assert factors["numemployees"]["text"].startswith("Company size: 100-500 employees — ")
+    # a number says what the typical training lead has (the bundle's median: "25-50")
+    typical = scorer.encoder.reference_["numemployees"]
+    assert typical == "25-50"
+    assert factors["numemployees"]["text"].startswith(
+        "Company size: 100-500 employees, more than the typical lead's 25-50 — "
+    )
     assert factors["seniority"]["value"] == "director or head"
     assert factors["seniority"]["text"].startswith("Seniority: director or head — ")
 
@@ -423,7 +428,11 @@ def test_enum_like_crm_values_are_written_for_people(
         if f["feature"] == "hs_analytics_source" and "rare or new" not in f["text"]
     }
     assert "ORGANIC_SEARCH" in sources
-    assert sources["ORGANIC_SEARCH"].startswith("Original source: Organic search — ")
+    # the most common source in training: said to be the typical lead's
+    assert scorer.encoder.reference_["hs_analytics_source"] == "ORGANIC_SEARCH"
+    assert sources["ORGANIC_SEARCH"].startswith(
+        "Original source: Organic search, like the typical lead — "
+    )
     assert not any("_" in t for t in sources.values())
 
 
@@ -699,12 +708,18 @@ def test_x_education_reasons_add_up_and_read_well(xed_scorer: LeadScorer) -> Non
     explained = explain(xed_scorer, matrix, leads, k=20)
     texts = [f["text"] for _, f in _factors(explained)]
     assert not [t for t in texts if FORBIDDEN.search(t)]
-    assert any(t.startswith("Time on website: ") and " seconds — " in t for t in texts)
+    assert any(
+        re.match(r"Time on website: [0-9,]+ seconds, (fewer|more) than the typical lead's", t)
+        for t in texts
+    )
     odd = explained[-1]
     odd_factors = {f["feature"]: f for g in odd.values() for f in [*g["positive"], *g["negative"]]}
     assert odd_factors["Country"]["text"].startswith("Country 'Atlantis' is rare or new")
     assert odd_factors["Total Time Spent on Website"]["text"].startswith("Time on website unknown")
-    assert odd_factors["Do Not Email"]["text"].startswith("Has not opted out of email — ")
+    assert xed_scorer.encoder.reference_["Do Not Email"] is False  # most leads say no
+    assert odd_factors["Do Not Email"]["text"].startswith(
+        "Has not opted out of email, like most leads — "
+    )
     assert odd_factors["Do Not Email"]["value"] == "no"
 
 

@@ -50,6 +50,8 @@ def test_scores_are_probabilities_and_0_to_100(
         "changed",
         "rule",
         "rule_detail",
+        "next_action",
+        "next_action_due",
     ]
     assert scores["probability"].between(0, 1).all()
     assert scores[["fit", "interest"]].stack().between(0, 100).all()

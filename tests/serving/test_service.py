@@ -12,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from features.timestamps import AsOf
-from models.contract import DECISION_COLUMNS
+from models.contract import ACTION_COLUMNS, DECISION_COLUMNS
 from tests.serving.support import AS_OF, Registry, crm_fixture
 
 
@@ -71,6 +71,10 @@ def test_service_scores_equal_the_batch_scorer(
         assert result["interest"]["grade"] == row["interest_grade"]
         for column in DECISION_COLUMNS:  # the API's key and the batch column of each field
             assert result["recommendation"][column.key] == row[column.name], column
+        next_action = result["recommendation"]["next_action"]
+        for column in ACTION_COLUMNS:  # next_action.type / .due and the batch columns
+            want = row[column.name] if isinstance(row[column.name], str) else None
+            assert next_action[column.field] == want, column
 
 
 def test_explain_adds_fit_and_interest_reasons(
@@ -243,6 +247,7 @@ def test_hubspot_v3_object_gives_properties_to_patch_back(
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["as_of"] == "2025-04-02T12:00:03Z"
+    assert body["actions"] is None  # create bodies only when asked for (?actions=true)
     (update,) = body["results"]
     assert update["id"] == "51"
     properties = update["properties"]

@@ -14,8 +14,9 @@ from pydantic import SecretStr, TypeAdapter, ValidationError
 
 from features.coerce import CoercionError
 from features.timestamps import AsOf, FutureTimestampError
-from models.contract import GROUPS, Decision, Factor, Group, GroupReasons, LeadScore
+from models.contract import GROUPS, Decision, Factor, Group, GroupReasons, LeadScore, NextAction
 from serving.adapters import (
+    REASONS_MAX_CHARS,
     check_numbers,
     format_reasons,
     hubspot_properties,
@@ -249,6 +250,7 @@ RESULT = LeadScore(
         changed=True,
         rule="score_sql",
         detail="",
+        next_action=NextAction("contact", "2025-04-02T16:00:00Z", "NEW: …; contact within 4 h"),
     ),
     reasons={
         "fit": GroupReasons(
@@ -307,12 +309,14 @@ def test_reasons_text_is_short() -> None:
         RESULT,
         reasons={
             g: GroupReasons(
-                50.0, 50.0, [factor(g, "x" * 100, 1.0)] * 5, [factor(g, "y" * 100, -1.0)] * 5
+                50.0, 50.0, [factor(g, "x" * 300, 1.0)] * 5, [factor(g, "y" * 300, -1.0)] * 5
             )
             for g in GROUPS
         },
     )
-    assert len(format_reasons(many)) <= 500
+    text = format_reasons(many)
+    assert len(text) == REASONS_MAX_CHARS
+    assert text.endswith("…")
     assert format_reasons(LeadScore(probability=0.1, fit=1.0, interest=1.0)) == ""
 
 
