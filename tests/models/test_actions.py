@@ -27,9 +27,10 @@ from models.actions import (
     parse_duration,
 )
 from models.contract import ACTION_COLUMNS, NextAction
-from models.policy import KEPT, SQL, STAGES, Policy, Requirements, Thresholds
+from models.policy import KEPT, SQL, STAGES, Policy, Requirements
 from models.scorer import LeadScorer
 from tests.conftest import DEMO_AS_OF
+from tests.models.test_policy import THRESHOLDS
 from training.config import TrainConfig
 from training.thresholds import DecisionConfig, fit_policy
 
@@ -264,17 +265,6 @@ def test_a_moment_with_milliseconds_keeps_them() -> None:
 
 
 # -- the policy carries the rules ---------------------------------------------------------------
-
-
-THRESHOLDS = Thresholds(
-    fit_grade_cuts=[60, 40, 20],
-    interest_grade_cuts=[70, 45, 25],
-    sql_probability=0.5,
-    sql_min_fit=40,
-    mql_probability=0.2,
-    mql_min_fit=20,
-    mql_min_interest=25,
-)
 
 
 def test_decide_adds_the_next_action_of_the_recommended_stage_and_status() -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +23,7 @@ from features.spec import DatasetSpec
 from models.actions import ACTION_TYPES, Actions, parse_duration, words
 from models.attribution import effects_from_contributions, margin_of
 from models.policy import OTHER, STAGES, Policy, Requirements, Thresholds
+from tests.browser import chromium, needs_chromium
 from tests.conftest import NO_BASELINE_GATE, REPO
 from training.alignment import (
     ARTIFACT,
@@ -39,7 +39,6 @@ from training.data import PreparedData
 from training.result import Factors
 from training.train import TrainResult
 
-CHROMIUM = Path("/usr/bin/chromium")
 MODEL = "alignment-test"
 runner = CliRunner()
 
@@ -410,28 +409,6 @@ def test_facts_and_pointers() -> None:
 
 
 # -- in a real browser ---------------------------------------------------------------------------
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
-
-
-def chromium(args: list[str], tmp_path: Path) -> None:
-    profile = tmp_path / f"chromium-profile-{len(list(tmp_path.glob('chromium-profile-*')))}"
-    subprocess.run(
-        [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
 
 
 def printed_pages(page: str, tmp_path: Path, name: str) -> int:
@@ -449,11 +426,6 @@ def printed_pages(page: str, tmp_path: Path, name: str) -> int:
     box = re.search(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", data)
     assert box and abs(float(box.group(1)) - 595) < 2 and abs(float(box.group(2)) - 842) < 2
     return pages
-
-
-needs_chromium = pytest.mark.skipif(
-    not CHROMIUM.is_file(), reason="no /usr/bin/chromium (apt-get install chromium)"
-)
 
 
 @pytest.mark.browser

@@ -38,13 +38,12 @@ from features.generate import Demo
 from features.timestamps import AsOf
 from models.mlflow_store import experiment_url
 from models.pyfunc import load_scorer
+from tests.browser import CHROMIUM, CHROMIUM_FLAGS
 from tests.conftest import DEMO_AS_OF
 from tests.training.test_registry_integrity import tiny_data as tiny_data
 from tests.training.test_report import (
     BLOCKED_PROBE,
     CHARTS,
-    CHROMIUM,
-    CHROMIUM_FLAGS,
     example_result,
 )
 from training.report import render_html

@@ -7,7 +7,6 @@ import json
 import math
 import re
 import struct
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import pytest
 from sklearn.metrics import precision_recall_curve, roc_curve
 
 from features.jsonable import jsonable
+from tests.browser import chromium, needs_chromium
 from training.metrics import (
     classification_metrics,
     expected_calibration_error,
@@ -25,7 +25,6 @@ from training.metrics import (
 )
 from training.report import render_html, write_report
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHARTS = {"chart-reliability", "chart-gains", "chart-curves", "chart-stability", "chart-backtest"}
 SECTIONS = [
     "comparison",
@@ -587,17 +586,6 @@ def test_write_report_writes_strict_json_with_nan_as_null_and_the_html(tmp_path:
 
 
 # -- in a real browser -------------------------------------------------------------------------
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
 
 # Put before the report's Content-Security-Policy, so that it may run: once the
 # policy is in force no inline script runs (the second probe checks that).
@@ -613,21 +601,8 @@ addEventListener("load", () => {
 BLOCKED_PROBE = '<script>document.body.dataset.inlineScriptRan = "yes";</script>'
 
 
-def chromium(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    profile = tmp_path / f"chromium-profile-{len(list(tmp_path.glob('chromium-profile-*')))}"
-    return subprocess.run(
-        [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-
-
 @pytest.mark.browser
-@pytest.mark.skipif(
-    not CHROMIUM.is_file(), reason="no /usr/bin/chromium (apt-get install chromium)"
-)
+@needs_chromium
 def test_the_report_opens_in_chromium_with_every_chart_loaded(tmp_path: Path) -> None:
     paths = write_report(example_result(), tmp_path / "report")
     page = paths["html"].read_text(encoding="utf-8")
