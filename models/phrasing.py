@@ -344,8 +344,12 @@ class Comparison:
                     number = float(shown_days(np.array([number]))[0])
                 self.text = format_number(number)
             self.code = number
-            self.below = f", {fewer_word(feature)} than the typical lead's {self.text}"
-            self.above = f", more than the typical lead's {self.text}"
+            fewer = fewer_word(feature)
+            # "fewer than the typical lead's 2" (pages: said by the lead's own value), but
+            # "less than the typical lead's 2,169,000 USD": an amount keeps its unit
+            shown = f"{self.text} {feature.unit}" if fewer == "less" and feature.unit else self.text
+            self.below = f", {fewer} than the typical lead's {shown}"
+            self.above = f", more than the typical lead's {shown}"
 
     def __call__(self, encoded: float) -> str:
         """The words for one lead's encoded value (days as encoded, not yet rounded)."""

@@ -283,7 +283,7 @@ def test_the_encoder_keeps_the_typical_values(typical_encoder: FeatureEncoder) -
             "revenue",
             990.0,
             None,
-            "Annual revenue: 990 USD, less than the typical lead's 2,500,000.5",
+            "Annual revenue: 990 USD, less than the typical lead's 2,500,000.5 USD",
         ),
         ("revenue", 2500000.501, None, "Annual revenue: 2,500,000.5 USD, like the typical lead"),
         # days as shown: tenths below ten days, so 4.24 days is the typical 4.2
