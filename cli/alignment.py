@@ -32,7 +32,7 @@ def alignment(
     a sign-off block, on at most two A4 pages."""
     from models.mlflow_store import configure
     from models.policy import Policy
-    from serving.resolve import load_model, parse_registry_uri, run_of
+    from serving.resolve import open_model, parse_registry_uri
     from training.alignment import LANGUAGES, SheetModel, write_alignment
 
     if lang not in LANGUAGES:
@@ -46,14 +46,15 @@ def alignment(
         raise LeadscoreError(f"--out: {str(out)!r} is a folder; give the sheet's file name")
 
     uri = configure()
-    scorer, version = load_model(model, uri)
+    loaded = open_model(model, uri)
+    scorer, version = loaded.scorer, loaded.version or ""
     policy = scorer.policy
     if not isinstance(policy, Policy):
         raise LeadscoreError(
             f"model {model} has no decision policy (thresholds and catalogue): "
             "no alignment sheet to write"
         )
-    run_id = run_of(model, uri)
+    run_id = loaded.run_id
     report = run_report(run_id)
     if report is None:
         err_console.print(

@@ -106,7 +106,7 @@ def evaluate(
     from features.jsonable import jsonable
     from features.spec import resolve_spec
     from models.mlflow_store import configure
-    from serving.resolve import load_model, run_of
+    from serving.resolve import open_model
     from training import backtest as rolling_origin
     from training import evaluation
     from training.config import load_config
@@ -151,7 +151,8 @@ def evaluate(
         uri = configure()
         if run_id is not None:
             check_run(run_id, uri)
-        scorer, version = load_model(model, uri)
+        loaded = open_model(model, uri)
+        scorer, version = loaded.scorer, loaded.version or ""
         check_model_matches(scorer, frame, model, data)
         notes: list[str] = []
         if scorer.spec.name != dataset_spec.name:
@@ -164,7 +165,7 @@ def evaluate(
             if rules is not None:
                 notes.append(f"points rule: the default {default_points_path().name}")
 
-        trained = training_params(run_of(model, uri))
+        trained = training_params(loaded.run_id)
         test_share = settings.split.test
         if config is None and trained and "split.test" in trained:
             test_share = float(trained["split.test"])

@@ -217,8 +217,8 @@ def registry_check(
     """Find versions without a promotion decision and runs left RUNNING by a dead process
     (no heartbeat, or a process of this host that is gone); print one line for each, mark
     them, and never move an alias. `leadscore train` runs the same check first."""
-    from models.mlflow_store import configure
-    from training.registry import check_registry, open_store, sqlite_database, store_errors
+    from models.mlflow_store import configure, sqlite_database
+    from training.registry import check_registry, open_store, store_errors
 
     uri = configure()
     database = sqlite_database(uri)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 # The registry's names: the model `leadscore train` registers, the alias the service and
 # `leadscore score` use, the alias of a registered model that was not promoted.
@@ -39,6 +40,17 @@ def local_store_uri() -> str:
 def tracking_uri() -> str:
     """`MLFLOW_TRACKING_URI`, or the embedded default (`local_store_uri`)."""
     return os.environ.get("MLFLOW_TRACKING_URI") or local_store_uri()
+
+
+def sqlite_database(uri: str) -> Path | None:
+    """The database file of a `sqlite:///` tracking URI (also `sqlite:///file:PATH?mode=ro
+    &uri=true`, SQLite's own URI form), None for any other store."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    rest = uri.removeprefix("sqlite:///")
+    if rest.startswith("file:"):
+        return Path(unquote(urlsplit(rest).path))
+    return Path(rest.split("?", 1)[0])
 
 
 def configure(uri: str | None = None) -> str:

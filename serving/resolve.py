@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from features.errors import LeadscoreError, first_line
-from models.mlflow_store import configure
+from models.mlflow_store import configure, sqlite_database
 
 if TYPE_CHECKING:
     from models.scorer import LeadScorer
@@ -94,12 +94,8 @@ def resolve(uri: str, tracking: str, hint: str = TRAIN_HINT) -> Resolved:
     from mlflow.tracking import MlflowClient
 
     found = Resolved(uri=uri, name=uri, load_uri=uri, tracking_uri=tracking)
-    database = Path(tracking.removeprefix("sqlite:///"))
-    if (
-        uri.startswith(("models:/", "runs:/"))
-        and tracking.startswith("sqlite:///")
-        and not database.is_file()
-    ):
+    database = sqlite_database(tracking)
+    if uri.startswith(("models:/", "runs:/")) and database is not None and not database.is_file():
         # MLflow would create an empty database here: say what is missing instead.
         raise not_found(found, f"there is no MLflow database at {database}", hint)
     mlflow.set_tracking_uri(tracking)
@@ -144,18 +140,6 @@ def logged_model(found: Resolved, client: Any, hint: str = TRAIN_HINT) -> Resolv
     return found
 
 
-def run_of(reference: str, tracking: str | None = None) -> str | None:
-    """The MLflow run that trained the model a reference points at; None for a bundle
-    folder or a reference the registry cannot place (it is looked up, not loaded)."""
-    if bundle_folder(reference) is not None:
-        return None
-    try:
-        return resolve(reference, configure(tracking)).run_id
-    except ModelNotFoundError as error:
-        log.info("no training run for %s: %s", reference, error)
-        return None
-
-
 def load_version(found: Resolved, hint: str = TRAIN_HINT) -> LoadedModel:
     """Load the scorer of the version `found.load_uri` pins (MLflow pointed at its
     tracking URI); `ModelNotFoundError`, naming it, when it cannot be loaded."""
@@ -185,17 +169,22 @@ def load_bundle(folder: Path) -> LeadScorer:
         ) from None
 
 
-def load_model(reference: str, tracking: str | None = None) -> tuple[LeadScorer, str]:
-    """The scorer a reference points at and its registry version ("" when not registered).
+def open_model(reference: str, tracking: str | None = None) -> LoadedModel:
+    """The scorer a reference points at, with where it came from (version and training run
+    when registered; none for a bundle folder).
 
     A bundle folder is read directly; anything else is an MLflow model URI, resolved
     against `tracking` (default: `MLFLOW_TRACKING_URI` or ./mlflow.db).
     """
     folder = bundle_folder(reference)
     if folder is not None:
-        return load_bundle(folder), ""
-    tracking = configure(tracking)
-    found = load_version(resolve(reference, tracking))
+        return LoadedModel(uri=reference, name=reference, scorer=load_bundle(folder))
+    return load_version(resolve(reference, configure(tracking)))
+
+
+def load_model(reference: str, tracking: str | None = None) -> tuple[LeadScorer, str]:
+    """`open_model`'s scorer and registry version ("" when not registered)."""
+    found = open_model(reference, tracking)
     return found.scorer, found.version or ""
 
 

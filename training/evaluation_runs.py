@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from features.errors import LeadscoreError
-from models.mlflow_store import EVALUATION_EXPERIMENT
+from models.mlflow_store import EVALUATION_EXPERIMENT, sqlite_database
 from training.tracking import EVALUATION_ARTIFACTS, ensure_experiment
 
 log = logging.getLogger(__name__)
@@ -20,8 +20,8 @@ def check_run(run_id: str, uri: str) -> None:
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    database = Path(uri.removeprefix("sqlite:///"))
-    if uri.startswith("sqlite:///") and not database.is_file():
+    database = sqlite_database(uri)
+    if database is not None and not database.is_file():
         # MLflow would create an empty database here: say what is missing instead.
         raise LeadscoreError(
             f"--run-id: no MLflow run {run_id!r}: there is no MLflow database at {database}"

@@ -39,10 +39,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
 
 from features.errors import LeadscoreError, first_line
-from models.mlflow_store import CHALLENGER, CHAMPION
+from models.mlflow_store import CHALLENGER, CHAMPION, sqlite_database
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -87,17 +86,6 @@ def kill_point(phase: str) -> None:
 
 
 # -- the store -----------------------------------------------------------------------------------
-def sqlite_database(uri: str) -> Path | None:
-    """The database file of a `sqlite:///` tracking URI (also `sqlite:///file:PATH?mode=ro
-    &uri=true`, SQLite's own URI form), None for any other store."""
-    if not uri.startswith("sqlite:///"):
-        return None
-    rest = uri.removeprefix("sqlite:///")
-    if rest.startswith("file:"):
-        return Path(unquote(urlsplit(rest).path))
-    return Path(rest.split("?", 1)[0])
-
-
 def lock_file(uri: str) -> Path | None:
     """The lock file beside a SQLite store (schema creation and promotions)."""
     database = sqlite_database(uri)

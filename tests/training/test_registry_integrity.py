@@ -32,6 +32,7 @@ from features.errors import LeadscoreError
 from features.generate import generate_demo
 from features.spec import DatasetSpec
 from features.timestamps import AsOf
+from models.mlflow_store import sqlite_database
 from models.pyfunc import load_scorer
 from tests.conftest import DEMO_AS_OF, NO_BASELINE_GATE, as_crm_text
 from training.config import TrainConfig
@@ -50,7 +51,6 @@ from training.registry import (
     host_name,
     open_store,
     promotion_lock,
-    sqlite_database,
 )
 from training.tracking import (
     configure,
