@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import DEFAULT_MODEL, MODEL_HELP, console, err_console
+from cli.common import DEFAULT_MODEL, MODEL_HELP, LangOption, console, err_console, language_of
 from features.errors import LeadscoreError
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 def alignment(
     out: Annotated[Path, typer.Option(help="the sheet to write, an .html file")],
     model: Annotated[str, typer.Option(help=MODEL_HELP)] = DEFAULT_MODEL,
-    lang: Annotated[str, typer.Option(help="language of the sheet: en")] = "en",
+    lang: LangOption = "en",
 ) -> None:
     """Write the marketing–sales alignment sheet: stage definitions and owners, the MQL and
     SQL criteria with the fitted thresholds, the requirements catalogue, expected weekly
@@ -33,13 +33,9 @@ def alignment(
     from models.mlflow_store import configure
     from models.policy import Policy
     from serving.resolve import open_model, parse_registry_uri
-    from training.alignment import LANGUAGES, SheetModel, write_alignment
+    from training.alignment import SheetModel, write_alignment
 
-    if lang not in LANGUAGES:
-        raise LeadscoreError(
-            f"--lang: {lang!r} is not available; the alignment sheet is written in "
-            f"{', '.join(LANGUAGES)}"
-        )
+    lang = language_of(lang)
     if out.suffix.lower() not in (".html", ".htm"):
         raise LeadscoreError(f"--out: {str(out)!r} must be an .html file")
     if out.is_dir():

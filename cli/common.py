@@ -19,6 +19,7 @@ from rich.markup import escape
 
 from features.errors import LeadscoreError
 from features.spec import builtin_specs
+from models.i18n import LANG_ENV
 from models.mlflow_store import DEFAULT_MODEL_URI
 
 if TYPE_CHECKING:
@@ -45,6 +46,21 @@ AsOfOption = Annotated[
     ),
 ]
 MODEL_HELP = "MLflow model URI, or a bundle folder (bundle.json: read without MLflow)"
+# The language of what people read (reasons, decision details, the card, the sheet).
+LangOption = Annotated[
+    str,
+    typer.Option(
+        envvar=LANG_ENV,
+        help=f"language of reasons, details and cards: en (default) or de; also from ${LANG_ENV}",
+    ),
+]
+
+
+def language_of(lang: str) -> str:
+    """`--lang` (or $LEADSCORE_LANG) checked: a language with a message catalogue."""
+    from models.i18n import check_language
+
+    return check_language(lang, "--lang")
 
 
 def user_errors(command: F) -> F:

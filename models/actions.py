@@ -56,6 +56,7 @@ from pydantic import (
 
 from features.coerce import CoercionError
 from features.timestamps import AsOf
+from models.i18n import ENGLISH, N_, Language
 
 ActionType = Literal["contact", "retry_contact", "create_deal", "nurture", "recheck", "none"]
 ACTION_TYPES: tuple[ActionType, ...] = get_args(ActionType)
@@ -67,6 +68,26 @@ MARKETING_STAGES: frozenset[str] = frozenset({"subscriber", "lead", "marketingqu
 SQL_STAGE = "salesqualifiedlead"
 PAST_SQL_STAGES: frozenset[str] = frozenset({"opportunity", "customer", "evangelist"})
 OTHER_STAGE = "other"
+# The stages as HubSpot names them (the German catalogue has HubSpot's German names).
+STAGE_NAMES: dict[str, str] = {
+    "subscriber": N_("Subscriber"),
+    "lead": N_("Lead"),
+    "marketingqualifiedlead": N_("Marketing Qualified Lead"),
+    "salesqualifiedlead": N_("Sales Qualified Lead"),
+    "opportunity": N_("Opportunity"),
+    "customer": N_("Customer"),
+    "evangelist": N_("Evangelist"),
+    OTHER_STAGE: N_("Other"),
+}
+
+
+def stage_name(stage: str, lang: Language = ENGLISH) -> str:
+    """A stage's name for people in `lang` ("Sales Qualified Lead"; a stage of no
+    catalogue as it is)."""
+    name = STAGE_NAMES.get(stage)
+    return stage if name is None else lang.gettext(name)
+
+
 # The setting that holds each action's period (how long after scoring it is due).
 PERIOD_FIELDS: dict[str, str] = {
     "contact": "contact_within",
@@ -88,40 +109,49 @@ DEFAULT_STATUSES: dict[str, ActionType] = {
 }
 # What each default status means (the source's words; OPEN and CONNECTED are HubSpot's).
 STATUS_MEANINGS: dict[str, str] = {
-    "NEW": "new in the sales queue, not contacted yet",
-    "OPEN": "open, not contacted yet (as NEW)",
-    "ATTEMPTED_TO_CONTACT": "tried, not reached yet",
-    "CONNECTED": "the rep reached the lead; the rep owns the next step",
-    "IN_PROGRESS": "a conversation is under way; the rep owns the next step",
-    "OPEN_DEAL": "a deal is created automatically",
-    "BAD_TIMING": "back to nurturing, and a later re-check",
-    "UNQUALIFIED": "out of the sales queue",
+    "NEW": N_("new in the sales queue, not contacted yet"),
+    "OPEN": N_("open, not contacted yet (as NEW)"),
+    "ATTEMPTED_TO_CONTACT": N_("tried, not reached yet"),
+    "CONNECTED": N_("the rep reached the lead; the rep owns the next step"),
+    "IN_PROGRESS": N_("a conversation is under way; the rep owns the next step"),
+    "OPEN_DEAL": N_("a deal is created automatically"),
+    "BAD_TIMING": N_("back to nurturing, and a later re-check"),
+    "UNQUALIFIED": N_("out of the sales queue"),
 }
 # What each action asks for, in words (the alignment sheet and the README use these).
 ACTION_MEANINGS: dict[ActionType, str] = {
-    "contact": "contact the lead (first contact, within the service level)",
-    "retry_contact": "try to reach the lead again",
-    "create_deal": "create the deal, associated with the contact",
-    "nurture": "marketing nurtures the lead (no sales task, no due time)",
-    "recheck": "back to nurturing; sales re-checks the lead later",
-    "none": "no action from scoring",
+    "contact": N_("contact the lead (first contact, within the service level)"),
+    "retry_contact": N_("try to reach the lead again"),
+    "create_deal": N_("create the deal, associated with the contact"),
+    "nurture": N_("marketing nurtures the lead (no sales task, no due time)"),
+    "recheck": N_("back to nurturing; sales re-checks the lead later"),
+    "none": N_("no action from scoring"),
 }
 # How a reason names an action that is not taken: "no first contact (forward only)".
 _NOT_TAKEN: dict[str, str] = {
-    "contact": "first contact",
-    "retry_contact": "new contact attempt",
-    "create_deal": "new deal",
-    "nurture": "nurturing",
-    "recheck": "re-check",
-    "none": "action",
+    "contact": N_("first contact"),
+    "retry_contact": N_("new contact attempt"),
+    "create_deal": N_("new deal"),
+    "nurture": N_("nurturing"),
+    "recheck": N_("re-check"),
+    "none": N_("action"),
 }
-# How a reason names an action that has a due time: "contact within 4 h", "try again in 2 d".
+# How a reason names an action that has a due time: "contact within 4 h", "try again in 2 d",
+# and one due at once: "contact at once".
 _DUE_WORDS: dict[str, str] = {
-    "contact": "contact within {}",
-    "retry_contact": "try again in {}",
-    "create_deal": "create the deal within {}",
-    "recheck": "re-check in {}",
+    "contact": N_("contact within %(period)s"),
+    "retry_contact": N_("try again in %(period)s"),
+    "create_deal": N_("create the deal within %(period)s"),
+    "recheck": N_("re-check in %(period)s"),
 }
+_DUE_AT_ONCE: dict[str, str] = {
+    "contact": N_("contact at once"),
+    "retry_contact": N_("try again at once"),
+    "create_deal": N_("create the deal at once"),
+    "recheck": N_("re-check at once"),
+}
+# A duration's units as a reason writes them ("1 d 12 h").
+_UNITS = {"d": N_("d"), "h": N_("h"), "min": N_("min"), "s": N_("s")}
 
 _NS_PER_SECOND = 1_000_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -180,16 +210,16 @@ def iso_duration(value: timedelta) -> str:
     return f"P{day_part}" + (f"T{time_part}" if time_part else "")
 
 
-def words(value: timedelta) -> str:
+def words(value: timedelta, lang: Language = ENGLISH) -> str:
     """A duration as a rep reads it: `4 h`, `2 d`, `1 d 12 h`, `30 min`, `at once`."""
     seconds = int(value.total_seconds())
     if seconds == 0:
-        return "at once"
+        return lang.gettext(N_("at once"))
     parts = []
     for size, unit in ((86_400, "d"), (3_600, "h"), (60, "min"), (1, "s")):
         count, seconds = divmod(seconds, size)
         if count:
-            parts.append(f"{count} {unit}")
+            parts.append(f"{count} {lang.gettext(_UNITS[unit])}")
     return " ".join(parts)
 
 
@@ -302,11 +332,12 @@ class Actions(BaseModel):
         as_of: AsOf,
         status_column: str = "hs_lead_status",
         rule_detail: Sequence[Any] | np.ndarray | None = None,
+        lang: Language = ENGLISH,
     ) -> dict[str, np.ndarray]:
         """The next action of each lead of a batch: `Policy.decide`'s recommended stage,
         lead status (None: none) and rule (with its `rule_detail`), and the moment(s) of
         scoring. Returns object arrays `next_action`, `next_action_due` (ISO 8601 UTC
-        text, None without a due time) and `next_action_detail`.
+        text, None without a due time) and `next_action_detail` (in `lang`).
 
         A status not in `statuses` raises `UnknownStatusError` naming `status_column`.
         """
@@ -320,7 +351,7 @@ class Actions(BaseModel):
             key = (s, st, r, d if r == "requirement_failed" else None)
             found = table.get(key)
             if found is None:
-                found = table[key] = self._one(*key, status_column, i)
+                found = table[key] = self._one(*key, status_column, i, lang)
             kinds[i], offsets[i], texts[i] = found
         return {
             "next_action": kinds,
@@ -329,39 +360,69 @@ class Actions(BaseModel):
         }
 
     def _one(
-        self, stage: Any, status: Any, rule: Any, rule_detail: Any, column: str, row: int
+        self,
+        stage: Any,
+        status: Any,
+        rule: Any,
+        rule_detail: Any,
+        column: str,
+        row: int,
+        lang: Language = ENGLISH,
     ) -> tuple[ActionType, int, str]:
         """(action, ns after scoring or -1 for no due time, reason) of one combination."""
         action: ActionType
+        say, text = lang.format, lang.gettext
         if stage == OTHER_STAGE:
-            return "none", -1, "stage other (competitor, partner, employee): never a prospect"
+            never = N_("stage other (competitor, partner, employee): never a prospect")
+            return "none", -1, text(never)
+        # English names a stage by its code, other languages by its name
+        shown = stage if lang.is_source else stage_name(stage, lang)
         if status is None:
-            who = f"stage {stage}"
             if stage == SQL_STAGE:
-                action, reason = "contact", "an SQL without a lead status"
+                action, reason = "contact", text(N_("an SQL without a lead status"))
             elif stage in MARKETING_STAGES:
-                action, reason = "nurture", f"{who}, no sales status: marketing nurtures it"
+                action = "nurture"
+                nurtured = N_("stage %(stage)s, no sales status: marketing nurtures it")
+                reason = say(nurtured, stage=shown)
             else:
-                action, reason = "none", f"{who} is never changed by scoring"
+                action = "none"
+                reason = say(N_("stage %(stage)s is never changed by scoring"), stage=shown)
         else:
             key = status_key(status)
             mapped = self.statuses.get(key)
             if mapped is None:
                 raise UnknownStatusError(column, status, list(self.statuses), row)
-            action, reason = (
-                mapped,
-                f"{status}: " + STATUS_MEANINGS.get(key, ACTION_MEANINGS[mapped]),
-            )
+            meaning = STATUS_MEANINGS.get(key, ACTION_MEANINGS[mapped])
+            action, reason = mapped, f"{status}: {text(meaning)}"
         if stage in PAST_SQL_STAGES and action not in PAST_SQL_ACTIONS:
-            return "none", -1, f"stage {stage} is past SQL: no {_NOT_TAKEN[action]} (forward only)"
+            return (
+                "none",
+                -1,
+                say(
+                    N_("stage %(stage)s is past SQL: no %(action)s (forward only)"),
+                    stage=shown,
+                    action=text(_NOT_TAKEN[action]),
+                ),
+            )
         if rule == "requirement_failed" and action in SALES_ACTIONS:
-            why = rule_detail or "fails a requirement"
-            return "none", -1, f"{why}: not handed to sales (no {_NOT_TAKEN[action]})"
+            why = rule_detail or text(N_("fails a requirement"))
+            return (
+                "none",
+                -1,
+                say(
+                    N_("%(why)s: not handed to sales (no %(action)s)"),
+                    why=why,
+                    action=text(_NOT_TAKEN[action]),
+                ),
+            )
         period = self.period(action)
         if period is None:
             return action, -1, reason
-        when = _DUE_WORDS[action].format(words(period)).replace("within at once", "at once")
-        return action, _ns(period), f"{reason}; {when.replace('in at once', 'at once')}"
+        if int(period.total_seconds()) == 0:  # as `words` says "at once"
+            when = text(_DUE_AT_ONCE[action])
+        else:
+            when = say(_DUE_WORDS[action], period=words(period, lang))
+        return action, _ns(period), f"{reason}; {when}"
 
 
 def _ns(period: timedelta) -> int:

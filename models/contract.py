@@ -32,6 +32,7 @@ from typing import Any, Literal, Protocol
 from features.spec import DatasetSpec
 from features.timestamps import AsOf
 from models.actions import ActionType
+from models.i18n import SOURCE, language
 from models.phrasing import sentence
 from models.policy import Grade, Policy, Rule
 
@@ -57,6 +58,7 @@ class Factor:
     value: Value  # the lead's value as a rep reads it (None: missing)
     effect: float  # score points (0–100 scale); positive raises the score
     phrase: str  # the feature and value in words, without the direction
+    lang: str = SOURCE  # the language of `phrase` and `text`
 
     @property
     def direction(self) -> Direction:
@@ -65,7 +67,7 @@ class Factor:
     @property
     def text(self) -> str:
         """The factor as a sentence: "Seniority: VP — raises fit"."""
-        return sentence(self.phrase, self.direction, self.group)
+        return sentence(self.phrase, self.direction, self.group, language(self.lang))
 
     def record(self) -> dict[str, Any]:
         effect = self.effect
@@ -75,7 +77,12 @@ class Factor:
             "label": self.label,
             "value": self.value,
             "effect": effect,
-            "text": sentence(self.phrase, "raises" if effect > 0 else "lowers", self.group),
+            "text": sentence(
+                self.phrase,
+                "raises" if effect > 0 else "lowers",
+                self.group,
+                language(self.lang),
+            ),
         }
 
 
@@ -234,4 +241,5 @@ class Scorer(Protocol):
         explain: bool = False,
         k: int = 3,
         as_of: AsOf | None = None,
+        lang: str = SOURCE,
     ) -> list[LeadScore]: ...

@@ -28,6 +28,7 @@ from features.build import OTHER, FeatureEncoder, Typical, reader_for
 from features.coerce import NumberFormat, read_number_text, to_number
 from features.errors import LeadscoreError
 from features.spec import Derivation, FeatureSpec, FeatureType
+from models.i18n import ENGLISH, N_, Language
 
 State = Literal["present", "missing", "other"]
 
@@ -45,13 +46,62 @@ NO_RAW: Any = _NoRaw()
 
 
 # What a phrase adds when the lead's value is the typical training lead's.
-LIKE_TYPICAL = ", like the typical lead"
-LIKE_MOST = ", like most leads"  # a yes/no: the answer most leads give
+LIKE_TYPICAL = N_(", like the typical lead")
+LIKE_MOST = N_(", like most leads")  # a yes/no: the answer most leads give
+# ... and when it is not: fewer (a plural unit) or less, or more, than the typical value
+BELOW_COUNT = N_(", fewer than the typical lead's %(typical)s")
+BELOW_AMOUNT = N_(", less than the typical lead's %(typical)s")
+ABOVE = N_(", more than the typical lead's %(typical)s")
+UNKNOWN = N_("%(label)s unknown")
+UNKNOWN_ANSWER = N_("%(label)s: unknown")  # a yes/no
+RARE = N_("%(label)s: a value rare or new to the model")
+RARE_VALUE = N_("%(label)s %(value)s is rare or new to the model")
+YES = N_("%(label)s: yes")
+NO = N_("%(label)s: no")
+# Category values a rep reads that are leadscore's own words (the buckets of the
+# `seniority`, `email_domain_type` and `event_name` derivations of `features.coerce`) or
+# HubSpot's internal values of "Original source" as prettified: messages, so they read
+# in the rep's language. Any other category is the CRM's own text, shown as it is.
+CATEGORY_WORDS = (
+    N_("individual contributor"),
+    N_("VP"),
+    N_("C-level or owner"),
+    N_("director or head"),
+    N_("manager"),
+    N_("student or intern"),
+    N_("free mail"),
+    N_("business"),
+    N_("demo request"),
+    N_("webinar or event"),
+    N_("newsletter or blog"),
+    N_("free trial"),
+    N_("content download"),
+    N_("contact sales"),
+    N_("other form"),
+    N_("Organic search"),
+    N_("Paid search"),
+    N_("Direct traffic"),
+    N_("Social media"),
+    N_("Referrals"),
+    N_("Email marketing"),
+    N_("Offline"),
+    N_("Paid social"),
+    N_("Other campaigns"),
+)
+# A factor's direction and group as the sentence ends: "… — raises fit".
+DIRECTIONS = {
+    ("raises", "fit"): N_("raises fit"),
+    ("lowers", "fit"): N_("lowers fit"),
+    ("raises", "interest"): N_("raises interest"),
+    ("lowers", "interest"): N_("lowers interest"),
+}
 
 
-def sentence(phrase: str, direction: str, group: str) -> str:
+def sentence(phrase: str, direction: str, group: str, lang: Language = ENGLISH) -> str:
     """The last step: a phrase with its direction, "Seniority: VP — raises fit"."""
-    return f"{phrase} — {direction} {group}"
+    if lang.is_source:
+        return f"{phrase} — {direction} {group}"
+    return f"{phrase} — {lang.gettext(DIRECTIONS[direction, group])}"
 
 
 def format_number(value: float) -> str:
@@ -65,12 +115,24 @@ def format_number(value: float) -> str:
     return f"{value:.2g}"
 
 
-def _with_unit(number: str, unit: str | None, singular: bool) -> str:
+def _with_unit(number: str, unit: str | None, singular: bool, lang: Language = ENGLISH) -> str:
     if not unit:
         return number
-    if singular and unit.islower() and unit.endswith("s") and not unit.endswith("ss"):
-        unit = unit[:-1]
-    return f"{number} {unit}"
+    return f"{number} {unit_word(unit, singular, lang)}"
+
+
+def counted(unit: str) -> bool:
+    """Whether a unit names things counted, in the plural ("visits", not "USD", "class")."""
+    return unit.islower() and unit.endswith("s") and not unit.endswith("ss")
+
+
+def unit_word(unit: str, singular: bool, lang: Language = ENGLISH) -> str:
+    """A spec's unit (written in the plural, "visits") for one or for many, in `lang`: the
+    catalogue has it as a plural message (singular "visit", plural "visits")."""
+    one = unit[:-1] if counted(unit) else unit
+    if lang.is_source:
+        return one if singular else unit
+    return lang.ngettext(one, unit, 1 if singular else 2)
 
 
 _ENUM = re.compile(r"^[A-Z0-9]+(?:_[A-Z0-9]+)*$")
@@ -171,7 +233,13 @@ def negate(label: str) -> str | None:
     return f"Has not {participle} {tail}".rstrip()
 
 
-def phrase(feature: FeatureSpec, value: Any, state: State, enum_like: bool = False) -> str:
+def phrase(
+    feature: FeatureSpec,
+    value: Any,
+    state: State,
+    enum_like: bool = False,
+    lang: Language = ENGLISH,
+) -> str:
     """What a rep reads about one feature of a lead, without the direction.
 
     `value` and `state` as `lead_value` returns them. Numeric: "Company size: 300
@@ -179,36 +247,47 @@ def phrase(feature: FeatureSpec, value: Any, state: State, enum_like: bool = Fal
     Retail"; missing: "Industry unknown"; rare/unseen: "Country 'Atlantis' is rare or new
     to the model".
     """
-    label = feature.readable
+    english = feature.readable
+    label = lang.gettext(english)
     kind = feature.type
     if state == "missing":
-        return f"{label}: unknown" if kind is FeatureType.boolean else f"{label} unknown"
+        return lang.format(UNKNOWN_ANSWER if kind is FeatureType.boolean else UNKNOWN, label=label)
     if state == "other":
         if value is None or value == OTHER:
-            return f"{label}: a value rare or new to the model"
-        return f"{label} {_quote(str(value))} is rare or new to the model"
+            return lang.format(RARE, label=label)
+        return lang.format(RARE_VALUE, label=label, value=_quote(str(value)))
     if kind is FeatureType.boolean:
-        negation = negate(label)
+        negation = negate(english)
         if value == "yes":
-            return label if negation is not None else f"{label}: yes"
-        return negation if negation is not None else f"{label}: no"
+            return label if negation is not None else lang.format(YES, label=label)
+        said = None if negation is None else lang.known(negation)
+        return said if said is not None else lang.format(NO, label=label)
     if kind is FeatureType.numeric:
         if isinstance(value, str):  # the lead's own text, e.g. "100-500" or "1000+"
-            return f"{label}: {_with_unit(value, feature.unit, singular=False)}"
-        return number_phrase(feature, float(value))
+            return f"{label}: {_with_unit(value, feature.unit, False, lang)}"
+        return number_phrase(feature, float(value), lang)
     text = prettify_enum(str(value)) if enum_like and _ENUM.match(str(value)) else str(value)
-    return f"{label}: {text}"
+    return f"{label}: {lang.gettext(text)}"
 
 
-def number_phrase(feature: FeatureSpec, number: float) -> str:
+def number_phrase(feature: FeatureSpec, number: float, lang: Language = ENGLISH) -> str:
     """`phrase` of a numeric feature's present value: "Company size: 300 employees"."""
-    return number_phrases(feature, [number])[0]
+    return number_phrases(feature, [number], lang)[0]
 
 
-def number_phrases(feature: FeatureSpec, numbers: Sequence[float]) -> list[str]:
+def number_phrases(
+    feature: FeatureSpec, numbers: Sequence[float], lang: Language = ENGLISH
+) -> list[str]:
     """`number_phrase` of many values (whole numbers, the usual case, formatted inline)."""
-    label, unit = feature.readable, f" {feature.unit}" if feature.unit else ""
-    one = f"{label}: {_with_unit('1', feature.unit, singular=True)}"
+    label = lang.gettext(feature.readable)
+    unit = f" {unit_word(feature.unit, False, lang)}" if feature.unit else ""
+    one = f"{label}: {_with_unit('1', feature.unit, True, lang)}"
+    if not lang.is_source:
+        number = lang.number
+        return [
+            one if x == 1.0 else f"{label}: {number(format_number(x))}{unit}"
+            for x in map(float, numbers)
+        ]
     return [
         one
         if x == 1.0
@@ -303,8 +382,7 @@ def _plain_numbers(values: pd.Series | np.ndarray) -> np.ndarray:
 def fewer_word(feature: FeatureSpec) -> str:
     """The word for a smaller number: "fewer" for things counted in a plural unit (visits,
     employees, days), else "less" (USD, a rate without a unit)."""
-    unit = feature.unit or ""
-    return "fewer" if unit.islower() and unit.endswith("s") and not unit.endswith("ss") else "less"
+    return "fewer" if counted(feature.unit or "") else "less"
 
 
 class Comparison:
@@ -317,9 +395,16 @@ class Comparison:
     formatted), so "3.8 days" is never "fewer than the typical lead's 3.8".
     """
 
-    def __init__(self, encoder: FeatureEncoder, feature: FeatureSpec, typical: Typical) -> None:
+    def __init__(
+        self,
+        encoder: FeatureEncoder,
+        feature: FeatureSpec,
+        typical: Typical,
+        lang: Language = ENGLISH,
+    ) -> None:
         kind = feature.type
         self.kind, self.timed = kind, feature.derive is Derivation.days_since
+        self.like_typical, self.like_most = lang.gettext(LIKE_TYPICAL), lang.gettext(LIKE_MOST)
         self.code = math.nan  # the typical value as encoded (NaN: no comparison)
         self.text = ""  # the typical number as shown
         self.low = self.high = math.nan  # the numbers a typical range ("25-50") spans
@@ -347,9 +432,12 @@ class Comparison:
             fewer = fewer_word(feature)
             # "fewer than the typical lead's 2" (pages: said by the lead's own value), but
             # "less than the typical lead's 2,169,000 USD": an amount keeps its unit
-            shown = f"{self.text} {feature.unit}" if fewer == "less" and feature.unit else self.text
-            self.below = f", {fewer} than the typical lead's {shown}"
-            self.above = f", more than the typical lead's {shown}"
+            shown = lang.number(self.text)
+            if fewer == "less" and feature.unit:
+                shown += f" {unit_word(feature.unit, False, lang)}"
+            below = BELOW_COUNT if fewer == "fewer" else BELOW_AMOUNT
+            self.below = lang.format(below, typical=shown)
+            self.above = lang.format(ABOVE, typical=shown)
 
     def __call__(self, encoded: float) -> str:
         """The words for one lead's encoded value (days as encoded, not yet rounded)."""
@@ -357,9 +445,9 @@ class Comparison:
         if typical != typical or encoded != encoded:
             return ""
         if self.kind is FeatureType.categorical:
-            return LIKE_TYPICAL if encoded == typical else ""
+            return self.like_typical if encoded == typical else ""
         if self.kind is FeatureType.boolean:
-            return LIKE_MOST if (encoded >= 0.5) == (typical >= 0.5) else ""
+            return self.like_most if (encoded >= 0.5) == (typical >= 0.5) else ""
         if self.timed:
             encoded = float(shown_days(np.array([encoded]))[0])
         return self.of_number(encoded)
@@ -368,12 +456,12 @@ class Comparison:
         """The words for a number as shown (days already rounded)."""
         typical = self.code
         if self.low <= number <= self.high:  # never, without a typical range
-            return LIKE_TYPICAL
+            return self.like_typical
         # numbers further apart than 0.01 never read alike (`format_number`)
         if number == typical or (
             abs(number - typical) <= 0.01 and format_number(number) == format_number(typical)
         ):
-            return LIKE_TYPICAL
+            return self.like_typical
         if self.low == self.low:
             return self.below if number < self.low else self.above
         return self.below if number < typical else self.above
@@ -398,7 +486,9 @@ def _bounds(text: str, numbers: NumberFormat, number: float) -> tuple[float, flo
     return math.nan, math.nan
 
 
-def typical_phrase(encoder: FeatureEncoder, feature: FeatureSpec) -> str | None:
+def typical_phrase(
+    encoder: FeatureEncoder, feature: FeatureSpec, lang: Language = ENGLISH
+) -> str | None:
     """The typical training lead's value of a feature, phrased as a lead's would be
     ("Website visits: 7 visits", "Company size: 25-50 employees", "Has not requested a
     demo", "Industry: Software"), or None when the bundle keeps none for it.
@@ -409,24 +499,27 @@ def typical_phrase(encoder: FeatureEncoder, feature: FeatureSpec) -> str | None:
     if typical is None:
         return None
     if feature.type is FeatureType.boolean:
-        return phrase(feature, "yes" if typical else "no", "present")
+        return phrase(feature, "yes" if typical else "no", "present", lang=lang)
     if feature.type is FeatureType.categorical:
         enum_like = is_enum_like(encoder.categories_[feature.name])
-        return phrase(feature, typical, "present", enum_like)
+        return phrase(feature, typical, "present", enum_like, lang)
     if isinstance(typical, str):
-        return phrase(feature, typical, "present")
+        return phrase(feature, typical, "present", lang=lang)
     number = float(typical)
     if feature.derive is Derivation.days_since:
         number = float(shown_days(np.array([number]))[0])
-    return number_phrase(feature, number)
+    return number_phrase(feature, number, lang)
 
 
 class Phraser:
     """Phrases one feature of a bundle (what does not depend on the lead is kept here)."""
 
-    def __init__(self, encoder: FeatureEncoder, feature: FeatureSpec) -> None:
+    def __init__(
+        self, encoder: FeatureEncoder, feature: FeatureSpec, lang: Language = ENGLISH
+    ) -> None:
         self.encoder = encoder
         self.feature = feature
+        self.lang = lang
         self.name, self.source, self.label = feature.name, feature.source, feature.readable
         self.column = encoder.feature_names_.index(feature.name)
         kind = feature.type
@@ -443,7 +536,7 @@ class Phraser:
         self.timed = feature.derive is Derivation.days_since
         # the typical training lead's value (None for a bundle saved before it was kept)
         typical = getattr(encoder, "reference_", {}).get(feature.name)
-        self.compare = Comparison(encoder, feature, typical)
+        self.compare = Comparison(encoder, feature, typical, lang)
 
     def phrase_of(
         self,
@@ -468,7 +561,7 @@ class Phraser:
             key, cached = None, None
         if cached is None:
             value, state = lead_value(self.encoder, self.feature, encoded, raw)
-            text = phrase(self.feature, value, state, self.enum_like)
+            text = phrase(self.feature, value, state, self.enum_like, self.lang)
             if self.compare and state == "present":  # days: as `lead_value` rounded them
                 text += (
                     self.compare.of_number(float(value)) if self.timed else self.compare(encoded)
@@ -520,7 +613,7 @@ class Phraser:
         out = np.empty(len(first), dtype=object)
         compare = self.compare
         numbers = firsts[as_number].tolist()
-        texts = number_phrases(feature, numbers)
+        texts = number_phrases(feature, numbers, self.lang)
         if compare:  # days are already rounded as shown
             texts = [t + compare.of_number(x) for t, x in zip(texts, numbers, strict=True)]
         out[as_number] = texts
@@ -528,8 +621,45 @@ class Phraser:
             at = first[i]
             raw_value = uniques[raw_codes[at]] if quoted[at] else NO_RAW
             value, state = lead_value(self.encoder, feature, float(encoded[at]), raw_value)
-            text = phrase(feature, value, state, self.enum_like)
+            text = phrase(feature, value, state, self.enum_like, self.lang)
             if compare and state == "present":
                 text += compare.of_number(float(encoded[at])) if numeric else compare(encoded[at])
             out[i] = text
         return inverse, out.tolist()
+
+
+def spec_messages(spec: Any) -> list[tuple[str, ...]]:
+    """The messages of a dataset spec: each feature's label (and a yes/no label's
+    negation, "Has not requested a demo"), and its unit as a plural message (singular,
+    plural), e.g. ("visit", "visits")."""
+    found: dict[tuple[str, ...], None] = {}
+    for feature in spec.features:
+        found[(feature.readable,)] = None
+        negation = negate(feature.readable) if feature.type == "boolean" else None
+        if negation is not None:
+            found[(negation,)] = None
+        unit = feature.unit
+        if unit:
+            found[(unit[:-1] if counted(unit) else unit, unit)] = None
+    return list(found)
+
+
+def extract_spec(
+    fileobj: Any, keywords: Any, comment_tags: Any, options: Any
+) -> list[tuple[int, str, Any, list[str]]]:
+    """A Babel extractor (babel.cfg) for the built-in dataset specs: their labels and
+    units, with the features the event log adds (`spec_messages`)."""
+    import yaml
+
+    from features.spec import parse_spec
+
+    spec = parse_spec(yaml.safe_load(fileobj.read()), getattr(fileobj, "name", "<spec>"))
+    return [
+        (
+            1,
+            "gettext" if len(message) == 1 else "ngettext",
+            message[0] if len(message) == 1 else message,
+            [],
+        )
+        for message in spec_messages(spec)
+    ]

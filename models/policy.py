@@ -41,7 +41,8 @@ from features.coerce import (
     to_number,
 )
 from features.timestamps import AsOf
-from models.actions import Actions
+from models.actions import Actions, stage_name
+from models.i18n import ENGLISH, N_, Language
 
 STAGES: tuple[str, ...] = (
     "subscriber",
@@ -268,8 +269,9 @@ class Policy(_Strict):
         missing: frozenset[str],
         fresh: bool = False,
         as_of: AsOf | None = None,
+        lang: Language = ENGLISH,
     ) -> dict[str, Any]:
-        """Recommendations for a batch.
+        """Recommendations for a batch (details and next actions worded in `lang`).
 
         `columns` maps each raw column in `requirements.columns` to the batch's values
         (an absent column means missing values); `scores` holds probability (0–1),
@@ -309,7 +311,13 @@ class Policy(_Strict):
 
         target = np.full(n, None, dtype=object)
         rule = np.full(n, "below_thresholds", dtype=object)
-        detail = np.full(n, "scores below the MQL and SQL thresholds", dtype=object)
+        below = lang.gettext(N_("scores below the MQL and SQL thresholds"))
+        detail = np.full(n, below, dtype=object)
+        number = lang.number
+
+        def named(stage: str) -> str:  # English details name a stage by its code
+            return stage if lang.is_source else stage_name(stage, lang)
+
         decided = np.zeros(n, dtype=bool)
 
         def settle(mask: np.ndarray, stage: str | None, why: str, text: str | np.ndarray) -> None:
@@ -321,14 +329,17 @@ class Policy(_Strict):
 
         kept = np.isin(current, list(KEPT))
         kept_detail = np.empty(n, dtype=object)
-        kept_detail[kept] = [f"stage {c!r} is never changed by scoring" for c in current[kept]]
+        kept_detail[kept] = [
+            lang.format(N_("stage %(stage)s is never changed by scoring"), stage=repr(named(c)))
+            for c in current[kept]
+        ]
         settle(kept, None, "already_at_or_past_stage", kept_detail)
         for condition in req.exclusions:
             settle(
                 condition.holds(column(condition.column), missing, self.numbers),
                 OTHER,
                 "excluded",
-                f"excluded by {condition.name!r}",
+                lang.format(N_("excluded by %(name)s"), name=repr(condition.name)),
             )
         for condition in req.requirements:
             passes = condition.holds(column(condition.column), missing, self.numbers)
@@ -336,16 +347,25 @@ class Policy(_Strict):
                 passes |= read_each(
                     column(condition.column), lambda v: is_missing(v, missing)
                 ).astype(bool)
-            settle(~passes, None, "requirement_failed", f"fails requirement {condition.name!r}")
+            settle(
+                ~passes,
+                None,
+                "requirement_failed",
+                lang.format(N_("fails requirement %(name)s"), name=repr(condition.name)),
+            )
         raised = np.zeros(n, dtype=bool)
         for hand in req.hand_raise:
             raised |= hand.raised(column(hand.column), missing)
-        settle(raised, SQL, "hand_raise", "asked for sales (hand-raise)")
+        settle(raised, SQL, "hand_raise", lang.gettext(N_("asked for sales (hand-raise)")))
         settle(
             (probability >= t.sql_probability) & (fit >= t.sql_min_fit),
             SQL,
             "score_sql",
-            f"probability ≥ {t.sql_probability:.3f} and fit ≥ {t.sql_min_fit:.1f}",
+            lang.format(
+                N_("probability ≥ %(probability)s and fit ≥ %(fit)s"),
+                probability=number(f"{t.sql_probability:.3f}"),
+                fit=number(f"{t.sql_min_fit:.1f}"),
+            ),
         )
         settle(
             (probability >= t.mql_probability)
@@ -353,8 +373,12 @@ class Policy(_Strict):
             & (interest >= t.mql_min_interest),
             MQL,
             "score_mql",
-            f"probability ≥ {t.mql_probability:.3f}, fit ≥ {t.mql_min_fit:.1f} and "
-            f"interest ≥ {t.mql_min_interest:.1f}",
+            lang.format(
+                N_("probability ≥ %(probability)s, fit ≥ %(fit)s and interest ≥ %(interest)s"),
+                probability=number(f"{t.mql_probability:.3f}"),
+                fit=number(f"{t.mql_min_fit:.1f}"),
+                interest=number(f"{t.mql_min_interest:.1f}"),
+            ),
         )
 
         targeted = target != None  # noqa: E711 (elementwise on an object array)
@@ -365,7 +389,9 @@ class Policy(_Strict):
         behind = targeted & ~forward
         rule[behind] = "already_at_or_past_stage"
         detail[behind] = [
-            f"already {c} (would be {t})"
+            lang.format(
+                N_("already %(stage)s (would be %(target)s)"), stage=named(c), target=named(t)
+            )
             for c, t in zip(current[behind], target[behind], strict=True)
         ]
         new_sql = (recommended == SQL) & (current != SQL)
@@ -384,7 +410,7 @@ class Policy(_Strict):
         if as_of is not None:
             out.update(
                 self.actions.next_actions(
-                    recommended, new_status, rule, as_of, req.status_column, detail
+                    recommended, new_status, rule, as_of, req.status_column, detail, lang
                 )
             )
         return out

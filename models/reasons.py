@@ -24,6 +24,7 @@ from features.errors import LeadscoreError
 from features.spec import DatasetSpec
 from models.attribution import effects_from_contributions, margin_of, top_effects
 from models.contract import GROUPS, Factor, Group, GroupReasons
+from models.i18n import ENGLISH, Language
 from models.phrasing import Phraser, sentence
 from models.submodel import SubModel
 
@@ -36,13 +37,28 @@ class Explainer:
     def __init__(
         self, spec: DatasetSpec, encoder: FeatureEncoder, models: Mapping[str, SubModel]
     ) -> None:
-        features = {f.name: f for f in spec.features}
+        self.features = {f.name: f for f in spec.features}
+        self.encoder = encoder
         self.width = len(encoder.feature_names_)
         self.models = {group: models[group] for group in GROUPS}
-        self.phrasers = {
-            group: [Phraser(encoder, features[name]) for name in self.models[group].features]
+        self.phrasers = self._phrasers(ENGLISH)
+        self._languages = {ENGLISH.code: self.phrasers}
+
+    def _phrasers(self, lang: Language) -> dict[str, list[Phraser]]:
+        return {
+            group: [
+                Phraser(self.encoder, self.features[name], lang)
+                for name in self.models[group].features
+            ]
             for group in GROUPS
         }
+
+    def phrasers_in(self, lang: Language) -> dict[str, list[Phraser]]:
+        """The phrasers of each group writing in `lang` (built once per language)."""
+        found = self._languages.get(lang.code)
+        if found is None:
+            found = self._languages[lang.code] = self._phrasers(lang)
+        return found
 
     def effects(
         self, group: str, matrix: np.ndarray, margin: np.ndarray | None = None
@@ -70,6 +86,7 @@ class Explainer:
         *,
         min_effect: float = 0.0,
         margins: Mapping[str, np.ndarray] | None = None,
+        lang: Language = ENGLISH,
     ) -> list[dict[Group, GroupReasons]]:
         """Top-k positive and negative factors of the fit and the interest score, per lead.
 
@@ -94,10 +111,11 @@ class Explainer:
         if not len(matrix):
             return out
         rows = matrix.tolist()
+        in_lang = self.phrasers_in(lang)
         for group in GROUPS:
             margin = margins.get(group) if margins else None
             effect, baseline, score = self.effects(group, matrix, margin)
-            phrasers = self.phrasers[group]
+            phrasers = in_lang[group]
             words: dict[Any, tuple[Any, str]] = {}  # one batch's phrases, reused
             scores, baselines = score.tolist(), baseline.tolist()
             up, up_effect, up_count = (a.tolist() for a in top_effects(effect, k, min_effect, 1.0))
@@ -112,11 +130,11 @@ class Explainer:
                     scores[i],
                     baselines[i],
                     [
-                        _factor(group, phrasers[j], e, row, record, words)
+                        _factor(group, phrasers[j], e, row, record, words, lang.code)
                         for j, e in zip(up[i][: up_count[i]], up_effect[i], strict=False)
                     ],
                     [
-                        _factor(group, phrasers[j], e, row, record, words)
+                        _factor(group, phrasers[j], e, row, record, words, lang.code)
                         for j, e in zip(down[i][: down_count[i]], down_effect[i], strict=False)
                     ],
                 )
@@ -131,6 +149,7 @@ class Explainer:
         min_effect: float = 0.0,
         contributions: Mapping[str, np.ndarray] | None = None,
         groups: Sequence[str] = GROUPS,
+        lang: Language = ENGLISH,
     ) -> dict[str, pd.api.extensions.ExtensionArray]:
         """Each lead's top-k fit and interest factors as one line of text, for batch outputs.
 
@@ -146,6 +165,7 @@ class Explainer:
         check_limits(k, min_effect)
         out: dict[str, pd.api.extensions.ExtensionArray] = {}
         n = len(matrix)
+        in_lang = self.phrasers_in(lang)
         for name in groups:
             group, model = self._submodel(name)
             if n == 0:
@@ -159,7 +179,7 @@ class Explainer:
                 direction: top_effects(effect, k, min_effect, sign)
                 for direction, sign in (("raises", 1.0), ("lowers", -1.0))
             }
-            ids, table = _batch_phrases(self.phrasers[group], matrix, raw, tops.values())
+            ids, table = _batch_phrases(in_lang[group], matrix, raw, tops.values())
             phrases = pa.array(table, pa.string())
             # Strings are put together by Arrow, in C: per (direction, rank) a column of
             # "; sentence (" pieces and one of "+effect)" (null where the lead has no such
@@ -169,7 +189,7 @@ class Explainer:
             first_lowers = tops["raises"][2] == 0  # a lead whose first factor lowers the score
             columns: list[pa.Array] = []
             for direction, (order, top_effect, count) in tops.items():
-                ending = sentence("", direction, group) + " ("
+                ending = sentence("", direction, group, lang) + " ("
                 pieces = pa.concat_arrays(
                     [
                         pc.binary_join_element_wise("; ", phrases, ending, ""),
@@ -183,7 +203,7 @@ class Explainer:
                     at = ids[np.arange(n), order[:, rank]]
                     if rank == 0:
                         at += len(table) * (first_lowers if direction == "lowers" else 1)
-                    codes, numbers = _one_decimal(top_effect[:, rank])
+                    codes, numbers = _one_decimal(top_effect[:, rank], lang)
                     columns.append(pc.take(pieces, pa.array(at, mask=absent)))
                     columns.append(pc.take(numbers, pa.array(codes, mask=absent)))
             # null_handling="skip" drops whole rows in pyarrow 25: nulls become "" instead.
@@ -221,9 +241,10 @@ def _factor(
     row: list[float],
     record: Mapping[Any, Any] | None,
     words: dict[Any, tuple[Any, str]],
+    lang: str,
 ) -> Factor:
     value, phrase = phraser.phrase_of(row[phraser.column], record, words)
-    return Factor(group, phraser.name, phraser.source, phraser.label, value, effect, phrase)
+    return Factor(group, phraser.name, phraser.source, phraser.label, value, effect, phrase, lang)
 
 
 def check_limits(k: Any, min_effect: Any) -> None:
@@ -265,8 +286,9 @@ def _pandas_strings(text: pa.Array) -> pd.api.extensions.ExtensionArray:
     return text.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get).array
 
 
-def _one_decimal(values: np.ndarray) -> tuple[np.ndarray, pa.Array]:
-    """f"{v:+.1f})" of each value, as codes into a table of the distinct texts."""
+def _one_decimal(values: np.ndarray, lang: Language = ENGLISH) -> tuple[np.ndarray, pa.Array]:
+    """f"{v:+.1f})" of each value (in `lang`'s digits), as codes into a table of the
+    distinct texts."""
     rounded = np.round(values, 1)
     # Where v·10 sits on a half, numpy's rounding of v·10 may differ from Python's
     # rounding of v itself: those few are formatted from v.
@@ -275,7 +297,10 @@ def _one_decimal(values: np.ndarray) -> tuple[np.ndarray, pa.Array]:
     rounded[exact] = values[exact]
     # by bit pattern: -0.0 and 0.0 are equal numbers but read "-0.0" and "+0.0"
     codes, uniques = pd.factorize(rounded.view(np.int64))
-    texts = [f"{v:+.1f})" for v in np.asarray(uniques, dtype=np.int64).view(np.float64).tolist()]
+    texts = [
+        lang.number(f"{v:+.1f})")
+        for v in np.asarray(uniques, dtype=np.int64).view(np.float64).tolist()
+    ]
     return codes, pa.array(texts, pa.string())
 
 

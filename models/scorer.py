@@ -41,6 +41,7 @@ from models.contract import (
     GroupReasons,
     LeadScore,
 )
+from models.i18n import ENGLISH, SOURCE, Language, language
 from models.policy import Policy
 from models.reasons import Explainer
 from models.submodel import SUBMODELS, SubModel
@@ -133,17 +134,20 @@ class LeadScorer:
         k: int = 3,
         as_of: AsOf | None = None,
         events: EventLog | None = None,
+        lang: str = SOURCE,
     ) -> pd.DataFrame:
         """Score a DataFrame of raw CRM rows; keeps the id column when the frame has it.
 
         With `decide` (and a policy in the bundle) adds grades, the lifecycle
         recommendation and the next action (due from the same `as_of`); with `reasons`,
         the top-k fit and interest factors as text. Features are computed as of `as_of`
-        (default: now), from `events` when given.
+        (default: now), from `events` when given. Reasons, decision details and next
+        actions are worded in `lang` (`models.i18n`; English by default).
         """
         as_of = as_of or AsOf.now()
+        words = language(lang)
         return self._score_encoded(
-            *self._encode_checked(frame, as_of, events), decide, reasons, k, as_of
+            *self._encode_checked(frame, as_of, events), decide, reasons, k, as_of, words
         )
 
     def score_chunks(
@@ -154,6 +158,7 @@ class LeadScorer:
         k: int = 3,
         as_of: AsOf | None = None,
         events: EventLog | None = None,
+        lang: str = SOURCE,
     ) -> Iterator[pd.DataFrame]:
         """`score` of each chunk of a stream, in order (what `leadscore score` writes).
 
@@ -162,6 +167,7 @@ class LeadScorer:
         """
         source = iter(chunks)
         moment = as_of or AsOf.now()
+        words = language(lang)
 
         def upcoming() -> tuple[pd.DataFrame, np.ndarray] | None:
             chunk = next(source, None)
@@ -171,7 +177,7 @@ class LeadScorer:
             following = ahead.submit(upcoming)
             while (item := following.result()) is not None:
                 following = ahead.submit(upcoming)
-                yield self._score_encoded(*item, decide, reasons, k, moment)
+                yield self._score_encoded(*item, decide, reasons, k, moment, words)
 
     def _encode_checked(
         self, frame: pd.DataFrame, as_of: AsOf | None, events: EventLog | None
@@ -190,11 +196,12 @@ class LeadScorer:
         reasons: bool,
         k: int,
         as_of: AsOf,
+        lang: Language = ENGLISH,
     ) -> pd.DataFrame:
         """`score` of raw rows already encoded as of `as_of` (`matrix` =
         `self.encode(frame, as_of)`); next actions are due from the same moment."""
         if reasons:
-            margins, texts = self._margins_and_reasons(frame, matrix, k)
+            margins, texts = self._margins_and_reasons(frame, matrix, k, lang)
         else:
             margins = self.margins(matrix)
         scores = self.score_matrix(matrix, margins)
@@ -204,7 +211,7 @@ class LeadScorer:
         columns.update(scores)
         if decide and self.policy is not None:
             ids = columns.get(self.spec.id)
-            decided = self.decide(self.policy_columns(frame), scores, as_of, ids)
+            decided = self.decide(self.policy_columns(frame), scores, as_of, ids, lang)
             for column in (*GRADE_COLUMNS, *DECISION_COLUMNS, *ACTION_COLUMNS):
                 columns[column.name] = decided[column.key]
         if reasons:
@@ -224,7 +231,7 @@ class LeadScorer:
         )
 
     def _margins_and_reasons(
-        self, frame: pd.DataFrame, matrix: np.ndarray, k: int
+        self, frame: pd.DataFrame, matrix: np.ndarray, k: int, lang: Language = ENGLISH
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """The sub-models' margins and the fit and interest reason lines of encoded rows.
 
@@ -242,6 +249,7 @@ class LeadScorer:
                 min_effect=MIN_EFFECT,
                 contributions={group: contributions},
                 groups=(group,),
+                lang=lang,
             )
 
         fit = self.models["fit"].contributions(matrix)
@@ -281,6 +289,7 @@ class LeadScorer:
         scores: Mapping[str, np.ndarray],
         as_of: AsOf | None = None,
         ids: Sequence[Any] | None = None,
+        lang: Language = ENGLISH,
     ) -> dict[str, Any]:
         """Grades, lifecycle recommendations and next actions (due from `as_of`, default
         now) for already-scored leads. A lead status the policy does not know raises
@@ -290,7 +299,7 @@ class LeadScorer:
             raise LeadscoreError("this model has no decision policy (trained before thresholds)")
         try:
             return self.policy.decide(
-                columns, scores, self.spec.missing_tokens, as_of=as_of or AsOf.now()
+                columns, scores, self.spec.missing_tokens, as_of=as_of or AsOf.now(), lang=lang
             )
         except UnknownStatusError as error:
             if ids is None:
@@ -336,14 +345,17 @@ class LeadScorer:
         explain: bool = False,
         k: int = 3,
         as_of: AsOf | None = None,
+        lang: str = SOURCE,
     ) -> list[LeadScore]:
         """Scores and, with a policy, grades and recommendation, and (with `explain`) the
         reasons of a few leads given as dicts, as contract objects.
 
-        The service's hot path: no pandas. Absent keys are missing values.
+        The service's hot path: no pandas. Absent keys are missing values. Reasons and
+        the decision's words are in `lang`.
         """
         if not records:
             return []
+        words = language(lang)
         as_of = as_of or AsOf.now()
         records, matrix = self.encode_records(records, as_of)
         margins = self.margins(matrix)
@@ -352,12 +364,15 @@ class LeadScorer:
         if self.policy is not None:
             catalogue = self.policy.requirements
             decided = self.decide(
-                {c: [r.get(c) for r in records] for c in catalogue.columns}, scores, as_of
+                {c: [r.get(c) for r in records] for c in catalogue.columns},
+                scores,
+                as_of,
+                lang=words,
             )
         reasons: list[dict[Any, GroupReasons]] | None = None
         if explain:
             reasons = self.explainer.factors(
-                matrix, records, k, min_effect=MIN_EFFECT, margins=margins
+                matrix, records, k, min_effect=MIN_EFFECT, margins=margins, lang=words
             )
         probability, fit, interest = (
             scores[s].tolist() for s in ("probability", "fit", "interest")
@@ -381,13 +396,14 @@ class LeadScorer:
         explain: bool = False,
         k: int = 3,
         as_of: AsOf | None = None,
+        lang: str = SOURCE,
     ) -> list[dict[str, Any]]:
         """`results` as JSON-able dicts (`LeadScore.record`); the bundle needs a policy."""
         if not records:
             return []
         if self.policy is None:
             raise LeadscoreError("this model has no decision policy (trained before thresholds)")
-        return [result.record() for result in self.results(records, explain, k, as_of)]
+        return [result.record() for result in self.results(records, explain, k, as_of, lang)]
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:

@@ -31,14 +31,13 @@ from typing import Any
 from features.errors import LeadscoreError
 from features.jsonable import jsonable
 from models.actions import PERIOD_FIELDS, parse_duration
+from models.i18n import available, language
 from models.policy import GRADES, MQL, OTHER, SQL, STAGES, Policy
-from training.templating import render
+from training.templating import render, translator
 from training.thresholds import STAGE_ROWS
 
 log = logging.getLogger(__name__)
 
-# The languages the sheet is written in (German follows with gettext catalogues).
-LANGUAGES = ("en",)
 # The sheet among a training run's artifacts, and the report it is rendered from.
 ARTIFACT = "alignment.html"
 RUN_REPORT = "report.json"
@@ -122,11 +121,13 @@ class SheetModel:
 
 
 def check_language(lang: str) -> str:
-    """`lang` when the sheet is written in it; else a LeadscoreError naming the languages."""
-    if lang not in LANGUAGES:
+    """`lang` when the sheet is written in it (a language with a message catalogue,
+    `models.i18n`); else a LeadscoreError naming the languages."""
+    languages = available()
+    if lang not in languages:
         raise LeadscoreError(
             f"language {lang!r} is not available for the alignment sheet; "
-            f"available: {', '.join(LANGUAGES)}"
+            f"available: {', '.join(languages)}"
         )
     return lang
 
@@ -194,6 +195,7 @@ def render_alignment(
 ) -> str:
     """The alignment sheet as one self-contained HTML page (no scripts, nothing fetched)."""
     check_language(lang)
+    words = language(lang)
     document = sheet_document(policy, report)
     root = Fact(document)
     t = policy.thresholds
@@ -201,6 +203,8 @@ def render_alignment(
     return render(
         "alignment.html.j2",
         lang=lang,
+        _=translator(words),
+        n=words.number,
         model=model,
         stages=stage_owners(),
         mql=MQL,

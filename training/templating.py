@@ -9,11 +9,14 @@ elsewhere; `CSP` (in every page's head) forbids scripts and outside resources.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
+
+from models.i18n import Language
 
 # Scripts and every outside resource are refused: the reports need neither, and a
 # value that slipped past escaping still could not run.
@@ -72,3 +75,14 @@ def environment() -> Environment:
 def render(template: str, **context: Any) -> str:
     """The named template rendered with `context`."""
     return environment().get_template(template).render(**context)
+
+
+def translator(lang: Language) -> Callable[..., Markup]:
+    """A template's `_`: the message in `lang`, escaped, with its `%(name)s` placeholders
+    filled by values that are escaped unless they are markup already (a macro's output)."""
+
+    def _(message: str, **values: Any) -> Markup:
+        text = escape(lang.gettext(message))
+        return text % values if values else text
+
+    return _

@@ -22,6 +22,7 @@ from cli.main import app
 from features.spec import DatasetSpec
 from models.actions import ACTION_TYPES, Actions, parse_duration, words
 from models.attribution import effects_from_contributions, margin_of
+from models.i18n import language
 from models.policy import OTHER, STAGES, Policy, Requirements, Thresholds
 from tests.browser import chromium, needs_chromium
 from tests.conftest import NO_BASELINE_GATE, REPO
@@ -113,24 +114,32 @@ def invoke(*args: str | Path) -> Result:
     return runner.invoke(app, [str(a) for a in args])
 
 
-def shown(value: Any, format: str) -> str:
+# German writes 1.234,5 where English writes 1,234.5 (written here, not taken from Babel).
+GERMAN_DIGITS = str.maketrans({",": ".", ".": ","})
+
+
+def shown(value: Any, format: str, lang: str = "en") -> str:
     """A report.json value as the sheet must write it (written here independently)."""
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "–"
-    if format == "pct":
-        return f"{100 * value:.1f} %"
-    if format == "pct0":
-        return f"{100 * value:.0f} %"
-    if format == "num1":
-        return f"{value:.1f}"
-    if format == "whole":
-        return f"{round(value):,}"
     if format == "duration":
-        return words(parse_duration(value))
-    if format == "number":
-        return f"{round(value):,}" if float(value).is_integer() else f"{value:.2f}"
-    assert format == "text", format
-    return str(value)
+        return words(parse_duration(value), language(lang))
+    if format == "label":  # a feature's label, in the sheet's language
+        return language(lang).gettext(str(value))
+    if format == "text":
+        return str(value)
+    if format == "pct":
+        text = f"{100 * value:.1f} %"
+    elif format == "pct0":
+        text = f"{100 * value:.0f} %"
+    elif format == "num1":
+        text = f"{value:.1f}"
+    elif format == "whole":
+        text = f"{round(value):,}"
+    else:
+        assert format == "number", format
+        text = f"{round(value):,}" if float(value).is_integer() else f"{value:.2f}"
+    return text.translate(GERMAN_DIGITS) if lang == "de" else text
 
 
 def values(page: str) -> list[tuple[str, str, str]]:
@@ -277,7 +286,7 @@ def test_the_command_writes_the_sheet_the_run_logged(
 @pytest.mark.parametrize(
     ("args", "names"),
     [
-        (["--lang", "de", "--out", "sheet.html"], ["--lang", "'de'", "en"]),
+        (["--lang", "fr", "--out", "sheet.html"], ["--lang", "'fr'", "en, de"]),
         (["--out", "sheet.pdf"], ["--out", "sheet.pdf", ".html"]),
         (["--model", "models:/no-such-model@champion", "--out", "sheet.html"], ["no-such-model"]),
     ],
@@ -466,3 +475,78 @@ def test_the_sheet_opens_in_chromium(trained: Trained, tmp_path: Path) -> None:
     # the page was painted from its title down to the sign-off block
     assert rows.min() < 120 and rows.max() > 1200, (rows.min(), rows.max())
     assert not np.isclose(float(pixels.std()), 0.0)
+
+
+# -- in German -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def german(trained: Trained) -> str:
+    policy = trained.result.scorer.policy
+    assert policy is not None
+    model = SheetModel(name=MODEL, version=trained.version, run_id=trained.run_id)
+    return render_alignment(policy, trained.report, model, "de")
+
+
+def test_the_german_sheet_carries_the_same_numbers_as_the_english_one(
+    trained: Trained, german: str
+) -> None:
+    english = values(trained.sheet)
+    found = values(german)
+    # the same values of report.json in the same places ...
+    assert [(key, fmt) for key, fmt, _ in found] == [(key, fmt) for key, fmt, _ in english]
+    # ... each written as German writes it (and the comparison can fail)
+    for key, fmt, text in found:
+        assert text == shown(resolve_pointer(trained.report, key), fmt, "de"), key
+    decimals = [text for _, fmt, text in found if fmt in ("pct", "num1")]
+    written = [text for text in decimals if text != "–"]
+    assert written and all("," in text and "." not in text for text in written), decimals
+    assert any(text != shown(resolve_pointer(trained.report, key), fmt) for key, fmt, text in found)
+    assert not re.search(r"\d", visible_text_without_values(german))
+
+
+def test_the_german_sheet_is_in_german(german: str) -> None:
+    text = _text(german)
+    assert '<html lang="de">' in german
+    for words_de in (
+        "Marketing-Sales-Alignment",
+        "Lifecycle-Phasen",
+        "Abonnent",
+        "Marketing-Qualified-Lead (MQL)",
+        "Sales-Qualified-Lead (SQL)",
+        "Kunde",
+        "Andere",
+        "Anforderungskatalog",
+        "Freigabe",
+        "Unterschrift",
+        "Ein neuer SQL erhält den Lead-Status NEW, und der Vertrieb kontaktiert ihn innerhalb "
+        "von 4 Std.",
+        "ATTEMPTED_TO_CONTACT Kontakt versucht, noch nicht erreicht. der Vertrieb versucht "
+        "erneut, den Lead zu erreichen nach 2 Tg.",
+    ):
+        assert words_de in text, words_de
+    for english in ("Lifecycle stages", "Sign-off", "Requirements catalogue", "leads a week"):
+        assert english not in text, english
+    # the strongest factors by their German labels
+    assert "Unternehmensgröße" in text or "Jahresumsatz" in text or "Branche" in text
+
+
+def test_every_message_of_the_sheet_has_a_german_translation(german: str) -> None:
+    """A message without a translation would show in English: the catalogue has them all."""
+    from babel.messages.extract import extract_from_file
+
+    template = REPO / "training" / "templates" / "alignment.html.j2"
+    messages = {
+        message
+        for _, message, _, _ in extract_from_file("jinja2", template, keywords={"_": None})
+        if isinstance(message, str)
+    }
+    de = language("de")
+    assert len(messages) > 80
+    assert [m for m in messages if de.known(m) is None] == []
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_the_german_sheet_prints_on_two_a4_pages_at_most(german: str, tmp_path: Path) -> None:
+    assert printed_pages(german, tmp_path, "sheet-de") <= 2
