@@ -66,11 +66,14 @@ class Language:
         """The translated message with its `%(name)s` placeholders filled."""
         return self.gettext(message) % values
 
-    def known(self, message: str) -> str | None:
-        """The translation of `message`, or None when the catalogue has none (English:
-        the message itself)."""
+    def known(self, message: str, plural: str | None = None) -> str | None:
+        """The translation of `message` (of a plural message: its singular), or None when
+        the catalogue has none (English: the message itself)."""
         if self.is_source:
             return message
+        if plural is not None:
+            found = _has(self.translations, (message, 0))
+            return self.ngettext(message, plural, 1) if found else None
         translated = self.gettext(message)
         return translated if translated != message or _has(self.translations, message) else None
 
@@ -79,7 +82,7 @@ class Language:
         return text if self._digits is None else text.translate(self._digits)
 
 
-def _has(translations: gettext.NullTranslations, message: str) -> bool:
+def _has(translations: gettext.NullTranslations, message: str | tuple[str, int]) -> bool:
     catalog = getattr(translations, "_catalog", None)
     return isinstance(catalog, dict) and message in catalog
 

@@ -28,6 +28,7 @@ from features.coerce import CoercionError
 from features.errors import LeadscoreError
 from features.events import INLINE_EVENTS
 from models.contract import GROUPS, LeadScore
+from models.i18n import N_, language
 from serving.settings import HubSpotProperties
 
 # Past this many characters HubSpot's single-line text is unwieldy in a record's sidebar.
@@ -230,11 +231,18 @@ def _short(value: Any) -> Any:
     return value
 
 
-def format_reasons(result: LeadScore) -> str:
+# The words of the reasons property around the factors (messages: `models.i18n`).
+GROUP_HEADS = {"fit": N_("Fit"), "interest": N_("Interest")}
+NO_FACTOR = N_("no strong factor")
+
+
+def format_reasons(result: LeadScore, lang: str = "en") -> str:
     """Reasons as one short line for a CRM text property: `Fit B: + …; − … | Interest A: …`,
-    each factor by its phrase (the sign says which way it moved the score)."""
+    each factor by its phrase (the sign says which way it moved the score), in `lang`
+    (the result's phrases are already in it)."""
     if not result.reasons:
         return ""
+    words = language(lang)
     parts = []
     for group in GROUPS:
         reasons = result.reasons.get(group)
@@ -242,8 +250,9 @@ def format_reasons(result: LeadScore) -> str:
         negative = reasons.negative[:REASONS_PER_SIGN] if reasons else []
         items = [f"+ {f.phrase}" for f in positive] + [f"− {f.phrase}" for f in negative]
         grade = result.grade(group)
-        head = f"{group.title()} {grade}" if grade else group.title()
-        parts.append(f"{head}: {'; '.join(items) if items else 'no strong factor'}")
+        name = words.gettext(GROUP_HEADS[group])
+        head = f"{name} {grade}" if grade else name
+        parts.append(f"{head}: {'; '.join(items) if items else words.gettext(NO_FACTOR)}")
     text = " | ".join(parts)
     return text if len(text) <= REASONS_MAX_CHARS else text[: REASONS_MAX_CHARS - 1] + "…"
 
@@ -254,8 +263,10 @@ def hubspot_properties(
     names: HubSpotProperties,
     model_version: str | None,
     scored_at: datetime,
+    lang: str = "en",
 ) -> dict[str, str]:
-    """The properties to PATCH back: scores always, stage and status only when they change.
+    """The properties to PATCH back: scores always, stage and status only when they change;
+    the reasons in `lang`.
 
     Every value is a string, as HubSpot's API expects; a property whose configured
     name is empty is left out.
@@ -267,7 +278,7 @@ def hubspot_properties(
         names.interest: f"{result.interest:.1f}",
         names.fit_grade: result.fit_grade,
         names.interest_grade: result.interest_grade,
-        names.reasons: format_reasons(result) or None,
+        names.reasons: format_reasons(result, lang) or None,
         names.model_version: model_version,
         names.scored_at: scored_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
     }

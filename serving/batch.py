@@ -79,8 +79,10 @@ def score_file(
     k: int = 3,
     events: EventLog | None = None,
     progress: Callable[[int], None] | None = None,
+    lang: str = "en",
 ) -> int:
     """Score `data` into `out` (CSV or Parquet by suffix); returns the number of leads.
+    Reasons and the decision's words are in `lang`.
 
     Written to `out.partial` and moved into place only when every chunk is written and
     every event of `events` met its lead; otherwise nothing is left at `out`.
@@ -92,7 +94,10 @@ def score_file(
     seen = EventLeads(events, spec.id, spec.missing_tokens)
     with ChunkWriter(partial, out_kind) as writer:
         chunks = seen.mark(read_chunks(data, in_kind, chunk_size, scorer.input_columns, spec.csv))
-        for scored in scorer.score_chunks(chunks, reasons=reasons, k=k, as_of=as_of, events=events):
+        scoring = scorer.score_chunks(
+            chunks, reasons=reasons, k=k, as_of=as_of, events=events, lang=lang
+        )
+        for scored in scoring:
             scored["model_version"] = version
             writer.write(scored)
             written += len(scored)

@@ -25,14 +25,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from models.contract import LeadScore, NextAction
+from models.i18n import N_, language
 from serving.settings import HubSpotActionSettings
 
-# action → (subject, hs_task_type, hs_task_priority) of its task
+# action → (subject, hs_task_type, hs_task_priority) of its task; the subject a message
 TASKS: dict[str, tuple[str, str, str]] = {
-    "contact": ("Contact {}", "CALL", "HIGH"),
-    "retry_contact": ("Try to reach {} again", "CALL", "MEDIUM"),
-    "recheck": ("Re-check {} (bad timing)", "TODO", "LOW"),
+    "contact": (N_("Contact %(who)s"), "CALL", "HIGH"),
+    "retry_contact": (N_("Try to reach %(who)s again"), "CALL", "MEDIUM"),
+    "recheck": (N_("Re-check %(who)s (bad timing)"), "TODO", "LOW"),
 }
+CONTACT_ID = N_("contact %(id)s")  # a contact without a name or an e-mail address
 DEAL_ACTIONS = frozenset({"create_deal"})
 # HubSpot's limit on a single-line text property (a task's subject, a deal's name).
 MAX_NAME_CHARS = 250
@@ -42,9 +44,11 @@ def action_bodies(
     objects: Sequence[tuple[str, Mapping[str, Any]]],
     outs: Sequence[LeadScore],
     settings: HubSpotActionSettings,
+    lang: str = "en",
 ) -> dict[str, list[dict[str, Any]]]:
     """`{"tasks": [...], "deals": [...]}`: the create bodies of the contacts (id and
-    properties as sent, with their scores) whose next action needs one, in input order."""
+    properties as sent, with their scores) whose next action needs one, in input order;
+    subjects in `lang` (the bodies are the actions' details, already in it)."""
     tasks: list[dict[str, Any]] = []
     deals: list[dict[str, Any]] = []
     for (contact_id, record), out in zip(objects, outs, strict=True):
@@ -52,9 +56,9 @@ def action_bodies(
         if action is None:
             continue
         if action.type in TASKS:
-            tasks.append(task_body(contact_id, record, action, settings))
+            tasks.append(task_body(contact_id, record, action, settings, lang))
         elif action.type in DEAL_ACTIONS:
-            deals.append(deal_body(contact_id, record, settings))
+            deals.append(deal_body(contact_id, record, settings, lang))
     return {"tasks": tasks, "deals": deals}
 
 
@@ -63,6 +67,7 @@ def task_body(
     record: Mapping[str, Any],
     action: NextAction,
     settings: HubSpotActionSettings,
+    lang: str = "en",
 ) -> dict[str, Any]:
     """The Tasks API create body of one contact's next action (a type in `TASKS`, with a
     due time)."""
@@ -71,7 +76,7 @@ def task_body(
     subject, kind, priority = TASKS[action.type]
     properties = {
         "hs_timestamp": action.due,
-        "hs_task_subject": _cut(subject.format(who(contact_id, record))),
+        "hs_task_subject": _cut(language(lang).format(subject, who=who(contact_id, record, lang))),
         "hs_task_body": action.detail,
         "hs_task_status": "NOT_STARTED",
         "hs_task_priority": priority,
@@ -85,11 +90,16 @@ def task_body(
 
 
 def deal_body(
-    contact_id: str, record: Mapping[str, Any], settings: HubSpotActionSettings
+    contact_id: str,
+    record: Mapping[str, Any],
+    settings: HubSpotActionSettings,
+    lang: str = "en",
 ) -> dict[str, Any]:
     """The Deals API create body for one contact (status OPEN_DEAL: a deal is created)."""
     company, name = _text(record.get("company")), _name(record)
-    dealname = f"{company} ({name})" if company and name else company or who(contact_id, record)
+    dealname = (
+        f"{company} ({name})" if company and name else company or who(contact_id, record, lang)
+    )
     properties = {
         "dealname": _cut(dealname),
         "pipeline": settings.deal_pipeline,
@@ -110,9 +120,13 @@ def association(contact_id: str, type_id: int) -> dict[str, Any]:
     }
 
 
-def who(contact_id: str, record: Mapping[str, Any]) -> str:
+def who(contact_id: str, record: Mapping[str, Any], lang: str = "en") -> str:
     """How a task or deal names the contact: its name, else its e-mail, else its id."""
-    return _name(record) or _text(record.get("email")) or f"contact {contact_id}"
+    return (
+        _name(record)
+        or _text(record.get("email"))
+        or language(lang).format(CONTACT_ID, id=contact_id)
+    )
 
 
 def _name(record: Mapping[str, Any]) -> str:

@@ -70,6 +70,14 @@ HUBSPOT_PARAMETERS: list[dict[str, Any]] = [
         "for create_deal), associated with each contact",
         "schema": {"type": "boolean", "default": False},
     },
+    {
+        "name": "lang",
+        "in": "query",
+        "required": False,
+        "description": "language of the reasons property and of the task subjects and "
+        "bodies: en or de; default: the service's LEADSCORE_LANG, else en",
+        "schema": {"type": "string", "example": "de"},
+    },
 ]
 API_OPERATIONS = ("/score", "/hubspot/score", "/salesforce/score")
 # BentoML's message for a pydantic error: "5 validation error for HubSpotRequestIODescriptor".

@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     StrictFloat,
     StrictInt,
+    StrictStr,
     WithJsonSchema,
 )
 
@@ -120,6 +121,19 @@ AsOfInput = Annotated[
             ),
             "example": "2026-07-01T00:00:00Z",
         }
+    ),
+]
+
+# `lang`: the language of the reasons, the recommendation's detail and the next action's
+# detail (codes, ids and numbers as numbers are the same in every language).
+LangInput = Annotated[
+    StrictStr | None,
+    Field(
+        description=(
+            "language of reasons and details: `en` or `de` (a language with a message "
+            "catalogue); default: the service's LEADSCORE_LANG, else `en`"
+        ),
+        examples=["de"],
     ),
 ]
 

@@ -31,16 +31,18 @@ def score_leads(
     explain: bool = False,
     k: int = 3,
     as_of: AsOf | None = None,
+    lang: str = "en",
 ) -> list[LeadScore]:
     """One result per record, in order: probability (0–1), fit and interest (0–100), and with
-    the decision layer the grades, the recommendation and (explain) the reasons.
+    the decision layer the grades, the recommendation and (explain) the reasons, worded in
+    `lang`.
 
     Features are computed as of `as_of` (default: now); a lead's inline `events` rebuild
     its activity properties. Raises `CoercionError` (naming the property and the expected
     type; `FutureTimestampError` for a time after `as_of`) for a value the spec cannot read.
     """
     explain = explain and has_decision_layer(scorer)
-    return scorer.results(records, explain=explain, k=k, as_of=as_of)
+    return scorer.results(records, explain=explain, k=k, as_of=as_of, lang=lang)
 
 
 def inline_events(records: Sequence[Mapping[str, Any]]) -> int:

@@ -56,6 +56,7 @@ from features.events import INLINE_EVENTS
 from features.spec import DatasetSpec
 from features.timestamps import AsOf, FutureTimestampError, iso
 from models.contract import LeadScore, Scorer
+from models.i18n import check_language
 from serving.adapters import (
     SALESFORCE_LEAD_FIELDS,
     PayloadError,
@@ -96,6 +97,7 @@ from serving.schemas import (
     HubSpotPayload,
     HubSpotResponse,
     HubSpotUpdate,
+    LangInput,
     Lead,
     ModelInfo,
     ModelRef,
@@ -436,6 +438,7 @@ class LeadScoring:
             StrictBool, Field(description="add the reasons for fit and interest")
         ] = False,
         as_of: AsOfInput = None,
+        lang: LangInput = None,
     ) -> ScoreResponse:
         """Score leads as of a moment (`as_of`, default now): probability, fit and interest
         with grades, the recommended lifecycle stage and lead status with the rule that
@@ -443,10 +446,18 @@ class LeadScoring:
         await self.follow()
         try:
             when = read_as_of(as_of)
+            words = self.read_lang(lang)
             self.check_size(len(leads))
             ids = [self.lead_id(lead, i, "leads") for i, lead in enumerate(leads)]
             outs = await self.run(
-                self.scored, leads, explain, "leads", when, weight=self.weight(leads, explain)
+                self.scored,
+                leads,
+                explain,
+                "leads",
+                when,
+                None,
+                words,
+                weight=self.weight(leads, explain),
             )
         except ClientError as error:
             return error.response("POST", "/score")  # type: ignore[return-value]
@@ -475,6 +486,7 @@ class LeadScoring:
             query = ctx.request.query_params
             when = read_as_of(query.get("as_of"))
             with_actions = read_flag(query.get("actions"), "actions")
+            words = self.read_lang(query.get("lang"))
             try:
                 objects = hubspot_records(root)
             except PayloadError as error:
@@ -489,6 +501,8 @@ class LeadScoring:
                 explain,
                 "objects",
                 when,
+                None,
+                words,
                 weight=self.weight(records, explain),
             )
         except ClientError as error:
@@ -500,13 +514,14 @@ class LeadScoring:
         names, version = self.settings.hubspot, self.model.version
         results = [
             HubSpotUpdate(
-                id=object_id, properties=hubspot_properties(out, record, names, version, now)
+                id=object_id,
+                properties=hubspot_properties(out, record, names, version, now, words),
             )
             for (object_id, record), out in zip(objects, outs, strict=True)
         ]
         actions = None
         if with_actions:
-            bodies = action_bodies(objects, outs, self.settings.hubspot_actions)
+            bodies = action_bodies(objects, outs, self.settings.hubspot_actions, words)
             actions = HubSpotActions.model_validate(bodies)
         return HubSpotResponse(
             results=results,
@@ -534,6 +549,7 @@ class LeadScoring:
             StrictBool, Field(description="add the reasons for fit and interest")
         ] = False,
         as_of: AsOfInput = None,
+        lang: LangInput = None,
     ) -> ScoreResponse:
         """Score Salesforce Leads with a model trained on the HubSpot spec (field mapping:
         Title→jobtitle, NumberOfEmployees→numemployees, Industry, AnnualRevenue, Country,
@@ -542,6 +558,7 @@ class LeadScoring:
         await self.follow()
         try:
             when = read_as_of(as_of)
+            words = self.read_lang(lang)
             self.check_size(len(leads))
             records = [salesforce_record(lead.root) for lead in leads]
             ids = [self.lead_id(record, i, "leads") for i, record in enumerate(records)]
@@ -552,6 +569,7 @@ class LeadScoring:
                 "leads",
                 when,
                 SALESFORCE_NAMES,
+                words,
                 weight=self.weight(records, explain),
             )
         except ClientError as error:
@@ -569,6 +587,18 @@ class LeadScoring:
         """The scoring log for `leadscore monitor` (LEADSCORE_SCORING_LOG; off by default)."""
         if self.settings.scoring_log:
             log_scores(ids, outs, self.spec.id, self.model.version, moment(when).isoformat())
+
+    def read_lang(self, value: Any) -> str:
+        """The request's `lang` (None: not sent, the service's LEADSCORE_LANG); a language
+        without a message catalogue is a 400 naming the field."""
+        if value is None:
+            return self.settings.lang
+        try:
+            return check_language(value)
+        except LeadscoreError as error:
+            raise ClientError(
+                400, str(error), [{"loc": ["lang"], "msg": str(error), "type": "value_error"}]
+            ) from None
 
     def check_size(self, count: int) -> None:
         limit = self.settings.max_batch_size
@@ -599,9 +629,11 @@ class LeadScoring:
         root: str,
         as_of: AsOf,
         names: Mapping[str, str] | None = None,
+        lang: str = "en",
     ) -> list[LeadScore]:
-        """Score records as of the moment; a client error is a `ClientError` naming the
-        lead and the property (by the client's name for it: `names`, else as read)."""
+        """Score records as of the moment, worded in `lang`; a client error is a
+        `ClientError` naming the lead and the property (by the client's name for it:
+        `names`, else as read)."""
         for index, record in enumerate(records):
             try:
                 check_numbers(record)
@@ -609,7 +641,7 @@ class LeadScoring:
                 raise coercion_error(error, index, root, names=names) from None
         try:
             return score_leads(
-                self.scorer, records, explain, self.settings.reasons_per_group, as_of
+                self.scorer, records, explain, self.settings.reasons_per_group, as_of, lang
             )
         except CoercionError as error:
             raise coercion_error(

@@ -45,6 +45,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from features.errors import LeadscoreError
+from models.i18n import check_language
 from models.mlflow_store import DEFAULT_MODEL_URI, local_store_uri
 
 HUBSPOT_PROPERTY_NAME = re.compile(r"[a-z][a-z0-9_]{0,99}")
@@ -150,6 +152,8 @@ class ServingSettings(BaseSettings):
     max_batch_size: int = Field(1000, ge=1, le=100_000)
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
     reasons_per_group: int = Field(3, ge=1, le=20)
+    # LEADSCORE_LANG: the language of reasons and details when a request names none
+    lang: str = Field("en", description="en or de (a language with a message catalogue)")
     scoring_log: bool = False
     hubspot_client_secret: SecretStr | None = None
     public_base_url: str | None = Field(None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
@@ -169,6 +173,16 @@ class ServingSettings(BaseSettings):
     @classmethod
     def _empty_uri_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("lang", mode="before")
+    @classmethod
+    def _known_language(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return "en"
+        try:
+            return check_language(value)
+        except LeadscoreError as error:
+            raise ValueError(str(error).removeprefix("lang: ")) from None
 
     def tracking_uri(self) -> str:
         """The tracking URI in force: the setting, else a SQLite file in the working directory.

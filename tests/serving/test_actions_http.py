@@ -203,6 +203,7 @@ def test_the_openapi_document_names_the_query_parameters(client: TestClient) -> 
     assert {p["name"]: p["schema"]["type"] for p in parameters} == {
         "as_of": "string",
         "actions": "boolean",
+        "lang": "string",
     }
     schemas = spec["components"]["schemas"]
     assert "actions" in schemas["HubSpotResponse"]["properties"]
@@ -270,3 +271,90 @@ def test_a_bad_action_setting_stops_the_start_naming_it(
     message = str(caught.value)
     assert "\n" not in message
     assert name in message.upper()
+
+
+# -- in German (issue 16 part 4) ---------------------------------------------------------------
+
+
+def test_score_answers_in_the_language_asked_for(client: TestClient) -> None:
+    leads = [lead("ATTEMPTED_TO_CONTACT", id="1"), lead("", stage="lead", id="2")]
+    english = client.post("/score", json={"leads": leads, "as_of": AS_OF, "explain": True})
+    german = client.post(
+        "/score", json={"leads": leads, "as_of": AS_OF, "explain": True, "lang": "de"}
+    )
+    assert english.status_code == 200 and german.status_code == 200, german.text
+    en, de = english.json()["results"], german.json()["results"]
+    for a, b in zip(en, de, strict=True):  # the same numbers, codes and due times
+        assert (a["probability"], a["fit"], a["interest"]) == (
+            b["probability"],
+            b["fit"],
+            b["interest"],
+        )
+        for key in ("lifecyclestage", "hs_lead_status", "rule"):
+            assert a["recommendation"][key] == b["recommendation"][key]
+        action_a, action_b = a["recommendation"]["next_action"], b["recommendation"]["next_action"]
+        assert (action_a["type"], action_a["due"]) == (action_b["type"], action_b["due"])
+        assert [f["effect"] for f in a["reasons"]["fit"]["positive"]] == [
+            f["effect"] for f in b["reasons"]["fit"]["positive"]
+        ]
+    assert de[0]["recommendation"]["next_action"]["detail"] == (
+        "ATTEMPTED_TO_CONTACT: Kontakt versucht, noch nicht erreicht; erneuter Versuch in 2 Tg."
+    )
+    texts = [
+        f["text"] for r in de for g in ("fit", "interest") for f in r["reasons"][g]["positive"]
+    ]
+    assert texts and all(" — erhöht " in t for t in texts), texts
+
+
+@pytest.mark.parametrize("value", ["fr", "", "DEU"])
+def test_a_language_without_a_catalogue_is_a_400_naming_lang(
+    client: TestClient, value: str
+) -> None:
+    response = client.post("/score", json={"leads": [lead("NEW")], "lang": value})
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["error"] == (
+        f"lang: no message catalogue for language {value!r}; expected one of en, de"
+    )
+    assert body["detail"][0]["loc"] == ["lang"]
+    hubspot = client.post("/hubspot/score", json=contacts()[:1], params={"lang": value})
+    assert hubspot.status_code == 400, hubspot.text
+    assert hubspot.json()["detail"][0]["loc"] == ["lang"]
+
+
+def test_hubspot_writes_german_reasons_and_task_bodies(client: TestClient) -> None:
+    response = client.post(
+        "/hubspot/score",
+        json=contacts(),
+        params={"as_of": AS_OF, "actions": "true", "lang": "de"},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    reasons = [u["properties"].get("leadscore_reasons", "") for u in body["results"]]
+    assert any(r.startswith("Fit ") and " | Interesse " in r for r in reasons), reasons
+    first = body["actions"]["tasks"][0]["properties"]
+    assert first["hs_task_subject"] == "Julia Meyer kontaktieren"
+    assert first["hs_task_body"].startswith("NEW: neu in der Vertriebs-Warteschlange")
+    for task in body["actions"]["tasks"]:
+        check_body(task, "tasks", task["associations"][0]["to"]["id"])
+    english = client.post("/hubspot/score", json=contacts(), params={"as_of": AS_OF}).json()
+    strip = {"leadscore_reasons"}
+    assert [
+        {k: v for k, v in u.items() if k not in strip}
+        for u in (x["properties"] for x in updates(body))
+    ] == [
+        {k: v for k, v in u.items() if k not in strip}
+        for u in (x["properties"] for x in updates(english))
+    ]
+
+
+def test_an_unknown_leadscore_lang_stops_the_start_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LEADSCORE_LANG", "fr")
+    with pytest.raises(SettingsError) as caught:
+        read_settings()
+    message = str(caught.value)
+    assert "\n" not in message and "LANG" in message.upper() and "'fr'" in message
+    monkeypatch.setenv("LEADSCORE_LANG", "de")
+    assert read_settings().lang == "de"
