@@ -13,7 +13,7 @@ export BENTOML_DO_NOT_TRACK = true
 export MLFLOW_DISABLE_TELEMETRY = true
 
 .DEFAULT_GOAL := help
-.PHONY: help install docs-numbers demo xeducation-data train-xeducation evaluate-demo evaluate-xeducation score-demo explain-demo serve bench bench-large ui test test-all lint format typecheck clean
+.PHONY: help install docs-numbers demo xeducation-data train-xeducation evaluate-demo evaluate-xeducation score-demo explain-demo serve bench bench-large ui test test-all lint format typecheck clean messages
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -84,6 +84,14 @@ test: install ## run the test suite (slow acceptance tests excluded)
 
 test-all: install ## run every test, including the slow acceptance and the stress tests
 	$(BIN)/pytest -q -m ""
+
+messages: install ## extract the messages people read (code, templates, built-in specs) and merge them into models/locale/*/LC_MESSAGES/leadscore.po
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k gettext -k ngettext:1,2 -k _ --no-location \
+		--sort-output --project leadscore --copyright-holder "the leadscore authors" \
+		-o models/locale/leadscore.pot .
+	$(BIN)/pybabel update -i models/locale/leadscore.pot -d models/locale -D leadscore \
+		--no-fuzzy-matching --ignore-obsolete
+	@echo "translate the new empty msgstr entries; the tests check every message has one"
 
 lint: install ## ruff lint and format check, and the packages' import direction (import-linter)
 	$(BIN)/ruff check .
