@@ -2,22 +2,28 @@
 
 A custom `PythonModel` with the bundle folder as its one explicit artifact: no
 pickled estimators, no skops trust lists. Loading it needs the leadscore package
-installed (the service and the CLI have it). The input schema is decided on purpose:
-every spec column optional and of any type, because CRMs send numbers as strings
-and the bundle's own readers coerce them (MLflow's type enforcement would reject
-an int column where a double was recorded, or a numeric string).
+installed (the service and the CLI have it).
+
+The input schema is decided on purpose: every column the scorer reads, optional, as
+text — what CRM exports and APIs send (numbers and timestamps as strings); the bundle's
+own readers coerce the values. MLflow passes a text (or object) column through as it
+is, where an any-type column cost a Python call per value (2–3× the scoring itself); a
+frame of numpy numbers is refused by MLflow: send it as text (`df.astype(str)`, in Spark
+`cast("string")`). The output always has every column of the output signature (reasons
+null unless `explain`), so `mlflow.pyfunc.spark_udf` works with its default result type.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.types.schema import (
-    AnyType,
     ColSpec,
     DataType,
     ParamSchema,
@@ -34,6 +40,7 @@ from models.contract import (
     GRADE_COLUMNS,
     REASON_COLUMNS,
     SCORE_COLUMNS,
+    Column,
 )
 from models.scorer import LeadScorer
 
@@ -51,37 +58,87 @@ class LeadScorerModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defi
     ) -> pd.DataFrame:
         """Scores, recommendations and next actions; `params={"explain": True, "k": 3}`
         adds reasons; `params={"as_of": "2026-07-01T00:00:00Z"}` computes features (and
-        the next actions' due times) as of that moment (default: now)."""
+        the next actions' due times) as of that moment (default: now); `params={"lang":
+        "de"}` words the reasons and details in German (`models.i18n`)."""
         params = params or {}
-        return self.scorer.score(
+        scored = self.scorer.score(
             pd.DataFrame(model_input),
             reasons=bool(params.get("explain")),
             k=int(params.get("k", 3)),
             as_of=AsOf.of(params.get("as_of") or None),
+            lang=str(params.get("lang") or "en"),
         )
+        return complete(scored, output_columns(self.scorer))
+
+
+def output_columns(scorer: LeadScorer) -> list[Column]:
+    """The pyfunc's output columns, in order: the id, the scores, with a policy the grades,
+    decision and next action, then the reasons (null unless explained)."""
+    columns = [Column(scorer.spec.id, required=False), *SCORE_COLUMNS]
+    if scorer.policy is not None:
+        columns += [*GRADE_COLUMNS, *DECISION_COLUMNS, *ACTION_COLUMNS]
+    return [*columns, *REASON_COLUMNS.values()]
+
+
+def complete(scored: pd.DataFrame, columns: list[Column]) -> pd.DataFrame:
+    """Every output column, a missing one (the id of rows sent without it, reasons not
+    asked for) as nulls; in a Spark task, nullable text as `SparkText`."""
+    out = scored.copy(deep=False)
+    for column in columns:
+        if column.name not in out.columns:
+            out[column.name] = pd.Series(None, index=out.index, dtype=object)
+    out = out[[c.name for c in columns]]
+    if _in_spark_task():
+        for column in columns:
+            if column.dtype == "string" and not column.required:
+                out[column.name] = pd.Series(
+                    SparkText(out[column.name].to_numpy(object, copy=True)), index=out.index
+                )
+    return out
+
+
+def _in_spark_task() -> bool:
+    """Whether this runs in a Spark task (as `mlflow.pyfunc.spark_udf` runs it)."""
+    if "pyspark" not in sys.modules:
+        return False
+    from pyspark import TaskContext
+
+    return TaskContext.get() is not None
+
+
+class SparkText(pd.arrays.StringArray):
+    """Text whose cast to `str` keeps a missing value missing.
+
+    `mlflow.pyfunc.spark_udf` (MLflow 3.17) casts each text field of a struct result with
+    `astype(np.str_)`: None becomes the text "None" (a lead without a status would get the
+    status "None"). This array answers that cast with itself; any other cast is pandas'.
+    """
+
+    def astype(self, dtype: Any, copy: bool = True) -> Any:
+        if dtype is str or dtype is np.str_ or (isinstance(dtype, np.dtype) and dtype.kind == "U"):
+            return self.copy() if copy else self
+        return super().astype(dtype, copy=copy)
 
 
 def signature_for(scorer: LeadScorer) -> ModelSignature:
-    """Inputs: the columns `score` reads, any type; outputs: the batch columns of
-    `models.contract`."""
+    """Inputs: the columns `score` reads, optional, as text; outputs: the batch columns of
+    `models.contract` (`output_columns`)."""
     spec = scorer.spec
     inputs = [spec.id, spec.time.column, *spec.feature_columns]
     if scorer.policy is not None:
         inputs += [c for c in scorer.policy.requirements.columns if c not in inputs]
-    columns: list[ColSpec | TensorSpec] = [ColSpec(AnyType(), c, required=False) for c in inputs]
-    columns_out = [*SCORE_COLUMNS]
-    if scorer.policy is not None:
-        columns_out += [*GRADE_COLUMNS, *DECISION_COLUMNS, *ACTION_COLUMNS]
-    columns_out += REASON_COLUMNS.values()
+    columns: list[ColSpec | TensorSpec] = [
+        ColSpec(DataType.string, c, required=False) for c in dict.fromkeys(inputs)
+    ]
     outputs: list[ColSpec | TensorSpec] = [
-        ColSpec(DataType.string, spec.id, required=False),
-        *(ColSpec(DataType[c.dtype], c.name, required=c.required) for c in columns_out),
+        ColSpec(DataType[c.dtype], c.name, required=c.required) for c in output_columns(scorer)
     ]
     params = ParamSchema(
         [
             ParamSpec("explain", DataType.boolean, False),
             ParamSpec("k", DataType.long, 3),
             ParamSpec("as_of", DataType.string, ""),
+            ParamSpec("lang", DataType.string, "en"),
         ]
     )
     return ModelSignature(inputs=Schema(columns), outputs=Schema(outputs), params=params)

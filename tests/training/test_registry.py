@@ -58,10 +58,12 @@ def test_pyfunc_from_registry_scores_like_the_in_memory_bundle(
     moment = AsOf.of(DEMO_AS_OF)
     expected = result.scorer.score(rows, as_of=moment)
     pyfunc = mlflow.pyfunc.load_model("models:/lead-scorer@champion")
-    pd.testing.assert_frame_equal(
-        pyfunc.predict(rows, params={"as_of": DEMO_AS_OF}).reset_index(drop=True),
-        expected.reset_index(drop=True),
-    )
+    predicted = pyfunc.predict(rows, params={"as_of": DEMO_AS_OF}).reset_index(drop=True)
+    # the pyfunc always has the output signature's reason columns: null unless explained
+    reasons = ["fit_reasons", "interest_reasons"]
+    assert list(predicted.columns) == [*expected.columns, *reasons]
+    assert predicted[reasons].isna().all().all()
+    pd.testing.assert_frame_equal(predicted.drop(columns=reasons), expected.reset_index(drop=True))
     pd.testing.assert_frame_equal(
         load_scorer("models:/lead-scorer@champion").score(rows, as_of=moment), expected
     )
