@@ -3,6 +3,7 @@
 Run on demand (not part of the tests; the 1M size takes many minutes):
 
     .venv/bin/python benchmarks/bench_training.py [--sizes 10000,100000,1000000] [--rounds 3]
+                                                 [--threads 1,0] [--max-train-rows none,400000]
                                                  [--data-dir DIR]
 
 A row is a point-in-time training example, as `leadscore train --events` trains: a lead
@@ -20,6 +21,14 @@ train (it resets the kernel's high-water mark between the two). Each size runs `
 times (the sizes taking turns); the run with the fastest pipeline is shown, and the spread
 (slowest − fastest pipeline, highest − lowest peak) beside it. At the end: how time and
 memory grow per 10× rows.
+
+Each size runs once per variant: every `--threads` value (LightGBM's `num_threads`, 0 = all
+cores, the default) with every `--max-train-rows` value (`sample.max_train_rows`, none =
+every row), the variants taking turns within a round. The first variant (default: one
+thread, every row) is the baseline: each other variant's pipeline time is printed as a
+ratio to it and its test AUC as a difference from it, both from the same run. The child
+runs with OMP_WAIT_POLICY=PASSIVE, as `leadscore train` does (set it in the environment
+to measure another policy). The load average of the machine is printed before and after.
 """
 
 from __future__ import annotations
@@ -100,8 +109,9 @@ def reset_peak_rss() -> bool:
     return True
 
 
-def child(contacts: Path, events: Path) -> None:
-    """One size: load, prepare, design, train; prints one JSON line of measurements."""
+def child(contacts: Path, events: Path, threads: int, max_train_rows: int | None) -> None:
+    """One size and variant: load, prepare, design, train; prints one JSON line of
+    measurements."""
     import numpy as np
 
     from features.files import load_events, load_leads
@@ -111,8 +121,11 @@ def child(contacts: Path, events: Path) -> None:
     from training.train import design_matrix, train_scorer
 
     out: dict[str, Any] = {"rss_after_imports": peak_rss()}
-    spec, config = resolve_spec("hubspot"), TrainConfig()
-    progress = f"[{contacts.stem}]"
+    spec = resolve_spec("hubspot")
+    config = TrainConfig.model_validate(
+        {"booster": {"num_threads": threads}, "sample": {"max_train_rows": max_train_rows}}
+    )
+    progress = f"[{contacts.stem} {variant_name((threads, max_train_rows))}]"
     seconds: dict[str, float] = {}
 
     def phase(name: str, started: float) -> None:
@@ -151,6 +164,7 @@ def child(contacts: Path, events: Path) -> None:
         trees={n: m.booster.num_trees() for n, m in result.scorer.models.items()},
         test_auc=result.metrics["test.full.roc_auc"],
         threads=config.booster.num_threads,
+        sample=design.sample,
     )
     print(json.dumps(out))
 
@@ -193,12 +207,37 @@ def growth(sizes: list[int], values: list[float]) -> str:
     return "; ".join(parts)
 
 
+Variant = tuple[int, int | None]  # (num_threads, sample.max_train_rows)
+
+
+def variant_name(variant: Variant) -> str:
+    threads, rows = variant
+    return (f"{threads} thread(s)" if threads else "all cores") + (
+        f", sample {rows:,}" if rows else ""
+    )
+
+
+def load_line() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} / {five:.2f} / {fifteen:.2f} (1 / 5 / 15 min)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
         "--sizes",
         default="10000,100000,1000000",
         help="comma-separated numbers of rows (point-in-time examples, ~2.2 per lead)",
+    )
+    parser.add_argument(
+        "--threads",
+        default="1,0",
+        help="comma-separated LightGBM thread counts (0 = all cores); the first is the baseline",
+    )
+    parser.add_argument(
+        "--max-train-rows",
+        default="none",
+        help="comma-separated sample.max_train_rows values (none = every row)",
     )
     parser.add_argument(
         "--data-dir",
@@ -209,23 +248,35 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="runs per size (fastest shown, spread beside it)"
     )
-    parser.add_argument("--child", type=Path, nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(*args.child)
+        contacts, events, threads, rows = args.child
+        child(Path(contacts), Path(events), int(threads), None if rows == "none" else int(rows))
         return
 
     sizes = sorted(int(s.replace("_", "")) for s in args.sizes.split(","))
+    variants: list[Variant] = [
+        (int(threads), None if rows.strip() == "none" else int(rows.replace("_", "")))
+        for rows in args.max_train_rows.split(",")
+        for threads in args.threads.split(",")
+    ]
     temporary = None if args.data_dir else tempfile.TemporaryDirectory(prefix="bench-train-")
     data_dir = args.data_dir or Path(temporary.name)  # type: ignore[union-attr]
     data_dir.mkdir(parents=True, exist_ok=True)
     cores = os.cpu_count()
     usable = len(os.sched_getaffinity(0))
+    env = {**os.environ}
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `leadscore train` sets it
     print(
-        f"{cores} cores ({usable} usable by this process); default TrainConfig; seed {SEED}; "
-        "rows = point-in-time examples (leadscore train --events), not leads"
+        f"{cores} cores ({usable} usable by this process); default TrainConfig but for the "
+        f"variants; seed {SEED}; OMP_WAIT_POLICY={env['OMP_WAIT_POLICY']}; rows = "
+        "point-in-time examples (leadscore train --events), not leads"
     )
-    runs: dict[int, list[dict[str, Any]]] = {size: [] for size in sizes}
+    print(f"before: {load_line()}", flush=True)
+    runs: dict[tuple[int, Variant], list[dict[str, Any]]] = {
+        (size, variant): [] for size in sizes for variant in variants
+    }
     try:
         files = {}
         for size in sizes:
@@ -237,72 +288,113 @@ def main() -> None:
         for round_ in range(args.rounds):
             for size in sizes:
                 contacts, events = files[size]
-                print(
-                    f"round {round_ + 1}/{args.rounds}: training on ~{size:,} point-in-time "
-                    "examples…",
-                    flush=True,
-                )
-                wall, peak, out = run_measured(
-                    [sys.executable, __file__, "--child", str(contacts), str(events)]
-                )
-                measured = json.loads(out.strip().splitlines()[-1])
-                s = measured["seconds"]
-                measured.update(
-                    size=size,
-                    wall=wall,
-                    peak_rss=peak,
-                    pipeline=s["prepare"] + s["design"] + s["train"],
-                )
-                runs[size].append(measured)
-                print(f"  done in {wall:.1f} s, peak RSS {peak / 2**20:,.0f} MiB", flush=True)
+                for variant in variants:
+                    print(
+                        f"round {round_ + 1}/{args.rounds}: training on ~{size:,} point-in-time "
+                        f"examples, {variant_name(variant)}…",
+                        flush=True,
+                    )
+                    wall, peak, out = run_measured(
+                        [
+                            sys.executable,
+                            __file__,
+                            "--child",
+                            str(contacts),
+                            str(events),
+                            str(variant[0]),
+                            "none" if variant[1] is None else str(variant[1]),
+                        ],
+                        env,
+                    )
+                    measured = json.loads(out.strip().splitlines()[-1])
+                    s = measured["seconds"]
+                    measured.update(
+                        size=size,
+                        variant=variant,
+                        wall=wall,
+                        peak_rss=peak,
+                        pipeline=s["prepare"] + s["design"] + s["train"],
+                    )
+                    runs[size, variant].append(measured)
+                    print(
+                        f"  done in {wall:.1f} s, peak RSS {peak / 2**20:,.0f} MiB, test AUC "
+                        f"{measured['test_auc']:.4f}",
+                        flush=True,
+                    )
     finally:
         if temporary is not None:
             temporary.cleanup()
-    results = [min(runs[size], key=lambda r: r["pipeline"]) for size in sizes]
+    print(f"after: {load_line()}")
+    best = {key: min(found, key=lambda r: r["pipeline"]) for key, found in runs.items()}
 
     print(
-        f"\n{'examples':>9} {'leads':>8} {'events':>10} {'load s':>7} {'events s':>8} "
-        f"{'prepare s':>9} {'design s':>8} {'train s':>8} {'pipeline s':>10} {'peak MiB':>9} "
-        f"{'load MiB':>9} {'train MiB':>9}  trees full/fit/interest  test AUC"
+        f"\n{'examples':>9} {'leads':>8} {'events':>10} {'variant':>24} {'load s':>7} "
+        f"{'events s':>8} {'prepare s':>9} {'design s':>8} {'train s':>8} {'pipeline s':>10} "
+        f"{'× base':>6} {'peak MiB':>9} {'load MiB':>9} {'train MiB':>9}  "
+        "trees full/fit/interest  test AUC  Δ AUC"
     )
-    for r in results:
-        s, pipeline = r["seconds"], r["pipeline"]
-        trees = "/".join(str(r["trees"][n]) for n in ("full", "fit", "interest"))
-        train_peak = f"{r['peak_rss_pipeline'] / 2**20:9,.0f}" if r["peak_reset"] else f"{'n/a':>9}"
+    for size in sizes:
+        base = best[size, variants[0]]
+        for variant in variants:
+            r = best[size, variant]
+            s, pipeline = r["seconds"], r["pipeline"]
+            trees = "/".join(str(r["trees"][n]) for n in ("full", "fit", "interest"))
+            train_peak = (
+                f"{r['peak_rss_pipeline'] / 2**20:9,.0f}" if r["peak_reset"] else f"{'n/a':>9}"
+            )
+            print(
+                f"{r['examples']:9,} {r['leads_loaded']:8,} {r['events_loaded']:10,} "
+                f"{variant_name(variant):>24} {s['load']:7.1f} {s['events']:8.1f} "
+                f"{s['prepare']:9.1f} {s['design']:8.1f} {s['train']:8.1f} {pipeline:10.1f} "
+                f"{base['pipeline'] / pipeline:6.2f} {r['peak_rss'] / 2**20:9,.0f} "
+                f"{r['peak_rss_load'] / 2**20:9,.0f} {train_peak}  {trees:>22}  "
+                f"{r['test_auc']:.4f}  {r['test_auc'] - base['test_auc']:+.4f}"
+            )
+    for (_size, variant), found in runs.items():
+        times = [run["pipeline"] for run in found]
+        peaks = [run["peak_rss"] / 2**20 for run in found]
         print(
-            f"{r['examples']:9,} {r['leads_loaded']:8,} {r['events_loaded']:10,} "
-            f"{s['load']:7.1f} {s['events']:8.1f} {s['prepare']:9.1f} {s['design']:8.1f} "
-            f"{s['train']:8.1f} {pipeline:10.1f} {r['peak_rss'] / 2**20:9,.0f} "
-            f"{r['peak_rss_load'] / 2**20:9,.0f} {train_peak}  {trees:>22}  {r['test_auc']:.3f}"
+            f"  {found[0]['examples']:,} examples, {variant_name(variant)}, {len(times)} run(s): "
+            f"pipeline {min(times):.1f} s (spread {max(times) - min(times):+.1f} s: "
+            f"{', '.join(f'{t:.1f}' for t in times)}), peak {min(peaks):,.0f}–{max(peaks):,.0f} MiB"
         )
-    for r in results:
-        times = [run["pipeline"] for run in runs[r["size"]]]
-        peaks = [run["peak_rss"] / 2**20 for run in runs[r["size"]]]
-        print(
-            f"  {r['examples']:,} examples, {len(times)} run(s): pipeline {min(times):.1f} s "
-            f"(spread {max(times) - min(times):+.1f} s: {', '.join(f'{t:.1f}' for t in times)}), "
-            f"peak {min(peaks):,.0f}–{max(peaks):,.0f} MiB"
-        )
-    for r in results:
+    for size in sizes:
+        r = best[size, variants[0]]
         split = r["split"]
         print(
             f"  {r['examples']:,} examples of {r['example_leads']:,} leads: train/validation/"
             f"test {split['train']:,}/{split['validation']:,}/{split['test']:,} "
             f"({r['purged']:,} purged: a lead stays on one side of each cut)"
         )
-    if results:
-        print(
-            "rows = point-in-time examples (0/7/30 days after creation, label window closed); "
-            "load = the contacts CSV; events = load_events (Parquet + read_event_log); "
-            "pipeline = prepare_point_in_time + design_matrix + train_scorer (loads "
-            "separate); peak = the child's whole life; train MiB = peak during prepare + "
-            f"train alone; {results[0]['rss_after_imports'] / 2**20:.0f} MiB of it are the "
-            f"imports; LightGBM on {results[0]['threads']} thread(s) (TrainConfig default)"
-        )
-    if len(results) > 1:
-        rows_done = [r["examples"] for r in results]
-        print("time (pipeline) grows " + growth(rows_done, [r["pipeline"] for r in results]))
-        print("peak memory grows " + growth(rows_done, [r["peak_rss"] for r in results]))
+        for variant in variants[1:]:
+            sample = best[size, variant]["sample"]
+            if sample:
+                print(
+                    f"    {variant_name(variant)}: train slice {sample['train_rows']:,} → "
+                    f"{sample['kept']:,} rows (base rate {sample['base_rate_before']:.4f} → "
+                    f"{sample['base_rate_kept']:.4f}); validation and test unchanged"
+                )
+    first = best[sizes[0], variants[0]]
+    print(
+        "rows = point-in-time examples (0/7/30 days after creation, label window closed); "
+        "load = the contacts CSV; events = load_events (Parquet + read_event_log); "
+        "pipeline = prepare_point_in_time + design_matrix + train_scorer (loads "
+        "separate); × base = the first variant's pipeline time over this one's (same run); "
+        "Δ AUC = test AUC minus the first variant's (the same test rows); peak = the child's "
+        "whole life; train MiB = peak during prepare + train alone; "
+        f"{first['rss_after_imports'] / 2**20:.0f} MiB of it are the imports"
+    )
+    if len(sizes) > 1:
+        for variant in variants:
+            rows_done = [best[size, variant]["examples"] for size in sizes]
+            print(
+                f"{variant_name(variant)}: time (pipeline) grows "
+                + growth(rows_done, [best[size, variant]["pipeline"] for size in sizes])
+            )
+            print(
+                f"{variant_name(variant)}: peak memory grows "
+                + growth(rows_done, [best[size, variant]["peak_rss"] for size in sizes])
+            )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -43,8 +44,20 @@ def train(
         str | None, typer.Option(help="always | never | auto (default: auto, the champion gate)")
     ] = None,
     model_name: Annotated[str | None, typer.Option(help="registered model name")] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="LightGBM threads (0 = all cores; default: the config's booster.num_threads, "
+            "0). The model is the same whatever the number",
+        ),
+    ] = None,
 ) -> None:
     """Train fit / interest / full models, log them to MLflow, register, and gate `champion`."""
+    # Before OpenMP starts (with LightGBM's import below): threads that wait for work sleep
+    # instead of spinning, which on a machine other processes keep busy made training
+    # many times slower (README "Benchmarks"). An OMP_WAIT_POLICY of the user's is kept.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from features.files import file_sha256, load_events, load_leads
     from features.spec import resolve_spec
     from training.config import load_config
@@ -64,6 +77,10 @@ def train(
     if updates:
         settings = settings.model_copy(
             update={"registry": settings.registry.model_copy(update=updates)}
+        )
+    if threads is not None:
+        settings = settings.model_copy(
+            update={"booster": settings.booster.model_copy(update={"num_threads": threads})}
         )
 
     with Stages("leadscore train") as stages:
@@ -88,6 +105,8 @@ def train(
         prints = fingerprint(prepared, dataset_spec, file_sha256(data))
         stages.end()
         console.print(data_line(prints, settings.examples.at_days), highlight=False)
+        if design.sample is not None:
+            console.print(sample_line(design.sample), highlight=False, soft_wrap=True)
         for leak in design.snapshot_leaks:
             console.print(
                 "[yellow]snapshot leak:[/] "
@@ -260,6 +279,16 @@ def data_line(prints: dict[str, Any], at_days: list[float]) -> str:
             if prints["rows_left_out_open_window"]
             else ""
         )
+    )
+
+
+def sample_line(sample: dict[str, Any]) -> str:
+    """What `sample.max_train_rows` did to the train slice."""
+    return (
+        f"sample: the train slice thinned from {sample['train_rows']:,} to {sample['kept']:,} "
+        f"rows (sample.max_train_rows), the same share of positives and negatives in each of "
+        f"{sample['time_blocks']} time blocks (base rate {sample['base_rate_before']:.2%} → "
+        f"{sample['base_rate_kept']:.2%}); validation and test keep every row"
     )
 
 

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+
+# LightGBM's OpenMP threads wait asleep, not spinning: on a shared, busy machine spinning
+# made multi-thread trainings 3-4x slower (README "Benchmarks"). Before lightgbm's import.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -112,7 +117,15 @@ def fast_config() -> TrainConfig:
     """Small, quick models: enough to test behaviour, not to judge accuracy."""
     return TrainConfig.model_validate(
         {
-            "booster": {"max_rounds": 80, "early_stopping_rounds": 15, "num_leaves": 7},
+            # One thread: the model is the same on any number (tests/training/test_threads.py)
+            # and on models this small, on a machine other processes keep busy, LightGBM's
+            # threads spend more time waiting for each other than they save.
+            "booster": {
+                "max_rounds": 80,
+                "early_stopping_rounds": 15,
+                "num_leaves": 7,
+                "num_threads": 1,
+            },
             "calibration_folds": 3,
             "shap_sample": 200,
             # The generated export is a snapshot whose activity includes what converted

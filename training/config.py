@@ -49,9 +49,22 @@ class BoosterConfig(_Strict):
     min_data_per_group: int = Field(50, ge=1)
     max_rounds: int = Field(1000, ge=1)
     early_stopping_rounds: int = Field(50, ge=1)
-    # One thread by default: on a small shared machine LightGBM's OpenMP threads spin
-    # against other processes and training gets slower, not faster. 0 = all cores.
-    num_threads: int = Field(1, ge=0)
+    # LightGBM's threads; 0 (the default) = OpenMP's default: every core this process may
+    # use, or OMP_NUM_THREADS. The trees do not depend on it (deterministic + row-wise
+    # histograms: 1, 2 or all threads give the same model, tests/training/test_threads.py).
+    # On a machine other processes keep busy, threads that spin-wait for a core cost more
+    # than they save: `leadscore train` sets OMP_WAIT_POLICY=PASSIVE (README "Benchmarks").
+    num_threads: int = Field(0, ge=0)
+
+
+class SampleConfig(_Strict):
+    """A stratified, time-respecting sample of the train slice for very large exports
+    (training/sample.py): validation and test keep all their rows; the train slice keeps
+    at most `max_train_rows`, the same share of positives and negatives in each of
+    `time_blocks` consecutive blocks. null (the default): every row."""
+
+    max_train_rows: int | None = Field(None, ge=1000)
+    time_blocks: int = Field(20, ge=1)
 
 
 class LeakageConfig(_Strict):
@@ -146,6 +159,7 @@ class TrainConfig(_Strict):
     seed: int = 42
     split: SplitConfig = Field(default_factory=SplitConfig)
     booster: BoosterConfig = Field(default_factory=BoosterConfig)
+    sample: SampleConfig = Field(default_factory=SampleConfig)
     calibration: Literal["auto", "isotonic", "sigmoid"] = "auto"
     calibration_folds: int = Field(5, ge=2)
     refit: bool = Field(True, description="retrain on train + validation, calibrate out-of-fold")

@@ -127,6 +127,7 @@ def adversarial_validation(
     spec: DatasetSpec,
     groups: np.ndarray | None,
     seed: int,
+    threads: int = 1,
 ) -> dict[str, Any]:
     """Tell the oldest third of the rows (by moment) from the newest third.
 
@@ -155,8 +156,10 @@ def adversarial_validation(
         "min_child_samples": 20,
         "verbose": -1,
         "seed": seed,
-        "num_threads": 1,
+        # row-wise histograms + deterministic: the same model whatever the thread count
+        "num_threads": threads,
         "deterministic": True,
+        "force_row_wise": True,
     }
     folds: Any
     if groups is not None:
@@ -209,16 +212,18 @@ def drift_report(
     config: Any,
     seed: int,
     monthly: bool = True,
+    threads: int = 1,
 ) -> dict[str, Any]:
     """Everything training says about drift (a JSON-able dict; `warnings` in plain words).
 
     `config`: the training config's `drift` section (`alpha`, `time_proxy_auc`,
-    `time_proxies`). `monthly`: whether moments are dates (an ordinal export has none)."""
+    `time_proxies`). `monthly`: whether moments are dates (an ordinal export has none).
+    `threads`: LightGBM's threads for the adversarial model (0: all cores)."""
     rates = slice_rates(y, slices, groups, config.alpha)
     months = monthly_rates(y, moments, groups, config.alpha) if monthly else None
     train = slices["train"]
     adversarial = adversarial_validation(
-        x[train], moments[train], spec, None if groups is None else groups[train], seed
+        x[train], moments[train], spec, None if groups is None else groups[train], seed, threads
     )
     columns = {f.name: f.source for f in spec.features}
     proxies = [

@@ -31,6 +31,7 @@ from training.decay import learned_decay
 from training.drift import drift_report, without_features
 from training.metrics import classification_metrics, logistic_baseline, single_column_auc
 from training.monitor import age_profiles, example_ages
+from training.sample import sample_train
 from training.selection import time_text
 from training.snapshot import leak_text, snapshot_leaks
 from training.thresholds import NS_PER_WEEK, fit_policy, threshold_report
@@ -335,6 +336,8 @@ class Design:
     snapshot_leaks: list[dict[str, Any]] = field(default_factory=list)
     spec: DatasetSpec | None = None
     drift: dict[str, Any] = field(default_factory=dict)
+    # what sample.max_train_rows did to the train slice (None: it kept every row)
+    sample: dict[str, Any] | None = None
 
 
 def design_matrix(data: PreparedData, spec: DatasetSpec, config: TrainConfig) -> Design:
@@ -362,6 +365,9 @@ def design_matrix(data: PreparedData, spec: DatasetSpec, config: TrainConfig) ->
         )
     split = split_by_time(len(data.y), config.split, data.groups)
     check_split(data.y, split)
+    split, sample = sample_train(
+        split, data.y, config.sample.max_train_rows, config.sample.time_blocks, config.seed
+    )
     encoder, x = encode(data, spec, config, split)
     drift = data_drift(data, spec, config, split, x)
     dropped = {proxy["feature"] for proxy in drift["time_proxies"]}
@@ -379,7 +385,7 @@ def design_matrix(data: PreparedData, spec: DatasetSpec, config: TrainConfig) ->
         "data (for decision.catalogue in the training config)",
     )
     single_aucs = check_leakage(x[split.train], data.y[split.train], spec, config)
-    return Design(split, encoder, x, single_aucs, leaks, spec, drift)
+    return Design(split, encoder, x, single_aucs, leaks, spec, drift, sample)
 
 
 def data_drift(
@@ -400,6 +406,7 @@ def data_drift(
         config.drift,
         config.seed,
         monthly=spec.time.kind == "datetime",
+        threads=config.booster.num_threads,
     )
 
 
@@ -569,6 +576,7 @@ def train_scorer(
             else {"point_in_time": False}
         ),
         "snapshot_leaks": design.snapshot_leaks,
+        "sample": design.sample,
         "drift": design.drift,
         "calibration_window": calibration_choices,
         "base_rate": {"train": base_rate, "test": float(y_test.mean())},
