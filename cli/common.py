@@ -233,3 +233,12 @@ def moment_of(as_of: str | None) -> Any:
         return AsOf.of(as_of, "--as-of")
     except CoercionError as error:
         raise LeadscoreError(f"--as-of: cannot read {as_of!r} as {error.expected}") from None
+
+
+def scored_line(written: int, model: str, version: str, moment: Any, out: Any) -> str:
+    """The one line `leadscore score` ends with (either engine)."""
+    return (
+        f"scored {written:,} leads with {model}"
+        + (f" (version {version})" if version else "")
+        + f" as of {moment.text} → {out}"
+    )

@@ -20,6 +20,7 @@ from cli.common import (
     err_console,
     language_of,
     moment_of,
+    scored_line,
 )
 from features.errors import LeadscoreError
 from models.i18n import N_
@@ -138,11 +139,7 @@ def score(
             progress=progress.advance,
             lang=lang,
         )
-    console.print(
-        f"scored {written:,} leads with {model}"
-        + (f" (version {version})" if version else "")
-        + f" as of {moment.text} → {out}"
-    )
+    console.print(scored_line(written, model, version, moment, out))
 
 
 def explain(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cli.common import console, err_console, moment_of
+from cli.common import console, err_console, moment_of, scored_line
 from features.errors import LeadscoreError
 
 
@@ -72,8 +72,4 @@ def score_on_spark(
             partitions=partitions,
             lang=lang,
         )
-    console.print(
-        f"scored {written:,} leads with {model}"
-        + (f" (version {version})" if version else "")
-        + f" as of {moment.text} → {out}"
-    )
+    console.print(scored_line(written, model, version, moment, out))
