@@ -20,7 +20,6 @@ request field `lang` in the service; English is the default everywhere.
 from __future__ import annotations
 
 import gettext
-import os
 from dataclasses import dataclass, field
 from functools import cache
 from io import BytesIO
@@ -47,9 +46,7 @@ class Language:
 
     code: str
     translations: gettext.NullTranslations = field(repr=False)
-    decimal: str = "."
-    group: str = ","
-    # English digits → this language's: None for English (nothing to swap)
+    # English separators → this language's: None for English (nothing to swap)
     _digits: dict[int, str] | None = field(default=None, repr=False)
 
     @property
@@ -110,12 +107,6 @@ def check_language(code: Any, field_name: str = "lang") -> str:
     return text
 
 
-def default_language() -> str:
-    """The language of `LEADSCORE_LANG` (checked), else English."""
-    value = os.environ.get(LANG_ENV, "").strip()
-    return check_language(value, LANG_ENV) if value else SOURCE
-
-
 @cache
 def language(code: str = SOURCE) -> Language:
     """The language `code` (checked: a LeadscoreError when there is no catalogue)."""
@@ -131,9 +122,8 @@ def language(code: str = SOURCE) -> Language:
     compiled = BytesIO()
     write_mo(compiled, catalog)  # fuzzy entries are left out, as gettext's msgfmt does
     compiled.seek(0)
-    decimal, group = get_decimal_symbol(code), get_group_symbol(code)
-    digits = str.maketrans({",": group, ".": decimal})
-    return Language(code, gettext.GNUTranslations(compiled), decimal, group, digits)
+    digits = str.maketrans({",": get_group_symbol(code), ".": get_decimal_symbol(code)})
+    return Language(code, gettext.GNUTranslations(compiled), digits)
 
 
 ENGLISH = language(SOURCE)

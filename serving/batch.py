@@ -53,14 +53,24 @@ def check_file(
     )
     if head is None or head.empty:
         raise LeadscoreError(f"data file {data} is empty (a header but no rows)")
-    check_columns(head, spec.contact_columns(events is not None), f"data file {data}")
-    if events is not None and spec.id not in head.columns:
+    check_head(scorer, head, f"data file {data}", events is not None, no_id)
+
+
+def check_head(
+    scorer: LeadScorer, head: pd.DataFrame, what: str, events: bool = False, no_id: bool = False
+) -> None:
+    """The columns of the leads' first rows (`what` names them in the message): the spec's
+    columns, the id column (needed with `events`; else unless `no_id`) and the decision's
+    catalogue columns."""
+    spec = scorer.spec
+    check_columns(head, spec.contact_columns(events), what)
+    if events and spec.id not in head.columns:
         raise LeadscoreError(
-            f"data file {data} has no id column {spec.id!r}: events are matched to leads by it"
+            f"{what} has no id column {spec.id!r}: events are matched to leads by it"
         )
     if spec.id not in head.columns and not no_id:
         raise LeadscoreError(
-            f"data file {data} has no id column {spec.id!r}: its scores could not be joined "
+            f"{what} has no id column {spec.id!r}: its scores could not be joined "
             "back to the leads (pass --no-id to score it anyway, in row order)"
         )
     if scorer.policy is not None:

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from features.build import check_columns
 from features.errors import LeadscoreError
 from features.files import csv_delimiter, data_format, read_csv_chunks
 from features.timestamps import AsOf
@@ -45,6 +44,7 @@ from models.contract import (
     Column,
 )
 from models.i18n import check_language
+from serving.batch import check_head
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -305,16 +305,7 @@ def check_frame_columns(
 ) -> None:
     """`serving.batch.check_file`'s column checks, on a DataFrame's column names (no rows
     read): the spec's columns, the id column (unless `no_id`), the catalogue's columns."""
-    spec = scorer.spec
-    head = pd.DataFrame(columns=list(names))
-    check_columns(head, spec.contact_columns(False), what)
-    if spec.id not in head.columns and not no_id:
-        raise LeadscoreError(
-            f"{what} has no id column {spec.id!r}: its scores could not be joined "
-            "back to the leads (pass --no-id to score it anyway, in row order)"
-        )
-    if scorer.policy is not None:
-        scorer.policy_columns(head)
+    check_head(scorer, pd.DataFrame(columns=list(names)), what, no_id=no_id)
 
 
 def ship_bundle(spark: SparkSession, scorer: LeadScorer, version: str) -> str:

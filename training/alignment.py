@@ -28,10 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from features.errors import LeadscoreError
 from features.jsonable import jsonable
 from models.actions import PERIOD_FIELDS, parse_duration
-from models.i18n import available, language
+from models.i18n import language
 from models.policy import GRADES, MQL, OTHER, SQL, STAGES, Policy
 from training.templating import render, translator
 from training.thresholds import STAGE_ROWS
@@ -120,18 +119,6 @@ class SheetModel:
     spec: str | None = None
 
 
-def check_language(lang: str) -> str:
-    """`lang` when the sheet is written in it (a language with a message catalogue,
-    `models.i18n`); else a LeadscoreError naming the languages."""
-    languages = available()
-    if lang not in languages:
-        raise LeadscoreError(
-            f"language {lang!r} is not available for the alignment sheet; "
-            f"available: {', '.join(languages)}"
-        )
-    return lang
-
-
 def sheet_document(policy: Policy, report: Mapping[str, Any] | None) -> dict[str, Any]:
     """What the sheet shows, as report.json holds it: the run's report (None: no report,
     e.g. a bundle folder without its run) with the model's own policy in its place."""
@@ -194,8 +181,7 @@ def render_alignment(
     policy: Policy, report: Mapping[str, Any] | None, model: SheetModel, lang: str = "en"
 ) -> str:
     """The alignment sheet as one self-contained HTML page (no scripts, nothing fetched)."""
-    check_language(lang)
-    words = language(lang)
+    words = language(lang)  # a language without a catalogue: a LeadscoreError naming it
     document = sheet_document(policy, report)
     root = Fact(document)
     t = policy.thresholds
