@@ -4,7 +4,7 @@ Run on demand (not part of the tests; the 1M size takes many minutes):
 
     .venv/bin/python benchmarks/bench_training.py [--sizes 10000,100000,1000000] [--rounds 3]
                                                  [--threads 1,0] [--max-train-rows none,400000]
-                                                 [--data-dir DIR]
+                                                 [--calibration-folds 5,2] [--data-dir DIR]
 
 A row is a point-in-time training example, as `leadscore train --events` trains: a lead
 at 0, 7 and 30 days after its creation (`TrainConfig().examples`) whose label window has
@@ -24,8 +24,9 @@ memory grow per 10× rows.
 
 Each size runs once per variant: every `--threads` value (LightGBM's `num_threads`, 0 = all
 cores, the default) with every `--max-train-rows` value (`sample.max_train_rows`, none =
-every row), the variants taking turns within a round. The first variant (default: one
-thread, every row) is the baseline: each other variant's pipeline time is printed as a
+every row) and every `--calibration-folds` value (`calibration_folds`, default 5), the
+variants taking turns within a round. The first variant (default: one thread, every row,
+5 folds) is the baseline: each other variant's pipeline time is printed as a
 ratio to it and its test AUC as a difference from it, both from the same run. The child
 runs with OMP_WAIT_POLICY=PASSIVE, as `leadscore train` does (set it in the environment
 to measure another policy). The load average of the machine is printed before and after.
@@ -109,7 +110,9 @@ def reset_peak_rss() -> bool:
     return True
 
 
-def child(contacts: Path, events: Path, threads: int, max_train_rows: int | None) -> None:
+def child(
+    contacts: Path, events: Path, threads: int, max_train_rows: int | None, folds: int
+) -> None:
     """One size and variant: load, prepare, design, train; prints one JSON line of
     measurements."""
     import numpy as np
@@ -123,9 +126,13 @@ def child(contacts: Path, events: Path, threads: int, max_train_rows: int | None
     out: dict[str, Any] = {"rss_after_imports": peak_rss()}
     spec = resolve_spec("hubspot")
     config = TrainConfig.model_validate(
-        {"booster": {"num_threads": threads}, "sample": {"max_train_rows": max_train_rows}}
+        {
+            "booster": {"num_threads": threads},
+            "sample": {"max_train_rows": max_train_rows},
+            "calibration_folds": folds,
+        }
     )
-    progress = f"[{contacts.stem} {variant_name((threads, max_train_rows))}]"
+    progress = f"[{contacts.stem} {variant_name((threads, max_train_rows, folds))}]"
     seconds: dict[str, float] = {}
 
     def phase(name: str, started: float) -> None:
@@ -163,6 +170,8 @@ def child(contacts: Path, events: Path, threads: int, max_train_rows: int | None
         purged=split.purged,
         trees={n: m.booster.num_trees() for n, m in result.scorer.models.items()},
         test_auc=result.metrics["test.full.roc_auc"],
+        test_brier=result.metrics["test.full.brier"],
+        test_ece=result.metrics["test.full.ece"],
         threads=config.booster.num_threads,
         sample=design.sample,
     )
@@ -207,13 +216,15 @@ def growth(sizes: list[int], values: list[float]) -> str:
     return "; ".join(parts)
 
 
-Variant = tuple[int, int | None]  # (num_threads, sample.max_train_rows)
+Variant = tuple[int, int | None, int]  # (num_threads, sample.max_train_rows, calibration_folds)
 
 
 def variant_name(variant: Variant) -> str:
-    threads, rows = variant
-    return (f"{threads} thread(s)" if threads else "all cores") + (
-        f", sample {rows:,}" if rows else ""
+    threads, rows, folds = variant
+    return (
+        (f"{threads} thread(s)" if threads else "all cores")
+        + (f", sample {rows:,}" if rows else "")
+        + (f", {folds} folds" if folds != 5 else "")
     )
 
 
@@ -240,6 +251,11 @@ def main() -> None:
         help="comma-separated sample.max_train_rows values (none = every row)",
     )
     parser.add_argument(
+        "--calibration-folds",
+        default="5",
+        help="comma-separated calibration_folds values (5 = the default)",
+    )
+    parser.add_argument(
         "--data-dir",
         type=Path,
         default=None,
@@ -248,16 +264,23 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="runs per size (fastest shown, spread beside it)"
     )
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        contacts, events, threads, rows = args.child
-        child(Path(contacts), Path(events), int(threads), None if rows == "none" else int(rows))
+        contacts, events, threads, rows, folds = args.child
+        child(
+            Path(contacts),
+            Path(events),
+            int(threads),
+            None if rows == "none" else int(rows),
+            int(folds),
+        )
         return
 
     sizes = sorted(int(s.replace("_", "")) for s in args.sizes.split(","))
     variants: list[Variant] = [
-        (int(threads), None if rows.strip() == "none" else int(rows.replace("_", "")))
+        (int(threads), None if rows.strip() == "none" else int(rows.replace("_", "")), int(folds))
+        for folds in args.calibration_folds.split(",")
         for rows in args.max_train_rows.split(",")
         for threads in args.threads.split(",")
     ]
@@ -303,6 +326,7 @@ def main() -> None:
                             str(events),
                             str(variant[0]),
                             "none" if variant[1] is None else str(variant[1]),
+                            str(variant[2]),
                         ],
                         env,
                     )
@@ -328,10 +352,10 @@ def main() -> None:
     best = {key: min(found, key=lambda r: r["pipeline"]) for key, found in runs.items()}
 
     print(
-        f"\n{'examples':>9} {'leads':>8} {'events':>10} {'variant':>24} {'load s':>7} "
+        f"\n{'examples':>9} {'leads':>8} {'events':>10} {'variant':>34} {'load s':>7} "
         f"{'events s':>8} {'prepare s':>9} {'design s':>8} {'train s':>8} {'pipeline s':>10} "
         f"{'× base':>6} {'peak MiB':>9} {'load MiB':>9} {'train MiB':>9}  "
-        "trees full/fit/interest  test AUC  Δ AUC"
+        "trees full/fit/interest  test AUC  Δ AUC  Brier   ECE"
     )
     for size in sizes:
         base = best[size, variants[0]]
@@ -344,11 +368,12 @@ def main() -> None:
             )
             print(
                 f"{r['examples']:9,} {r['leads_loaded']:8,} {r['events_loaded']:10,} "
-                f"{variant_name(variant):>24} {s['load']:7.1f} {s['events']:8.1f} "
+                f"{variant_name(variant):>34} {s['load']:7.1f} {s['events']:8.1f} "
                 f"{s['prepare']:9.1f} {s['design']:8.1f} {s['train']:8.1f} {pipeline:10.1f} "
                 f"{base['pipeline'] / pipeline:6.2f} {r['peak_rss'] / 2**20:9,.0f} "
                 f"{r['peak_rss_load'] / 2**20:9,.0f} {train_peak}  {trees:>22}  "
-                f"{r['test_auc']:.4f}  {r['test_auc'] - base['test_auc']:+.4f}"
+                f"{r['test_auc']:.4f}  {r['test_auc'] - base['test_auc']:+.4f}  "
+                f"{r['test_brier']:.4f}  {r['test_ece']:.4f}"
             )
     for (_size, variant), found in runs.items():
         times = [run["pipeline"] for run in found]

@@ -276,10 +276,12 @@ class FactorStrength(Part):
 
 class Factors(Part):
     """The strongest fit and interest factors overall (`training.train.overall_factors`),
-    and the slice they were measured on (its rows and dates)."""
+    and the slice they were measured on (its dates, its rows and how many of them were
+    measured: a large slice is measured on a random draw)."""
 
     slice: str | None = None
     rows: int | None = None
+    slice_rows: int | None = None
     time_from: str | None = None
     time_to: str | None = None
     fit: list[FactorStrength] = []

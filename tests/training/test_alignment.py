@@ -38,7 +38,7 @@ from training.alignment import (
 from training.config import TrainConfig, load_config
 from training.data import PreparedData
 from training.result import Factors
-from training.train import TrainResult
+from training.train import TrainResult, overall_factors
 
 MODEL = "alignment-test"
 runner = CliRunner()
@@ -267,6 +267,27 @@ def test_the_report_holds_the_strongest_factors_of_the_test_slice(trained: Train
         assert kept[0].mean_abs_points == pytest.approx(strength[j], rel=1e-9)
         assert kept[0].share == pytest.approx(strength[j] / strength.sum(), rel=1e-9)
         assert sum(float(f.share or 0) for f in kept) <= 1 + 1e-9
+    assert factors.slice_rows == factors.rows
+
+
+def test_a_large_slice_is_measured_on_a_seeded_draw_of_its_rows(trained: Trained) -> None:
+    result = trained.result
+    scorer = result.scorer
+    x = scorer.encode(result.test_frame, result.as_of)
+    times = np.arange(len(x), dtype=np.float64)
+    every = overall_factors(scorer.models, scorer.spec, x, times)
+    half = len(x) // 2
+    drawn = overall_factors(scorer.models, scorer.spec, x, times, seed=3, max_rows=half)
+    assert (drawn["rows"], drawn["slice_rows"]) == (half, len(x))
+    assert (every["rows"], every["slice_rows"]) == (len(x), len(x))
+    assert drawn == overall_factors(scorer.models, scorer.spec, x, times, seed=3, max_rows=half)
+    assert drawn != overall_factors(scorer.models, scorer.spec, x, times, seed=4, max_rows=half)
+    for name in ("fit", "interest"):
+        # half the rows: the same strongest factor, its strength close to the whole slice's
+        assert drawn[name][0]["feature"] == every[name][0]["feature"]
+        assert drawn[name][0]["mean_abs_points"] == pytest.approx(
+            every[name][0]["mean_abs_points"], rel=0.15
+        )
 
 
 # -- the command ---------------------------------------------------------------------------------

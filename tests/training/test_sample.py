@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from features.errors import LeadscoreError
 from features.spec import DatasetSpec
+from tests.conftest import REPO
 from tests.training.conftest import FAST
 from training.config import SplitConfig, TrainConfig, load_config
 from training.data import PreparedData, split_by_time
@@ -126,3 +127,25 @@ def test_train_says_when_it_sampled(
     assert result.exit_code == 0, result.output
     line = next(line for line in result.output.splitlines() if line.startswith("sample:"))
     assert "to 1,500 rows" in line and "validation and test keep every row" in line
+
+
+def test_train_points_a_large_unsampled_export_to_the_large_export_config(
+    small_leads_csv: Path, fast_config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cli.train
+
+    monkeypatch.setattr(cli.train, "LARGE_TRAIN_ROWS", 1000)
+    result = runner.invoke(
+        app, ["train", "--data", str(small_leads_csv), "--config", str(fast_config_file)]
+    )
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.output.splitlines() if line.startswith("large export:"))
+    assert "rows in the train slice; configs/large-export.yaml" in line
+
+
+def test_the_large_export_config_changes_only_the_sample_and_the_folds() -> None:
+    config = load_config(REPO / "configs" / "large-export.yaml")
+    assert config.sample.max_train_rows == 300_000
+    assert config.calibration_folds == 2
+    changed = {k for k, v in config.flat().items() if TrainConfig().flat()[k] != v}
+    assert changed == {"sample.max_train_rows", "calibration_folds"}
