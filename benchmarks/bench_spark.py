@@ -3,6 +3,7 @@
 Run on demand (not part of the tests; needs `pip install -e '.[spark]'`; minutes):
 
     .venv/bin/python benchmarks/bench_spark.py [--rows 1000000] [--reasons-rows 100000]
+                                              [--memory-only]
 
 Trains a scorer point-in-time on `--train-rows` generated leads (as bench_batch_scoring
 does), registers it in a temporary MLflow store, writes `--rows` generated leads as CRM text
@@ -22,6 +23,11 @@ to a Parquet file (row groups of `--row-group` rows, so Spark can split it), sco
   largest one, and of all of them at once;
 - `pyfunc.predict` (text inputs, as logged now) against a copy of the model logged with
   the former any-type inputs and against `LeadScorer.score`, on 10,000 rows.
+
+`--memory-only` runs only Spark local[2] on `--rows` (10,000,000 for the issue's memory
+goal: `make bench-spark-memory`) and reports its time and the Python workers' peak memory;
+the file is written a row group at a time, so the benchmark itself never holds more than
+`--distinct` leads.
 """
 
 from __future__ import annotations
@@ -114,6 +120,11 @@ def main() -> None:
     parser.add_argument(
         "--distinct", type=int, default=200_000, help="distinct leads generated (then repeated)"
     )
+    parser.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="only Spark local[2] on --rows: time and the Python workers' peak memory",
+    )
     args = parser.parse_args()
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -121,6 +132,8 @@ def main() -> None:
     import mlflow
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
     from mlflow.tracking import MlflowClient
     from mlflow.types.schema import AnyType, ColSpec, Schema
 
@@ -144,11 +157,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-spark-") as tmp_name:
         tmp = Path(tmp_name)
         distinct = as_crm_text(generate_leads(min(args.rows, args.distinct), seed=11))
-        repeats = -(-args.rows // len(distinct))
-        frame = pd.concat([distinct] * repeats, ignore_index=True).head(args.rows)
-        frame[id_column] = (np.arange(len(frame)) + 10_000_000).astype(str)
+
+        def leads(start: int, stop: int) -> pd.DataFrame:
+            """Rows start..stop of the distinct leads repeated, each with its own id."""
+            at = np.arange(start, stop)
+            part = distinct.iloc[at % len(distinct)].reset_index(drop=True)
+            part[id_column] = (at + 10_000_000).astype(str)
+            return part
+
         data = tmp / "leads.parquet"
-        frame.to_parquet(data, index=False, row_group_size=args.row_group)
+        with pq.ParquetWriter(data, pa.Schema.from_pandas(leads(0, 1), preserve_index=False)) as w:
+            for start in range(0, args.rows, args.row_group):
+                chunk = leads(start, min(start + args.row_group, args.rows))
+                w.write_table(pa.Table.from_pandas(chunk, preserve_index=False))
+        frame = leads(0, min(args.rows, max(args.reasons_rows, 10_000)))
         warm = tmp / "warm-up.parquet"  # 4 row groups: every worker of local[2] starts
         frame.head(10_000).to_parquet(warm, index=False, row_group_size=2_500)
         reasons_data = tmp / "leads-reasons.parquet"
@@ -167,6 +189,30 @@ def main() -> None:
         MlflowClient(uri, uri).set_registered_model_alias(
             "lead-scorer", "champion", str(info.registered_model_version)
         )
+
+        if args.memory_only:
+            found = open_model("models:/lead-scorer@champion", uri)
+            with session("local[2]") as (spark, started), WorkerMemory() as workers:
+                partitions = spark.read.parquet(str(data)).rdd.getNumPartitions()
+                score_path(spark, str(warm), str(tmp / "warm"), found.scorer, "1", as_of=moment)
+                print(f"local[2], {args.rows:,} rows…", file=sys.stderr, flush=True)
+                seconds, written = timed(
+                    lambda: score_path(
+                        spark, str(data), str(tmp / "spark"), found.scorer, "1", as_of=moment
+                    )
+                )
+            assert written == args.rows, (written, args.rows)
+            print(
+                f"\nSpark local[2] (session start {started:.1f} s): {args.rows:,} rows in "
+                f"{seconds:.1f} s, {args.rows / seconds:,.0f} rows/s; {partitions} input "
+                f"partitions of ~{args.rows / partitions:,.0f} rows; Python workers: peak RSS "
+                f"{mib(workers.largest)} of the largest, {mib(workers.together)} of all at once "
+                f"({len(workers.pids)} processes seen); scored Parquet "
+                f"{sum(f.stat().st_size for f in (tmp / 'spark').rglob('*.parquet')) / 2**20:,.0f}"
+                " MiB"
+            )
+            print(f"load average at the end {os.getloadavg()[0]:.1f}")
+            return
 
         print("baseline: score_file in this process…", file=sys.stderr, flush=True)
         base, _ = timed(

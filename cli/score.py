@@ -51,7 +51,13 @@ def score(
     ] = 50_000,
     reasons: Annotated[bool, typer.Option(help="add the top fit / interest reasons")] = False,
     k: Annotated[int, typer.Option(min=1, help="reasons per direction and score")] = 3,
-    events: EventsOption = None,
+    events: Annotated[
+        str | None,
+        typer.Option(
+            help="event log, .csv or .parquet: features from the events before --as-of (with "
+            "--engine spark: any path Spark reads)"
+        ),
+    ] = None,
     as_of: AsOfOption = None,
     no_id: Annotated[
         bool,
@@ -119,7 +125,7 @@ def score(
     check_readable(data)
     moment = moment_of(as_of)
     scorer, version = load_model(model)
-    log = load_events(events, scorer.spec) if events is not None else None
+    log = load_events(Path(events), scorer.spec) if events is not None else None
     check_file(scorer, data, chunk_size, log, no_id)
     err_console.print(
         f"scoring as of {moment.text}" + (" (now)" if as_of is None else ""), highlight=False

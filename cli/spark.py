@@ -17,7 +17,7 @@ def score_on_spark(
     batch_rows: int,
     reasons: bool,
     k: int,
-    events: Path | None,
+    events: str | None,
     as_of: str | None,
     no_id: bool,
     spark_conf: list[str],
@@ -33,11 +33,6 @@ def score_on_spark(
     from serving.spark import local_file, parse_conf, require_pyspark
 
     require_pyspark()
-    if events is not None:
-        raise LeadscoreError(
-            "--events is not supported with --engine spark yet: score with --engine local, "
-            "or score a file whose event properties are already rolled up"
-        )
     if Path(out).name.lower().endswith((".csv", ".csv.gz", ".txt")):
         raise LeadscoreError(f"--engine spark writes Parquet (a directory), not CSV: {out}")
     conf = parse_conf(spark_conf)
@@ -50,6 +45,9 @@ def score_on_spark(
     local = local_file(data)
     if local is not None:
         check_readable(local)
+    local_events = None if events is None else local_file(events)
+    if local_events is not None:
+        check_readable(local_events, "event log")
     scorer, version = load_model(model)
     if local is not None:
         check_file(scorer, local, batch_rows, None, no_id)
@@ -58,18 +56,37 @@ def score_on_spark(
         highlight=False,
     )
     with spark_session(conf, app="leadscore score") as spark:
-        written = score_path(
-            spark,
-            data,
-            out,
-            scorer,
-            version,
-            as_of=moment,
-            reasons=reasons,
-            k=k,
-            no_id=no_id,
-            batch_rows=batch_rows,
-            partitions=partitions,
-            lang=lang,
-        )
+        if events is None:
+            written = score_path(
+                spark,
+                data,
+                out,
+                scorer,
+                version,
+                as_of=moment,
+                reasons=reasons,
+                k=k,
+                no_id=no_id,
+                batch_rows=batch_rows,
+                partitions=partitions,
+                lang=lang,
+            )
+        else:
+            from serving.spark_events import score_path_with_events
+
+            written = score_path_with_events(
+                spark,
+                data,
+                events,
+                out,
+                scorer,
+                version,
+                as_of=moment,
+                reasons=reasons,
+                k=k,
+                no_id=no_id,
+                batch_rows=batch_rows,
+                buckets=partitions,
+                lang=lang,
+            )
     console.print(scored_line(written, model, version, moment, out))

@@ -81,34 +81,50 @@ def empty_log(events: EventsSpec) -> EventLog:
     )
 
 
+def event_columns_needed(events: EventsSpec) -> list[str]:
+    """The columns of an event log the spec's events section reads."""
+    return [events.id, events.time, events.type, *([events.value] if events.value else [])]
+
+
+def check_event_columns(columns: Collection[str], events: EventsSpec, source: str) -> None:
+    """An event log's columns hold the ones the spec's events section names."""
+    absent = [c for c in event_columns_needed(events) if c not in columns]
+    if absent:
+        raise LeadscoreError(
+            f"event log {source} is missing column(s) the spec's events section names: "
+            f"{', '.join(map(repr, absent))} (found {', '.join(map(repr, list(columns)[:8]))})"
+        )
+
+
 def read_event_log(
-    frame: pd.DataFrame, events: EventsSpec, source: str, missing: Collection[str]
+    frame: pd.DataFrame,
+    events: EventsSpec,
+    source: str,
+    missing: Collection[str],
+    rows: np.ndarray | None = None,
 ) -> EventLog:
     """An event log from a DataFrame (a CSV as text, or typed Parquet columns).
 
     Every event needs a lead id, a readable timestamp and a type; a mistake is one
-    `LeadscoreError` naming the source, the data row and the column.
+    `LeadscoreError` naming the source, the data row and the column. `rows`: each
+    event's data row in its source (default: its place in `frame`, from 1), for a frame
+    that holds part of a log (a Spark task's).
     """
-    needed = [events.id, events.time, events.type, *([events.value] if events.value else [])]
-    absent = [c for c in needed if c not in frame.columns]
-    if absent:
-        raise LeadscoreError(
-            f"event log {source} is missing column(s) the spec's events section names: "
-            f"{', '.join(map(repr, absent))} (found {', '.join(map(repr, frame.columns[:8]))})"
-        )
+    check_event_columns(frame.columns, events, source)
+    rows = np.arange(1, len(frame) + 1) if rows is None else np.asarray(rows)
     ids = read_categories(frame[events.id], events.id, missing)
-    _require(_nones(ids), events.id, source, "the lead it belongs to")
+    _require(_nones(ids), events.id, source, "the lead it belongs to", rows)
     types = read_categories(frame[events.type], events.type, missing)
-    _require(_nones(types), events.type, source, "a type")
+    _require(_nones(types), events.type, source, "a type", rows)
     try:
         times = read_timestamps(frame[events.time], events.time, missing)
     except CoercionError as error:
-        row = _first_row(frame[events.time], error.value)
+        row = rows[_first_row(frame[events.time], error.value)]
         raise LeadscoreError(
             f"event log {source} row {row}, column {events.time!r}: cannot read "
             f"{error.value!r} as {error.expected}"
         ) from None
-    _require(np.isnat(times), events.time, source, "a timestamp")
+    _require(np.isnat(times), events.time, source, "a timestamp", rows)
     values = None
     if events.value:
         values = _shared(read_categories(frame[events.value], events.value, missing))
@@ -119,7 +135,7 @@ def read_event_log(
         times.astype(np.int64),
         _lower(types),
         values,
-        np.arange(1, len(frame) + 1),
+        rows,
         source,
     )
 
@@ -147,9 +163,9 @@ def _nones(values: np.ndarray) -> np.ndarray:
     return np.fromiter((v is None for v in values), dtype=bool, count=len(values))
 
 
-def _require(empty: np.ndarray, column: str, source: str, what: str) -> None:
+def _require(empty: np.ndarray, column: str, source: str, what: str, rows: np.ndarray) -> None:
     if empty.any():
-        row = int(np.argmax(empty)) + 1
+        row = rows[int(np.argmax(empty))]
         raise LeadscoreError(
             f"event log {source} row {row}, column {column!r}: empty in {int(empty.sum()):,} "
             f"row(s); every event needs {what}"
@@ -157,8 +173,9 @@ def _require(empty: np.ndarray, column: str, source: str, what: str) -> None:
 
 
 def _first_row(values: pd.Series, bad: Any) -> int:
+    """The place (from 0) of the first value that reads as `bad`."""
     matches = np.flatnonzero(values.astype(str).to_numpy() == str(bad))
-    return int(matches[0]) + 1 if len(matches) else 1
+    return int(matches[0]) if len(matches) else 0
 
 
 def inline_log(

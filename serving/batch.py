@@ -26,13 +26,13 @@ if TYPE_CHECKING:
 HEAD_ROWS = 1000
 
 
-def check_readable(data: Path) -> None:
+def check_readable(data: Path, what: str = "data file") -> None:
     """A data file that exists, has a known format and is not empty (before a model loads)."""
     data_format(data)
     if not data.is_file():
-        raise LeadscoreError(f"data file not found: {data}")
+        raise LeadscoreError(f"{what} not found: {data}")
     if data.stat().st_size == 0:
-        raise LeadscoreError(f"data file {data} is empty")
+        raise LeadscoreError(f"{what} {data} is empty")
 
 
 def check_file(
@@ -137,7 +137,7 @@ class EventLeads:
                 self.met[codes[codes >= 0]] = True
             yield chunk
 
-    def check(self, data: Path) -> None:
+    def check(self, data: Path | str) -> None:
         if self.log is None or self.met.all():
             return
         log: Any = self.log

@@ -49,6 +49,7 @@ from serving.batch import check_head
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from features.spec import CsvSpec
     from models.scorer import LeadScorer
 
 # Rows a Python worker scores at once. Spark hands pandas 10,000-row Arrow batches by
@@ -276,15 +277,11 @@ def score_frame(
 ) -> DataFrame:
     """`score_spark` with a loaded scorer: the columns checked on the driver (`what` names
     the data in the message), the bundle shipped, the job planned."""
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
 
     spec = scorer.spec
     check_frame_columns(scorer, df.columns, what, no_id=True)
     shipped = [c for c in scorer.input_columns if c in df.columns]
-    types = {field.name: field.dataType for field in df.schema.fields}
-    instants = tuple(c for c in shipped if isinstance(types[c], T.TimestampType))
-    selected = [F.unix_micros(F.col(c)).alias(c) if c in instants else F.col(c) for c in shipped]
+    selected, instants = epoch_micros(df.select(*shipped))
     columns = output_columns(scorer, reasons, with_id=spec.id in shipped)
     job = ScoringJob(
         bundle=ship_bundle(df.sparkSession, scorer, version),
@@ -297,15 +294,30 @@ def score_frame(
         batch_rows=batch_rows,
         lang=lang,
     )
-    return df.select(*selected).mapInPandas(job, spark_schema(columns))
+    return selected.mapInPandas(job, spark_schema(columns))
+
+
+def epoch_micros(df: DataFrame) -> tuple[DataFrame, tuple[str, ...]]:
+    """`df` with its timestamp columns as epoch microseconds (Arrow hands pandas a
+    timestamp in the session's zone with the zone dropped; a worker reads them back as
+    UTC), and their names."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    instants = tuple(
+        field.name for field in df.schema.fields if isinstance(field.dataType, T.TimestampType)
+    )
+    selected = [F.unix_micros(F.col(c)).alias(c) if c in instants else F.col(c) for c in df.columns]
+    return df.select(*selected), instants
 
 
 def check_frame_columns(
-    scorer: LeadScorer, names: Sequence[str], what: str, no_id: bool = False
+    scorer: LeadScorer, names: Sequence[str], what: str, no_id: bool = False, events: bool = False
 ) -> None:
     """`serving.batch.check_file`'s column checks, on a DataFrame's column names (no rows
-    read): the spec's columns, the id column (unless `no_id`), the catalogue's columns."""
-    check_head(scorer, pd.DataFrame(columns=list(names)), what, no_id=no_id)
+    read): the spec's columns, the id column (unless `no_id`; always with `events`), the
+    catalogue's columns."""
+    check_head(scorer, pd.DataFrame(columns=list(names)), what, events, no_id)
 
 
 def ship_bundle(spark: SparkSession, scorer: LeadScorer, version: str) -> str:
@@ -336,10 +348,15 @@ def local_file(path: str) -> Path | None:
 def read_leads(spark: SparkSession, data: str, scorer: LeadScorer) -> DataFrame:
     """A CSV or Parquet path as Spark reads it, CSV values as text as `leadscore score`
     reads them: every column a string, an empty cell an empty string, `"` quoting."""
+    return read_table(spark, data, scorer.spec.csv)
+
+
+def read_table(spark: SparkSession, data: str, dialect: CsvSpec | None) -> DataFrame:
+    """`read_leads` for any file: a CSV's delimiter is the dialect's, else the local
+    file's own, else a comma."""
     kind = data_format(Path(data))
     if kind == "parquet":
         return spark.read.parquet(data)
-    dialect = scorer.spec.csv
     local = local_file(data)
     if local is not None:
         delimiter = csv_delimiter(local, dialect)
@@ -377,20 +394,14 @@ def score_path(
 
     The columns are checked before anything runs. Written to `out.partial` and moved into
     place only when the job succeeded; a user error in a row (raised in a worker) is raised
-    here with the local path's message, and nothing is left at `out`."""
-    what = f"data file {data}"
+    here with the local path's message, and nothing is left at `out`. With an event log:
+    `serving.spark_events.score_path_with_events`."""
     if no_id and partitions is not None:
         raise LeadscoreError(
             "--no-id keeps the scores in the file's row order, which --partitions shuffles: "
             "give one or the other"
         )
-    local = local_file(data)
-    if local is not None and data_format(local) == "csv":
-        check_csv_lines(local, scorer)
-    df = read_leads(spark, data, scorer)
-    check_frame_columns(scorer, df.columns, what, no_id)
-    if df.isEmpty():
-        raise LeadscoreError(f"{what} is empty (a header but no rows)")
+    df = read_checked(spark, data, scorer, no_id)
     if partitions is not None:
         df = df.repartition(partitions)
     scored = score_frame(
@@ -401,9 +412,32 @@ def score_path(
         k=k,
         as_of=as_of,
         batch_rows=batch_rows,
-        what=what,
+        what=f"data file {data}",
         lang=lang,
     )
+    return write_scores(spark, scored, out)
+
+
+def read_checked(
+    spark: SparkSession, data: str, scorer: LeadScorer, no_id: bool = False, events: bool = False
+) -> DataFrame:
+    """The leads at `data` as Spark reads them, after the local path's checks: a local CSV
+    file's lines, the columns (the id always with `events`), at least one row."""
+    what = f"data file {data}"
+    local = local_file(data)
+    if local is not None and data_format(local) == "csv":
+        check_csv_lines(local, scorer.spec.id, scorer.spec.csv)
+    df = read_leads(spark, data, scorer)
+    check_frame_columns(scorer, df.columns, what, no_id, events)
+    if df.isEmpty():
+        raise LeadscoreError(f"{what} is empty (a header but no rows)")
+    return df
+
+
+def write_scores(spark: SparkSession, scored: DataFrame, out: str) -> int:
+    """Run the job: the scores written to `out.partial`, moved to `out` when it succeeded
+    (nothing left at `out` otherwise, a worker's user error raised with its message); the
+    number of leads written."""
     files = HadoopFiles(spark)
     partial = out.rstrip("/") + ".partial"
     files.delete(partial)
@@ -419,11 +453,11 @@ def score_path(
     return int(spark.read.parquet(out).count())
 
 
-def check_csv_lines(path: Path, scorer: LeadScorer) -> None:
+def check_csv_lines(path: Path, column: str | None, dialect: CsvSpec | None) -> None:
     """Every line of a local CSV file splits into the header's fields, checked by reading it
-    through as `leadscore score` reads it (its message; about 0.7 s per million rows):
-    Spark's reader would drop a line's extra fields without a word."""
-    for _ in read_csv_chunks(path, 1 << 20, {scorer.spec.id}, scorer.spec.csv):
+    through (one `column`) as `leadscore score` reads it (its message; about 0.7 s per
+    million rows): Spark's reader would drop a line's extra fields without a word."""
+    for _ in read_csv_chunks(path, 1 << 20, None if column is None else {column}, dialect):
         pass
 
 

@@ -88,7 +88,7 @@ def test_a_bad_file_gets_the_local_message_and_nothing_is_written(
     ("extra", "names"),
     [
         (["--spark-conf", "spark.master"], ["--spark-conf 'spark.master'", "KEY=VALUE"]),
-        (["--events", "events.csv"], ["--events", "--engine spark"]),
+        (["--events", "events.csv"], ["event log not found", "events.csv"]),
     ],
 )
 def test_spark_options_are_checked_before_spark_starts(
