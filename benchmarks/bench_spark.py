@@ -90,6 +90,25 @@ def timed(call: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, value
 
 
+BUSY: dict[str, float] = {}  # case → cores the machine kept busy on average while it ran
+
+
+def busy_timed(case: str, call: Callable[[], Any]) -> tuple[float, Any]:
+    """`timed`, and the machine's busy CPU time over the wall time (all processes: this
+    one, Spark's JVM, its Python workers) into BUSY[case]: on a quiet machine, how many
+    cores the case used."""
+    import psutil
+
+    def busy() -> float:
+        times = psutil.cpu_times()
+        return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+    before = busy()
+    seconds, value = timed(call)
+    BUSY[case] = (busy() - before) / seconds
+    return seconds, value
+
+
 @contextmanager
 def session(master: str) -> Iterator[tuple[Any, float]]:
     from serving.spark import spark_session
@@ -215,13 +234,15 @@ def main() -> None:
             return
 
         print("baseline: score_file in this process…", file=sys.stderr, flush=True)
-        base, _ = timed(
-            lambda: score_file(scorer, data, tmp / "local.parquet", as_of=moment, version="1")
+        base, _ = busy_timed(
+            "base",
+            lambda: score_file(scorer, data, tmp / "local.parquet", as_of=moment, version="1"),
         )
-        base_reasons, _ = timed(
+        base_reasons, _ = busy_timed(
+            "reasons",
             lambda: score_file(
                 scorer, reasons_data, tmp / "local-r.parquet", as_of=moment, reasons=True
-            )
+            ),
         )
         found = open_model("models:/lead-scorer@champion", uri)
         # what a fresh `leadscore score --engine spark` pays: Python, MLflow, the registry
@@ -234,10 +255,12 @@ def main() -> None:
         resolve_s -= bare_s
 
         rows: list[tuple[str, int, float, str]] = []
+        cases: list[str] = []  # each row's case name in BUSY
 
         def run(spark: Any, name: str, source: Path, n: int, **options: Any) -> float:
             print(f"{name}…", file=sys.stderr, flush=True)
-            seconds, written = timed(
+            seconds, written = busy_timed(
+                name,
                 lambda: score_path(
                     spark,
                     str(source),
@@ -246,7 +269,7 @@ def main() -> None:
                     "1",
                     as_of=moment,
                     **options,
-                )
+                ),
             )
             assert written == n, (written, n)
             return float(seconds)
@@ -260,6 +283,7 @@ def main() -> None:
                 first[master] = run(spark, f"{master}, first job", warm, 10_000)
                 seconds = run(spark, f"{master}, chunks of 50,000", data, args.rows)
                 rows.append((f"Spark {master}, chunks of 50,000", args.rows, seconds, "base"))
+                cases.append(f"{master}, chunks of 50,000")
                 if master == "local[2]":
                     seconds = run(
                         spark, f"{master}, chunks of 10,000", data, args.rows, batch_rows=10_000
@@ -272,12 +296,14 @@ def main() -> None:
                             "base",
                         )
                     )
+                    cases.append(f"{master}, chunks of 10,000")
                     seconds = run(
                         spark, f"{master}, reasons", reasons_data, args.reasons_rows, reasons=True
                     )
                     rows.append(
                         (f"Spark {master} with reasons", args.reasons_rows, seconds, "reasons")
                     )
+                    cases.append(f"{master}, reasons")
             memory[master] = workers
 
         print(
@@ -288,20 +314,25 @@ def main() -> None:
             f"start and import leadscore): local[2] {first['local[2]']:.1f} s, local[1] "
             f"{first['local[1]']:.1f} s; the cases below ran after it"
         )
-        print("\nthroughput (wall time of the job; ratio = single-process time / this time)")
-        print(f"{'case':52} {'rows':>10} {'seconds':>8} {'rows/s':>9} {'ratio':>6}")
+        print(
+            "\nthroughput (wall time of the job; ratio = single-process time / this time; "
+            "cores busy = the machine's CPU time over the wall time, every process)"
+        )
+        print(f"{'case':52} {'rows':>10} {'seconds':>8} {'rows/s':>9} {'ratio':>6} {'cores':>6}")
         print(
             f"{'single process: score_file, chunks of 50,000':52} {args.rows:>10,} {base:8.1f} "
-            f"{args.rows / base:9,.0f} {1:6.2f}"
+            f"{args.rows / base:9,.0f} {1:6.2f} {BUSY['base']:6.2f}"
         )
         print(
             f"{'single process: score_file with reasons':52} {args.reasons_rows:>10,} "
-            f"{base_reasons:8.1f} {args.reasons_rows / base_reasons:9,.0f} {1:6.2f}"
+            f"{base_reasons:8.1f} {args.reasons_rows / base_reasons:9,.0f} {1:6.2f} "
+            f"{BUSY['reasons']:6.2f}"
         )
-        for name, n, seconds, against in rows:
+        for (name, n, seconds, against), case in zip(rows, cases, strict=True):
             reference = base if against == "base" else base_reasons
             print(
-                f"{name:52} {n:>10,} {seconds:8.1f} {n / seconds:9,.0f} {reference / seconds:6.2f}"
+                f"{name:52} {n:>10,} {seconds:8.1f} {n / seconds:9,.0f} "
+                f"{reference / seconds:6.2f} {BUSY[case]:6.2f}"
             )
         one = next(s for name, _, s, _ in rows if name.startswith("Spark local[1]"))
         two = next(s for name, _, s, _ in rows if name.startswith("Spark local[2], chunks of 50"))

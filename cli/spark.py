@@ -4,6 +4,7 @@ the job itself in `serving.spark` (read, score with mapInPandas, write Parquet).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from cli.common import console, err_console, moment_of, scored_line
 from features.errors import LeadscoreError
@@ -55,38 +56,23 @@ def score_on_spark(
         f"scoring as of {moment.text}" + (" (now)" if as_of is None else "") + " on Spark",
         highlight=False,
     )
+    options: dict[str, Any] = {
+        "as_of": moment,
+        "reasons": reasons,
+        "k": k,
+        "no_id": no_id,
+        "batch_rows": batch_rows,
+        "lang": lang,
+    }
     with spark_session(conf, app="leadscore score") as spark:
         if events is None:
             written = score_path(
-                spark,
-                data,
-                out,
-                scorer,
-                version,
-                as_of=moment,
-                reasons=reasons,
-                k=k,
-                no_id=no_id,
-                batch_rows=batch_rows,
-                partitions=partitions,
-                lang=lang,
+                spark, data, out, scorer, version, partitions=partitions, **options
             )
         else:
             from serving.spark_events import score_path_with_events
 
             written = score_path_with_events(
-                spark,
-                data,
-                events,
-                out,
-                scorer,
-                version,
-                as_of=moment,
-                reasons=reasons,
-                k=k,
-                no_id=no_id,
-                batch_rows=batch_rows,
-                buckets=partitions,
-                lang=lang,
+                spark, data, events, out, scorer, version, buckets=partitions, **options
             )
     console.print(scored_line(written, model, version, moment, out))
