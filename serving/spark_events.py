@@ -47,7 +47,6 @@ from serving.spark import (
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
-    from models.contract import Column as OutputColumn
     from models.scorer import LeadScorer
 
 BUCKET = "__leadscore_bucket"  # which Python call scores a lead and its events
@@ -165,35 +164,39 @@ def _chunks(frame: pd.DataFrame, rows: int) -> Iterator[pd.DataFrame]:
         yield frame.iloc[start : start + rows].reset_index(drop=True)
 
 
-def score_with_events(
-    leads: DataFrame,
-    events_path: str,
+def score_path_with_events(
+    spark: SparkSession,
+    data: str,
+    events: str,
+    out: str,
     scorer: LeadScorer,
     version: str,
-    columns: list[OutputColumn],
     *,
     as_of: AsOf,
-    reasons: bool,
-    k: int,
-    data: str,
-    batch_rows: int,
-    buckets: int | None,
-    lang: str,
-) -> DataFrame:
-    """The scoring plan of `leadscore score --engine spark --events`: the log read and
-    checked, leads and events bucketed by lead id, each bucket scored in one call."""
-    spark = leads.sparkSession
-    local = local_file(events_path)
+    reasons: bool = False,
+    k: int = 3,
+    no_id: bool = False,
+    batch_rows: int = BATCH_ROWS,
+    buckets: int | None = None,
+    lang: str = "en",
+) -> int:
+    """`serving.spark.score_path` with an event log: the leads' event properties built
+    from the events at `events` (any path Spark reads). Both files are checked first (the
+    local path's messages); leads and events are bucketed by lead id (`buckets`, default
+    `spark.sql.shuffle.partitions`) and each bucket is scored in one call; all or nothing."""
+    leads = read_checked(spark, data, scorer, no_id, events=True)
+    local = local_file(events)
     if local is not None and data_format(local) == "csv":
         check_csv_lines(local, scorer.spec.events.id if scorer.spec.events else None, None)
-    source = str(local) if local is not None else events_path
-    log = read_events(read_table(spark, events_path, None), scorer, source)
+    source = str(local) if local is not None else events
+    log = read_events(read_table(spark, events, None), scorer, source)
     spec = scorer.spec
     assert spec.events is not None  # read_events checked it
     count = buckets or int(spark.conf.get("spark.sql.shuffle.partitions") or 200)
     shipped = [c for c in scorer.input_columns if c in leads.columns]
     leads_out, instants = epoch_micros(leads.select(*shipped))
     log_out, event_instants = epoch_micros(log)
+    columns = output_columns(scorer, reasons)
     job = EventScoringJob(
         bundle=ship_bundle(spark, scorer, version),
         version=version,
@@ -216,42 +219,5 @@ def score_with_events(
         # and would hand it the bucket's key too
         return job(leads, events)
 
-    return left.cogroup(right).applyInPandas(score_bucket, spark_schema(columns))
-
-
-def score_path_with_events(
-    spark: SparkSession,
-    data: str,
-    events: str,
-    out: str,
-    scorer: LeadScorer,
-    version: str,
-    *,
-    as_of: AsOf,
-    reasons: bool = False,
-    k: int = 3,
-    no_id: bool = False,
-    batch_rows: int = BATCH_ROWS,
-    buckets: int | None = None,
-    lang: str = "en",
-) -> int:
-    """`serving.spark.score_path` with an event log: the leads' event properties built
-    from the events at `events` (any path Spark reads); `buckets` of leads (default
-    `spark.sql.shuffle.partitions`). Checked first, all or nothing, the local path's
-    messages."""
-    df = read_checked(spark, data, scorer, no_id, events=True)
-    scored = score_with_events(
-        df,
-        events,
-        scorer,
-        version,
-        output_columns(scorer, reasons),
-        as_of=as_of,
-        reasons=reasons,
-        k=k,
-        data=data,
-        batch_rows=batch_rows,
-        buckets=buckets,
-        lang=lang,
-    )
+    scored = left.cogroup(right).applyInPandas(score_bucket, spark_schema(columns))
     return write_scores(spark, scored, out)
