@@ -17,7 +17,7 @@ import pandas as pd
 
 from features.errors import LeadscoreError, first_line
 from features.events import EventLog, read_event_log
-from features.spec import DELIMITERS, CsvSpec, DatasetSpec
+from features.spec import DELIMITERS, CsvSpec, DatasetSpec, EventsSpec
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -133,13 +133,19 @@ def load_events(path: str | Path, spec: DatasetSpec) -> EventLog:
     A CSV log's delimiter is detected: the spec's `csv.delimiter` describes the
     contacts export, which may come from another system than the log.
     """
+    events = events_section(spec)
+    frame = load_leads(path, "event log")
+    return read_event_log(frame, events, str(path), spec.missing_tokens)
+
+
+def events_section(spec: DatasetSpec) -> EventsSpec:
+    """The spec's `events:` section; a user error when it has none (it cannot read a log)."""
     if spec.events is None:
         raise LeadscoreError(
             f"spec {spec.name!r} has no events section: it cannot read an event log "
             "(--events); add `events:` to the spec (see features/specs/hubspot.yaml)"
         )
-    frame = load_leads(path, "event log")
-    return read_event_log(frame, spec.events, str(path), spec.missing_tokens)
+    return spec.events
 
 
 def read_chunks(

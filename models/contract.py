@@ -140,6 +140,18 @@ ACTION_DETAIL_KEY = "next_action_detail"
 REASON_COLUMNS: dict[str, Column] = {g: Column(f"{g}_reasons", required=False) for g in GROUPS}
 
 
+def batch_columns(id_column: str | None, policy: bool, reasons: bool) -> list[Column]:
+    """The batch output's columns in their order: the id (None: without one), the scores,
+    with a policy the grades, decision and next action, the reasons when asked."""
+    columns = [Column(id_column, required=False)] if id_column is not None else []
+    columns += SCORE_COLUMNS
+    if policy:
+        columns += [*GRADE_COLUMNS, *DECISION_COLUMNS, *ACTION_COLUMNS]
+    if reasons:
+        columns += REASON_COLUMNS.values()
+    return columns
+
+
 def _value(column: Column, value: Any) -> Any:
     """A value of `Policy.decide`'s arrays as the contract holds it."""
     if column.dtype == "boolean":

@@ -34,14 +34,7 @@ from mlflow.types.schema import (
 
 from features.errors import LeadscoreError
 from features.timestamps import AsOf
-from models.contract import (
-    ACTION_COLUMNS,
-    DECISION_COLUMNS,
-    GRADE_COLUMNS,
-    REASON_COLUMNS,
-    SCORE_COLUMNS,
-    Column,
-)
+from models.contract import Column, batch_columns
 from models.scorer import LeadScorer
 
 BUNDLE_ARTIFACT = "bundle"
@@ -74,10 +67,7 @@ class LeadScorerModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defi
 def output_columns(scorer: LeadScorer) -> list[Column]:
     """The pyfunc's output columns, in order: the id, the scores, with a policy the grades,
     decision and next action, then the reasons (null unless explained)."""
-    columns = [Column(scorer.spec.id, required=False), *SCORE_COLUMNS]
-    if scorer.policy is not None:
-        columns += [*GRADE_COLUMNS, *DECISION_COLUMNS, *ACTION_COLUMNS]
-    return [*columns, *REASON_COLUMNS.values()]
+    return batch_columns(scorer.spec.id, scorer.policy is not None, reasons=True)
 
 
 def complete(scored: pd.DataFrame, columns: list[Column]) -> pd.DataFrame:

@@ -35,14 +35,7 @@ import pandas as pd
 from features.errors import LeadscoreError
 from features.files import csv_delimiter, data_format, read_csv_chunks
 from features.timestamps import AsOf
-from models.contract import (
-    ACTION_COLUMNS,
-    DECISION_COLUMNS,
-    GRADE_COLUMNS,
-    REASON_COLUMNS,
-    SCORE_COLUMNS,
-    Column,
-)
+from models.contract import Column, batch_columns
 from models.i18n import check_language
 from serving.batch import check_head
 
@@ -122,14 +115,8 @@ def parse_conf(pairs: Sequence[str]) -> dict[str, str]:
 def output_columns(scorer: LeadScorer, reasons: bool, with_id: bool = True) -> list[Column]:
     """The columns `leadscore score` writes, in its order: the id (when the input has it),
     scores, grades, decision and next action (with a policy), reasons (when asked), version."""
-    columns = [Column(scorer.spec.id, required=False)] if with_id else []
-    columns += SCORE_COLUMNS
-    if scorer.policy is not None:
-        columns += [*GRADE_COLUMNS, *DECISION_COLUMNS, *ACTION_COLUMNS]
-    if reasons:
-        columns += REASON_COLUMNS.values()
-    columns.append(Column(VERSION_COLUMN))
-    return columns
+    id_column = scorer.spec.id if with_id else None
+    return [*batch_columns(id_column, scorer.policy is not None, reasons), Column(VERSION_COLUMN)]
 
 
 def spark_schema(columns: Sequence[Column]) -> Any:
@@ -150,7 +137,7 @@ def spark_schema(columns: Sequence[Column]) -> Any:
 _LOADED: dict[str, LeadScorer] = {}
 
 
-def _worker_scorer(name: str) -> LeadScorer:
+def worker_scorer(name: str) -> LeadScorer:
     """The bundle shipped as `name`, loaded once per Python worker process (which keeps
     only the latest: a worker runs one task at a time)."""
     scorer = _LOADED.get(name)
@@ -196,8 +183,9 @@ class ScoringJob:
     lang: str = "en"  # of the reasons and the decision's details
 
     def __call__(self, batches: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        scorer = _worker_scorer(self.bundle)
-        chunks = rechunk((self._raw(batch) for batch in batches), self.batch_rows)
+        scorer = worker_scorer(self.bundle)
+        raw = (from_epoch_micros(batch, self.instants) for batch in batches)
+        chunks = rechunk(raw, self.batch_rows)
         scored_chunks = scorer.score_chunks(
             chunks, reasons=self.reasons, k=self.k, as_of=self.as_of, lang=self.lang
         )
@@ -206,12 +194,21 @@ class ScoringJob:
                 scored[VERSION_COLUMN] = self.version
                 yield scored[list(self.columns)]
         except LeadscoreError as error:
-            raise RuntimeError(_ERROR_MARK + json.dumps(str(error))) from None
+            raise worker_error(error) from None
 
-    def _raw(self, batch: pd.DataFrame) -> pd.DataFrame:
-        for column in self.instants:
-            batch[column] = pd.to_datetime(batch[column], unit="us", utc=True)
-        return batch
+
+def from_epoch_micros(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """`frame` with `columns` (shipped as epoch microseconds, `epoch_micros`) as UTC
+    timestamps again."""
+    for column in columns:
+        frame[column] = pd.to_datetime(frame[column], unit="us", utc=True)
+    return frame
+
+
+def worker_error(error: LeadscoreError) -> RuntimeError:
+    """What a Python worker raises for a user error: its message behind the mark
+    `user_error` finds on the driver."""
+    return RuntimeError(_ERROR_MARK + json.dumps(str(error)))
 
 
 def user_error(error: BaseException) -> LeadscoreError | None:
@@ -277,7 +274,6 @@ def score_frame(
 ) -> DataFrame:
     """`score_spark` with a loaded scorer: the columns checked on the driver (`what` names
     the data in the message), the bundle shipped, the job planned."""
-
     spec = scorer.spec
     check_frame_columns(scorer, df.columns, what, no_id=True)
     shipped = [c for c in scorer.input_columns if c in df.columns]

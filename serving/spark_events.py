@@ -15,7 +15,6 @@ the bucket's, where the local path counts the whole log.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -25,22 +24,23 @@ import pandas as pd
 
 from features.errors import LeadscoreError
 from features.events import check_event_columns, event_columns_needed, read_event_log
-from features.files import data_format
+from features.files import data_format, events_section
 from features.timestamps import AsOf
 from serving.batch import EventLeads
 from serving.spark import (
-    _ERROR_MARK,
     BATCH_ROWS,
     VERSION_COLUMN,
-    _worker_scorer,
     check_csv_lines,
     epoch_micros,
+    from_epoch_micros,
     local_file,
     output_columns,
     read_checked,
     read_table,
     ship_bundle,
     spark_schema,
+    worker_error,
+    worker_scorer,
     write_scores,
 )
 
@@ -56,12 +56,7 @@ ROW = "__leadscore_row"  # an event's data row in its log (from 1)
 def read_events(df: DataFrame, scorer: LeadScorer, source: str) -> DataFrame:
     """The columns of an event log the spec reads (checked on the driver, the local path's
     message), each event's data row beside them."""
-    events = scorer.spec.events
-    if events is None:
-        raise LeadscoreError(
-            f"this model's spec ({scorer.spec.name}) has no events section: it scores "
-            "rolled-up properties, not an event log"
-        )
+    events = events_section(scorer.spec)
     check_event_columns(df.columns, events, source)
     return with_row_numbers(df.select(*event_columns_needed(events)))
 
@@ -121,22 +116,21 @@ class EventScoringJob:
         try:
             return self._score(leads, events)
         except LeadscoreError as error:
-            raise RuntimeError(_ERROR_MARK + json.dumps(str(error))) from None
+            raise worker_error(error) from None
 
     def _score(self, leads: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
-        scorer = _worker_scorer(self.bundle)
+        scorer = worker_scorer(self.bundle)
         spec = scorer.spec
         assert spec.events is not None  # checked on the driver
         rows = events.pop(ROW).to_numpy(dtype=np.int64)
-        events = _instants(events.drop(columns=[BUCKET]), self.event_instants)
-        leads = _instants(leads.drop(columns=[BUCKET]), self.instants)
+        events = from_epoch_micros(events.drop(columns=[BUCKET]), self.event_instants)
+        leads = from_epoch_micros(leads.drop(columns=[BUCKET]), self.instants)
         order = np.argsort(rows, kind="stable")  # the log's own order, as the local path
         events, rows = events.iloc[order].reset_index(drop=True), rows[order]
         log = read_event_log(events, spec.events, self.source, spec.missing_tokens, rows)
         seen = EventLeads(log, spec.id, spec.missing_tokens)
-        scored = [
-            frame
-            for frame in scorer.score_chunks(
+        scored = list(
+            scorer.score_chunks(
                 seen.mark(_chunks(leads, self.batch_rows)),
                 reasons=self.reasons,
                 k=self.k,
@@ -144,19 +138,13 @@ class EventScoringJob:
                 events=log,
                 lang=self.lang,
             )
-        ]
+        )
         seen.check(self.data)
         if not scored:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in self.columns})
         out = pd.concat(scored, ignore_index=True)
         out[VERSION_COLUMN] = self.version
         return out[list(self.columns)]
-
-
-def _instants(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
-    for column in columns:
-        frame[column] = pd.to_datetime(frame[column], unit="us", utc=True)
-    return frame
 
 
 def _chunks(frame: pd.DataFrame, rows: int) -> Iterator[pd.DataFrame]:
